@@ -1,0 +1,54 @@
+# perfops: `make demo` runs the loop on the embedded default, `make test` runs the whole suite.
+# Both bootstrap what they need: a venv with the locked deps (uv.lock) and the Debian packages.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+DEBS := prometheus prometheus-alertmanager chromium
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: all setup debs demo test lint typecheck unit bench clean lock
+
+all: setup
+
+setup: $(VENV)/.synced
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	touch $@
+
+debs:
+	@scripts/ensure-debs $(DEBS)
+
+lock: | $(BIN)/uv
+	$(BIN)/uv lock
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup debs
+	$(BIN)/pytest -q
+
+test: setup debs lint typecheck unit
+
+demo: setup debs
+	$(BIN)/perfops demo demo-workspace
+
+bench: setup
+	$(BIN)/python bench/store_ingest.py
+
+clean:
+	rm -rf $(VENV) demo-workspace .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""The `perfops` command line: thin shells that parse, call the library and render."""
+
+from perfops.cli._main import app, main
+
+__all__ = ["app", "main"]

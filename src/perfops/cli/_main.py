@@ -1,0 +1,90 @@
+"""Root command, global options, and the error policy: one clear line, exit 2 for usage or
+config errors, 1 for runtime errors; ``--debug`` shows the traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from perfops import __version__
+from perfops.cli import demo, doctor, init, store
+from perfops.errors import PerfopsError
+
+app = typer.Typer(
+    name="perfops",
+    help="Production performance operations for GPU inference services: observe, promise, "
+    "prove, respond, account, show.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.command("init")(init.init)
+app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo)
+app.add_typer(store.app, name="store")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="perfops.yaml to use (default: $PERFOPS_CONFIG or ./perfops.yaml)",
+        envvar="PERFOPS_CONFIG")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    ctx.obj = {"config": config, "debug": debug}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("PERFOPS_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="perfops", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except PerfopsError as exc:
+        if debug:
+            traceback.print_exc()
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # the last line of defence: no traceback unless asked
+        if debug:
+            traceback.print_exc()
+        else:
+            typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+                       "traceback, and please report it)", err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

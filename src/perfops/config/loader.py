@@ -1,0 +1,267 @@
+"""Load perfops.yaml: parse with positions, apply env overrides, validate, report every problem.
+
+Problems read like compiler errors::
+
+    perfops.yaml:14:5 slos[0].objectiv: unknown field; did you mean "objective"?
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from perfops.config._schema import field_names, resolve
+from perfops.config._yaml import Located, Path_, _dotted, load_located
+from perfops.config.models import API_VERSION, Config
+from perfops.errors import ConfigError, Problem
+
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "find_config", "load_config", "parse_config"]
+
+ENV_PREFIX = "PERFOPS__"
+CONFIG_ENV = "PERFOPS_CONFIG"
+Warn = Callable[[str], None]
+
+
+def find_config(path: str | Path | None, environ: Mapping[str, str]) -> Path:
+    """The config file to load: ``path``, else $PERFOPS_CONFIG, else ./perfops.yaml."""
+    chosen = Path(path) if path else Path(environ.get(CONFIG_ENV, "perfops.yaml"))
+    if chosen.is_dir():
+        chosen = chosen / "perfops.yaml"
+    if not chosen.is_file():
+        raise ConfigError(
+            [Problem(str(chosen), "", "file not found",
+                     "run `perfops init` to write one, or pass --config PATH")],
+            source=str(chosen),
+        )
+    return chosen
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    warn: Warn | None = None,
+) -> Config:
+    """Load and validate a perfops.yaml; raises ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    file = find_config(path, env)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(file), "", f"cannot read: {exc}")], source=str(file)) from None
+    config = parse_config(text, source=file.name if not path else str(path), environ=env, warn=warn)
+    lake = config.workspace.lake
+    if not lake.is_absolute():
+        lake = (file.parent / lake).resolve()
+    return config.model_copy(update={"workspace": config.workspace.model_copy(update={"lake": lake})})
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str = "perfops.yaml",
+    environ: Mapping[str, str] | None = None,
+    warn: Warn | None = None,
+) -> Config:
+    """Validate perfops.yaml text (plus PERFOPS__ overrides from ``environ``) into a Config."""
+    located = load_located(text, source)
+    if located.data is None:
+        located.data = {}
+    if not isinstance(located.data, dict):
+        raise ConfigError([Problem(f"{source}:1:1", "", "the file must be a mapping",
+                                   f"start it with `apiVersion: {API_VERSION}`")], source=source)
+    env_paths = _apply_env(located.data, environ or {}, warn or (lambda _msg: None))
+    problems: list[Problem] = []
+    try:
+        config = Config.model_validate(located.data)
+    except ValidationError as exc:
+        problems = [_problem(e, located, env_paths, source) for e in exc.errors()]
+    problems += [_located(path, msg, hint, located, env_paths, source)
+                 for path, msg, hint in _cross_references(located.data)]
+    if problems:
+        problems.sort(key=_line_order)
+        raise ConfigError(problems, source=source)
+    return config
+
+
+def _line_order(problem: Problem) -> tuple[int, int, str]:
+    parts = problem.location.rsplit(":", 2)
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2]), problem.path
+    return 1 << 30, 0, problem.path
+
+
+# -- environment overrides ---------------------------------------------------------------------
+
+
+def _env_path(name: str) -> Path_:
+    parts = name[len(ENV_PREFIX):].lower().split("__")
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str], warn: Warn) -> dict[Path_, str]:
+    """Set PERFOPS__SECTION__FIELD values into ``data``; warn about names that match no field."""
+    applied: dict[Path_, str] = {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = _env_path(name)
+        if resolve(Config, path) is None or "" in path:
+            warn(f"ignoring {name}: {_unknown_env_hint(path)}")
+            continue
+        try:
+            value = yaml.safe_load(environ[name])
+        except yaml.YAMLError:
+            value = environ[name]
+        if _set_path(data, path, value):
+            applied[path] = name
+        else:
+            warn(f"ignoring {name}: {_dotted(path)} does not exist in the file to override")
+    return applied
+
+
+def _unknown_env_hint(path: Path_) -> str:
+    for i in range(len(path)):
+        if resolve(Config, path[: i + 1]) is None:
+            parent = resolve(Config, path[:i])
+            valid = field_names(parent)
+            guess = difflib.get_close_matches(str(path[i]), valid, n=1)
+            where = _dotted(path[:i]) or "perfops.yaml"
+            if guess:
+                return f"{where} has no field {path[i]!r}; did you mean {guess[0]!r}?"
+            return f"{where} has no field {path[i]!r}" + (
+                f" (fields: {', '.join(valid)})" if valid else "")
+    return "empty section name"
+
+
+def _set_path(data: Any, path: Path_, value: Any) -> bool:
+    for part in path[:-1]:
+        if isinstance(part, int):
+            if not isinstance(data, list) or part >= len(data):
+                return False
+            data = data[part]
+        else:
+            if not isinstance(data, dict):
+                return False
+            data = data.setdefault(part, {})
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(data, list) or last >= len(data):
+            return False
+        data[last] = value
+    elif isinstance(data, dict):
+        data[last] = value
+    else:
+        return False
+    return True
+
+
+# -- validation errors -------------------------------------------------------------------------
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
+    """Pydantic's loc without the tag entries of discriminated unions, as a data path."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part not in node and i < len(loc) - 1 \
+                and node.get("kind") == part:
+            continue
+        path.append(part)
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node)
+            else None)
+    return tuple(path)
+
+
+def _problem(err: ErrorDetails, located: Located, env: dict[Path_, str], source: str) -> Problem:
+    path = _data_path(err["loc"], located.data)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        valid = field_names(resolve(Config, path[:-1]))
+        guess = difflib.get_close_matches(str(path[-1]), valid, n=1)
+        hint = f'did you mean "{guess[0]}"?' if guess else f"valid fields: {', '.join(valid)}"
+        return _located(path, "unknown field", hint, located, env, source, key=True)
+    if kind == "missing":
+        return _located(path, "required field is missing",
+                        f'add "{path[-1]}:" here', located, env, source)
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return _located((*path, "kind"), f"unknown kind {ctx.get('tag')!r}",
+                        f"valid kinds: {ctx.get('expected_tags')}", located, env, source)
+    if kind == "union_tag_not_found":
+        return _located(path, "kind is missing", "add a kind: field", located, env, source)
+    message = err["msg"].removeprefix("Value error, ")
+    if not isinstance(value, dict | list) and f"{value!r}" not in message:
+        message = f"{message} (got {value!r})"
+    hint = "use apiVersion: perfops/v1" if path == ("apiVersion",) else None
+    return _located(path, message, hint, located, env, source)
+
+
+def _located(path: Path_, message: str, hint: str | None, located: Located,
+             env: dict[Path_, str], source: str, *, key: bool = False) -> Problem:
+    for i in range(len(path), 0, -1):
+        if path[:i] in env:
+            return Problem(f"env {env[path[:i]]}", _dotted(path), message, hint)
+    pos = located.position(path, key=key)
+    where = f"{source}:{pos[0]}:{pos[1]}" if pos else source
+    return Problem(where, _dotted(path), message, hint)
+
+
+def _names(data: Any, *path: str) -> list[tuple[int, Any]]:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [(i, item.get("name")) for i, item in enumerate(data) if isinstance(item, dict)]
+
+
+def _items(data: Any, *path: str) -> list[tuple[int, dict[str, Any]]]:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return [(i, x) for i, x in enumerate(data) if isinstance(x, dict)] if isinstance(
+        data, list) else []
+
+
+def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None]]:
+    """Names that must be unique and references that must resolve (checked on the raw data,
+    so that these problems are reported together with the schema's)."""
+    out: list[tuple[Path_, str, str | None]] = []
+    for section in (("services",), ("slos",), ("telemetry", "targets"),
+                    ("escalation", "receivers")):
+        seen: set[Any] = set()
+        for i, name in _names(data, *section):
+            if name is not None and name in seen:
+                out.append(((*section, i, "name"), f"duplicate name {name!r}",
+                            "names must be unique within a section"))
+            seen.add(name)
+    services = [str(n) for _, n in _names(data, "services") if n is not None]
+    for section in (("slos",), ("telemetry", "targets")):
+        for i, item in _items(data, *section):
+            ref = item.get("service")
+            if isinstance(ref, str) and ref not in services:
+                out.append(_unknown_ref((*section, i, "service"), ref, services, "service"))
+    receivers = [str(n) for _, n in _names(data, "escalation", "receivers") if n is not None]
+    for i, route in _items(data, "escalation", "routes"):
+        names = route.get("receivers")
+        for j, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and name not in receivers:
+                out.append(_unknown_ref(("escalation", "routes", i, "receivers", j), name,
+                                        receivers, "receiver"))
+    return out
+
+
+def _unknown_ref(path: Path_, name: str, known: list[str], what: str
+                 ) -> tuple[Path_, str, str | None]:
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = f'did you mean "{guess[0]}"?' if guess else (
+        f"known {what}s: {', '.join(known)}" if known else f"declare the {what} first")
+    return path, f"unknown {what} {name!r}", hint

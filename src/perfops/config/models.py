@@ -1,0 +1,240 @@
+"""The pydantic models of perfops.yaml (``apiVersion: perfops/v1``).
+
+Every model is frozen and forbids unknown fields: ``load_config`` validates the file once at
+the edge and the cores receive these objects, never raw dicts. Durations accept Prometheus
+forms ("500ms", "15s", "28d") and are held as float seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    field_validator,
+)
+
+from perfops._internal.durations import parse_duration
+
+__all__ = [
+    "API_VERSION",
+    "SLI",
+    "SLO",
+    "AvailabilitySLI",
+    "Config",
+    "Duration",
+    "Escalation",
+    "GoodputSLI",
+    "GpuAllocation",
+    "GpuHealthSLI",
+    "GpuPrice",
+    "LatencySLI",
+    "Pricing",
+    "RatioSLI",
+    "Receiver",
+    "Route",
+    "Service",
+    "SharedCost",
+    "Spec",
+    "Target",
+    "Telemetry",
+    "Workspace",
+]
+
+API_VERSION = "perfops/v1"
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,62}[a-z0-9])?$")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use 1-64 lower-case letters, digits, '-', '_' or "
+            "'.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+    return value.rstrip("/")
+
+
+Name = Annotated[str, BeforeValidator(lambda v: _check_name(v) if isinstance(v, str) else v)]
+Url = Annotated[str, BeforeValidator(lambda v: _check_url(v) if isinstance(v, str) else v)]
+
+
+class Spec(BaseModel):
+    """Base of every perfops spec model: frozen, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Workspace(Spec):
+    name: str = "default"
+    lake: Path = Path(".perfops/lake")
+    """Where the Delta Lake tables live; relative paths are relative to perfops.yaml."""
+
+
+class GpuAllocation(Spec):
+    type: str = Field(description="GPU profile, e.g. H100-SXM, H200, A100-80GB, L40S")
+    count: PositiveInt = 1
+
+
+class Service(Spec):
+    name: Name
+    endpoint: Url = Field(description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    model: str
+    team: Name = "default"
+    tenant: str | None = None
+    engine: Literal["vllm", "tgi", "triton", "nim", "openai"] = "vllm"
+    gpu: GpuAllocation
+    metrics: tuple[Url, ...] = ()
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding the API key"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="labels that join GPU series to this service (hostname, pod, model_name)",
+    )
+
+
+class Target(Spec):
+    name: Name
+    kind: Literal["dcgm", "vllm", "tgi", "triton", "nim", "node", "prometheus"]
+    url: Url
+    service: str | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Telemetry(Spec):
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    concurrency: PositiveInt = 16
+    targets: tuple[Target, ...] = ()
+
+
+class LatencySLI(Spec):
+    kind: Literal["latency"]
+    metric: Literal["ttft", "itl", "tpot", "e2e"]
+    threshold: Duration
+    source: Literal["requests", "histogram"] = "requests"
+
+
+class RatioSLI(Spec):
+    kind: Literal["ratio"]
+    total: str = Field(description="PromQL selector or expression counting all events")
+    good: str | None = None
+    bad: str | None = None
+
+
+class AvailabilitySLI(Spec):
+    kind: Literal["availability"]
+
+
+class GoodputSLI(Spec):
+    kind: Literal["goodput"]
+    thresholds: dict[Literal["ttft", "itl", "tpot", "e2e"], Duration]
+
+
+class GpuHealthSLI(Spec):
+    kind: Literal["gpu_health"]
+
+
+SLI = Annotated[
+    LatencySLI | RatioSLI | AvailabilitySLI | GoodputSLI | GpuHealthSLI,
+    Field(discriminator="kind"),
+]
+
+
+class SLO(Spec):
+    name: Name
+    service: str
+    description: str = ""
+    sli: SLI
+    objective: float = Field(gt=0, lt=100, description="percent of good events, e.g. 99.5")
+    window: Duration | Literal["week", "month"] = 28 * 86400.0
+    alerting: str = Field(default="google-30d", description="burn-rate window set")
+
+
+class GpuPrice(Spec):
+    gpu: str
+    hourly: NonNegativeFloat
+    provider: str | None = None
+    purchase: Literal["on_demand", "committed", "spot"] = "on_demand"
+
+
+class SharedCost(Spec):
+    name: str
+    monthly: NonNegativeFloat
+    split: Literal["weighted", "even"] = "weighted"
+
+
+class Pricing(Spec):
+    currency: str = "USD"
+    catalog: str | None = None
+    gpus: tuple[GpuPrice, ...] = ()
+    energy_per_kwh: NonNegativeFloat | None = None
+    shared: tuple[SharedCost, ...] = ()
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"{value!r} is not an ISO 4217 code such as USD, EUR, GBP")
+        return value
+
+
+class Receiver(Spec):
+    name: Name
+    kind: Literal["pagerduty", "slack", "email", "webhook"]
+    target: str | None = None
+    target_env: str | None = Field(
+        default=None, description="environment variable holding the secret key or URL"
+    )
+
+
+class Route(Spec):
+    severity: Literal["page", "ticket", "info"]
+    receivers: tuple[str, ...]
+    group_wait: Duration = 30.0
+    group_interval: Duration = 300.0
+    repeat_interval: Duration = 4 * 3600.0
+
+
+class Escalation(Spec):
+    group_by: tuple[str, ...] = ("alertname", "slo", "service")
+    receivers: tuple[Receiver, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+
+class Config(Spec):
+    """A whole perfops.yaml."""
+
+    api_version: Literal["perfops/v1"] = Field(alias="apiVersion")
+    workspace: Workspace = Workspace()
+    services: tuple[Service, ...] = ()
+    telemetry: Telemetry = Telemetry()
+    slos: tuple[SLO, ...] = ()
+    pricing: Pricing = Pricing()
+    escalation: Escalation = Escalation()
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; KeyError lists the known ones."""
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        known = ", ".join(s.name for s in self.services) or "none"
+        raise KeyError(f"no service {name!r} in perfops.yaml (known: {known})")
