@@ -5,7 +5,7 @@ code the CLI uses, and says what went wrong, where, and how to fix it::
 
     PerfopsError                 exit 1: a runtime failure
     ├── UsageError               exit 2: the command line is wrong
-    ├── ConfigError              exit 2: perfops.yaml (or a spec file) is invalid; lists every problem
+    ├── ConfigError              exit 2: a spec file is invalid; lists every problem
     └── StoreError               exit 1: the lake cannot be read or written
 """
 
@@ -51,8 +51,10 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        text = f"{self.location} {self.path}: {self.message}" if self.path else (
-            f"{self.location} {self.message}"
+        text = (
+            f"{self.location} {self.path}: {self.message}"
+            if self.path
+            else (f"{self.location} {self.message}")
         )
         return f"{text}; {self.hint}" if self.hint else text
 

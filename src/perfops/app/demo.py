@@ -34,13 +34,21 @@ def _journal(rt: Runtime, say: Say) -> str:
     run_id = new_id(now, "demo-")
     spec = {"services": [s.name for s in rt.config.services], "version": __version__}
     rt.store.write_run(RunRecord(run_id, "demo", now, "running", spec=spec))
-    rt.store.append_events([
-        EventRecord(now, "annotation", "demo started", run_id=run_id,
-                    data={"python": platform.python_version()}),
-    ])
+    rt.store.append_events(
+        [
+            EventRecord(
+                now,
+                "annotation",
+                "demo started",
+                run_id=run_id,
+                data={"python": platform.python_version()},
+            ),
+        ]
+    )
     end = rt.clock.now_ns()
-    rt.store.write_run(RunRecord(run_id, "demo", now, "passed", end, spec,
-                                 {"steps": ["workspace", "journal"]}))
+    rt.store.write_run(
+        RunRecord(run_id, "demo", now, "passed", end, spec, {"steps": ["workspace", "journal"]})
+    )
     rt.store.append_events([EventRecord(end, "annotation", "demo finished", run_id=run_id)])
     say(f"recorded run {run_id} and its events")
     return run_id

@@ -39,12 +39,22 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="perfops.yaml to use (default: $PERFOPS_CONFIG or ./perfops.yaml)",
-        envvar="PERFOPS_CONFIG")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="perfops.yaml to use (default: $PERFOPS_CONFIG or ./perfops.yaml)",
+            envvar="PERFOPS_CONFIG",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = {"config": config, "debug": debug}
 
@@ -80,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
-                       "traceback, and please report it)", err=True)
+            typer.echo(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+                "traceback, and please report it)",
+                err=True,
+            )
         return 1
     return 0
 

@@ -15,8 +15,17 @@ import typer
 
 from perfops.errors import ConfigError
 
-_LIBRARIES = ("deltalake", "duckdb", "pyarrow", "pydantic", "typer", "rich", "aiohttp",
-              "prometheus-client", "numpy")
+_LIBRARIES = (
+    "deltalake",
+    "duckdb",
+    "pyarrow",
+    "pydantic",
+    "typer",
+    "rich",
+    "aiohttp",
+    "prometheus-client",
+    "numpy",
+)
 _TOOLS = {  # command: (what needs it, how to get it)
     "prometheus": ("SLO math oracle, scraping the sim", "apt-get install prometheus"),
     "promtool": ("checking and testing generated rules", "apt-get install prometheus"),
@@ -69,8 +78,13 @@ def _nvml() -> Check:
         pynvml.nvmlShutdown()
         return Check("nvml", True, f"{count} GPU(s)", required=False)
     except Exception as exc:  # no driver, no library, no GPU: all mean "no NVML here"
-        return Check("nvml", False, f"no NVIDIA GPU/driver here ({type(exc).__name__}); "
-                     "GPU telemetry comes from dcgm-exporter or `perfops sim`", required=False)
+        return Check(
+            "nvml",
+            False,
+            f"no NVIDIA GPU/driver here ({type(exc).__name__}); "
+            "GPU telemetry comes from dcgm-exporter or `perfops sim`",
+            required=False,
+        )
 
 
 def _lake(config_path: Path | None) -> list[Check]:
@@ -88,8 +102,10 @@ def _lake(config_path: Path | None) -> list[Check]:
             pass
         return [Check("perfops.yaml", True, str(path)), Check("lake", True, f"writable: {lake}")]
     except OSError as exc:
-        return [Check("perfops.yaml", True, str(path)),
-                Check("lake", False, f"{lake} is not writable: {exc.strerror}")]
+        return [
+            Check("perfops.yaml", True, str(path)),
+            Check("lake", False, f"{lake} is not writable: {exc.strerror}"),
+        ]
 
 
 def doctor(ctx: typer.Context) -> None:

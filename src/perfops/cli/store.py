@@ -13,8 +13,9 @@ from perfops.cli._context import echo_json, runtime
 if TYPE_CHECKING:
     from perfops.store import Store
 
-app = typer.Typer(help="Inspect and maintain the lake (Delta tables under the workspace).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and maintain the lake (Delta tables under the workspace).", no_args_is_help=True
+)
 
 
 def _when(ns: int | None) -> str:
@@ -54,21 +55,33 @@ def print_info(store: Store) -> None:
     tables = store.info()
     table = Table(title=f"lake {store.root}", title_justify="left")
     for col in ("table", "rows", "files", "bytes", "version", "from (UTC)", "to (UTC)"):
-        table.add_column(col, justify="right" if col in {"rows", "files", "bytes", "version"}
-                         else "left")
+        table.add_column(
+            col, justify="right" if col in {"rows", "files", "bytes", "version"} else "left"
+        )
     for t in tables:
-        table.add_row(t.name, f"{t.rows:,}", str(t.files), _size(t.bytes), str(t.version),
-                      _when(t.first_ns), _when(t.last_ns))
+        table.add_row(
+            t.name,
+            f"{t.rows:,}",
+            str(t.files),
+            _size(t.bytes),
+            str(t.version),
+            _when(t.first_ns),
+            _when(t.last_ns),
+        )
     Console().print(table)
 
 
 @app.command("compact")
 def compact(
     ctx: typer.Context,
-    retention_hours: Annotated[float, typer.Option(
-        "--retention-hours", min=0,
-        help="delete unreferenced files older than this (0 may break readers of old snapshots)",
-    )] = 1.0,
+    retention_hours: Annotated[
+        float,
+        typer.Option(
+            "--retention-hours",
+            min=0,
+            help="delete unreferenced files older than this (0 may break readers of old snapshots)",
+        ),
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Roll samples up to 1-minute rows, merge small files, checkpoint, vacuum."""

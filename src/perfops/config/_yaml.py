@@ -22,6 +22,7 @@ class Located:
     data: Any
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
 
     def position(self, path: Path_, *, key: bool = False) -> tuple[int, int] | None:
         """Where ``path`` stands (its key when ``key``), else where its nearest parent does."""
@@ -37,31 +38,50 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, out: Located,
-          problems: list[Problem], source: str) -> Any:
+def _walk(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path_,
+    out: Located,
+    problems: list[Problem],
+    source: str,
+) -> Any:
     out.values[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if key == "<<":
-                problems.append(Problem(f"{source}:{_mark(key_node)[0]}:{_mark(key_node)[1]}",
-                                        _dotted(path), "YAML merge keys (<<) are not supported",
-                                        "write the fields out in full"))
+                problems.append(
+                    Problem(
+                        f"{source}:{_mark(key_node)[0]}:{_mark(key_node)[1]}",
+                        _dotted(path),
+                        "YAML merge keys (<<) are not supported",
+                        "write the fields out in full",
+                    )
+                )
                 continue
             if not isinstance(key, str | int):
                 key = str(key)
             if key in result:
                 line, col = _mark(key_node)
-                problems.append(Problem(f"{source}:{line}:{col}", _dotted((*path, key)),
-                                        "duplicate key", "keep one of the two entries"))
+                problems.append(
+                    Problem(
+                        f"{source}:{line}:{col}",
+                        _dotted((*path, key)),
+                        "duplicate key",
+                        "keep one of the two entries",
+                    )
+                )
             out.keys[(*path, key)] = _mark(key_node)
             result[key] = _walk(loader, value_node, (*path, key), out, problems, source)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, item, (*path, i), out, problems, source)
-                for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return [
+            _walk(loader, item, (*path, i), out, problems, source)
+            for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
 
 
 def _dotted(path: Path_) -> str:
@@ -75,23 +95,25 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
     what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-    return Problem(where, "", f"YAML syntax error: {what}",
-                   "check the indentation and quoting on this line and the one before")
+    return Problem(
+        where,
+        "",
+        f"YAML syntax error: {what}",
+        "check the indentation and quoting on this line and the one before",
+    )
 
 
 def load_located(text: str, source: str) -> Located:
-    """Parse one YAML document, raising ConfigError with the position of a syntax error."""
+    """Parse one YAML document; a syntax error raises ConfigError with its position, and
+    softer problems (duplicate keys) are returned in ``problems`` for the caller to report."""
     loader = _Loader(text)
     out = Located(data=None)
-    problems: list[Problem] = []
     try:
         node = loader.get_single_node()
         if node is not None:
-            out.data = _walk(loader, node, (), out, problems, source)
+            out.data = _walk(loader, node, (), out, out.problems, source)
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(exc, source)], source=source) from None
     finally:
         loader.dispose()
-    if problems:
-        raise ConfigError(problems, source=source)
     return out

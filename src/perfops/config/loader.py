@@ -36,8 +36,14 @@ def find_config(path: str | Path | None, environ: Mapping[str, str]) -> Path:
         chosen = chosen / "perfops.yaml"
     if not chosen.is_file():
         raise ConfigError(
-            [Problem(str(chosen), "", "file not found",
-                     "run `perfops init` to write one, or pass --config PATH")],
+            [
+                Problem(
+                    str(chosen),
+                    "",
+                    "file not found",
+                    "run `perfops init` to write one, or pass --config PATH",
+                )
+            ],
             source=str(chosen),
         )
     return chosen
@@ -55,12 +61,16 @@ def load_config(
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(file), "", f"cannot read: {exc}")], source=str(file)) from None
+        raise ConfigError(
+            [Problem(str(file), "", f"cannot read: {exc}")], source=str(file)
+        ) from None
     config = parse_config(text, source=file.name if not path else str(path), environ=env, warn=warn)
     lake = config.workspace.lake
     if not lake.is_absolute():
         lake = (file.parent / lake).resolve()
-    return config.model_copy(update={"workspace": config.workspace.model_copy(update={"lake": lake})})
+    return config.model_copy(
+        update={"workspace": config.workspace.model_copy(update={"lake": lake})}
+    )
 
 
 def parse_config(
@@ -75,16 +85,27 @@ def parse_config(
     if located.data is None:
         located.data = {}
     if not isinstance(located.data, dict):
-        raise ConfigError([Problem(f"{source}:1:1", "", "the file must be a mapping",
-                                   f"start it with `apiVersion: {API_VERSION}`")], source=source)
+        raise ConfigError(
+            [
+                Problem(
+                    f"{source}:1:1",
+                    "",
+                    "the file must be a mapping",
+                    f"start it with `apiVersion: {API_VERSION}`",
+                )
+            ],
+            source=source,
+        )
     env_paths = _apply_env(located.data, environ or {}, warn or (lambda _msg: None))
-    problems: list[Problem] = []
+    problems = list(located.problems)
     try:
         config = Config.model_validate(located.data)
     except ValidationError as exc:
-        problems = [_problem(e, located, env_paths, source) for e in exc.errors()]
-    problems += [_located(path, msg, hint, located, env_paths, source)
-                 for path, msg, hint in _cross_references(located.data)]
+        problems += [_problem(e, located, env_paths, source) for e in exc.errors()]
+    problems += [
+        _located(path, msg, hint, located, env_paths, source)
+        for path, msg, hint in _cross_references(located.data)
+    ]
     if problems:
         problems.sort(key=_line_order)
         raise ConfigError(problems, source=source)
@@ -102,7 +123,7 @@ def _line_order(problem: Problem) -> tuple[int, int, str]:
 
 
 def _env_path(name: str) -> Path_:
-    parts = name[len(ENV_PREFIX):].lower().split("__")
+    parts = name[len(ENV_PREFIX) :].lower().split("__")
     return tuple(int(p) if p.isdigit() else p for p in parts)
 
 
@@ -137,7 +158,8 @@ def _unknown_env_hint(path: Path_) -> str:
             if guess:
                 return f"{where} has no field {path[i]!r}; did you mean {guess[0]!r}?"
             return f"{where} has no field {path[i]!r}" + (
-                f" (fields: {', '.join(valid)})" if valid else "")
+                f" (fields: {', '.join(valid)})" if valid else ""
+            )
     return "empty section name"
 
 
@@ -171,13 +193,23 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
     path: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        if isinstance(node, dict) and part not in node and i < len(loc) - 1 \
-                and node.get("kind") == part:
+        if (
+            isinstance(node, dict)
+            and part not in node
+            and i < len(loc) - 1
+            and node.get("kind") == part
+        ):
             continue
         path.append(part)
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node)
-            else None)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
+        )
     return tuple(path)
 
 
@@ -191,23 +223,38 @@ def _problem(err: ErrorDetails, located: Located, env: dict[Path_, str], source:
         hint = f'did you mean "{guess[0]}"?' if guess else f"valid fields: {', '.join(valid)}"
         return _located(path, "unknown field", hint, located, env, source, key=True)
     if kind == "missing":
-        return _located(path, "required field is missing",
-                        f'add "{path[-1]}:" here', located, env, source)
+        return _located(
+            path, "required field is missing", f'add "{path[-1]}:" here', located, env, source
+        )
     if kind == "union_tag_invalid":
         ctx = err.get("ctx", {})
-        return _located((*path, "kind"), f"unknown kind {ctx.get('tag')!r}",
-                        f"valid kinds: {ctx.get('expected_tags')}", located, env, source)
+        return _located(
+            (*path, "kind"),
+            f"unknown kind {ctx.get('tag')!r}",
+            f"valid kinds: {ctx.get('expected_tags')}",
+            located,
+            env,
+            source,
+        )
     if kind == "union_tag_not_found":
         return _located(path, "kind is missing", "add a kind: field", located, env, source)
     message = err["msg"].removeprefix("Value error, ")
-    if not isinstance(value, dict | list) and f"{value!r}" not in message:
+    if not isinstance(value, dict | list) and not message.startswith(repr(value)):
         message = f"{message} (got {value!r})"
-    hint = "use apiVersion: perfops/v1" if path == ("apiVersion",) else None
-    return _located(path, message, hint, located, env, source)
+    fix = "use apiVersion: perfops/v1" if path == ("apiVersion",) else None
+    return _located(path, message, fix, located, env, source)
 
 
-def _located(path: Path_, message: str, hint: str | None, located: Located,
-             env: dict[Path_, str], source: str, *, key: bool = False) -> Problem:
+def _located(
+    path: Path_,
+    message: str,
+    hint: str | None,
+    located: Located,
+    env: dict[Path_, str],
+    source: str,
+    *,
+    key: bool = False,
+) -> Problem:
     for i in range(len(path), 0, -1):
         if path[:i] in env:
             return Problem(f"env {env[path[:i]]}", _dotted(path), message, hint)
@@ -227,21 +274,33 @@ def _names(data: Any, *path: str) -> list[tuple[int, Any]]:
 def _items(data: Any, *path: str) -> list[tuple[int, dict[str, Any]]]:
     for part in path:
         data = data.get(part) if isinstance(data, dict) else None
-    return [(i, x) for i, x in enumerate(data) if isinstance(x, dict)] if isinstance(
-        data, list) else []
+    return (
+        [(i, x) for i, x in enumerate(data) if isinstance(x, dict)]
+        if isinstance(data, list)
+        else []
+    )
 
 
 def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None]]:
     """Names that must be unique and references that must resolve (checked on the raw data,
     so that these problems are reported together with the schema's)."""
     out: list[tuple[Path_, str, str | None]] = []
-    for section in (("services",), ("slos",), ("telemetry", "targets"),
-                    ("escalation", "receivers")):
+    for section in (
+        ("services",),
+        ("slos",),
+        ("telemetry", "targets"),
+        ("escalation", "receivers"),
+    ):
         seen: set[Any] = set()
         for i, name in _names(data, *section):
             if name is not None and name in seen:
-                out.append(((*section, i, "name"), f"duplicate name {name!r}",
-                            "names must be unique within a section"))
+                out.append(
+                    (
+                        (*section, i, "name"),
+                        f"duplicate name {name!r}",
+                        "names must be unique within a section",
+                    )
+                )
             seen.add(name)
     services = [str(n) for _, n in _names(data, "services") if n is not None]
     for section in (("slos",), ("telemetry", "targets")):
@@ -254,14 +313,21 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
         names = route.get("receivers")
         for j, name in enumerate(names if isinstance(names, list) else []):
             if isinstance(name, str) and name not in receivers:
-                out.append(_unknown_ref(("escalation", "routes", i, "receivers", j), name,
-                                        receivers, "receiver"))
+                out.append(
+                    _unknown_ref(
+                        ("escalation", "routes", i, "receivers", j), name, receivers, "receiver"
+                    )
+                )
     return out
 
 
-def _unknown_ref(path: Path_, name: str, known: list[str], what: str
-                 ) -> tuple[Path_, str, str | None]:
+def _unknown_ref(
+    path: Path_, name: str, known: list[str], what: str
+) -> tuple[Path_, str, str | None]:
     guess = difflib.get_close_matches(name, known, n=1)
-    hint = f'did you mean "{guess[0]}"?' if guess else (
-        f"known {what}s: {', '.join(known)}" if known else f"declare the {what} first")
+    hint = (
+        f'did you mean "{guess[0]}"?'
+        if guess
+        else (f"known {what}s: {', '.join(known)}" if known else f"declare the {what} first")
+    )
     return path, f"unknown {what} {name!r}", hint

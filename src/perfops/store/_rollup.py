@@ -24,18 +24,18 @@ GROUP BY day, (ts // 60000) * 60000, series_id
 """
 
 
-def raw_counts(add_actions: pa.Table) -> dict[object, int]:
-    """Rows per ``day`` partition, from the Delta log alone (no data file is opened)."""
-    counts: dict[object, int] = {}
+def raw_counts(add_actions: pa.Table) -> dict[str, int]:
+    """Rows per ``day`` partition (ISO date), from the Delta log alone (no data file is opened)."""
+    counts: dict[str, int] = {}
     if len(add_actions) == 0:
         return counts
     days = add_actions.column("partition.day").to_pylist()
     rows = add_actions.column("num_records").to_pylist()
     for day, n in zip(days, rows, strict=True):
-        counts[day] = counts.get(day, 0) + (n or 0)
+        counts[str(day)] = counts.get(str(day), 0) + (n or 0)
     return counts
 
 
-def stale_days(raw: Mapping[object, int], rolled: Mapping[object, int]) -> list[object]:
+def stale_days(raw: Mapping[str, int], rolled: Mapping[str, int]) -> list[str]:
     """Days whose rollup does not cover exactly the raw rows of that day."""
-    return sorted((d for d, n in raw.items() if rolled.get(d) != n), key=str)
+    return sorted(d for d, n in raw.items() if rolled.get(d) != n)

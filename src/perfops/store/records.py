@@ -78,7 +78,9 @@ _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]
 
 
 def parse_matchers(spec: str | Mapping[str, str] | None) -> list[Matcher]:
-    """``{'gpu': '0'}`` or ``'gpu="0",modelName=~"H100.*"'`` to matchers; ValueError if malformed."""
+    """``{'gpu': '0'}`` or ``'gpu="0",modelName=~"H100.*"'`` to matchers.
+
+    Raises ValueError naming the malformed part."""
     if spec is None:
         return []
     if isinstance(spec, Mapping):
@@ -87,8 +89,10 @@ def parse_matchers(spec: str | Mapping[str, str] | None) -> list[Matcher]:
     while pos < len(text):
         m = _MATCHER.match(text, pos)
         if not m:
-            raise ValueError(f"bad label matcher at {text[pos:]!r}; write name=\"value\", "
-                             'name!="value", name=~"regex" or name!~"regex", comma-separated')
+            raise ValueError(
+                f'bad label matcher at {text[pos:]!r}; write name="value", '
+                'name!="value", name=~"regex" or name!~"regex", comma-separated'
+            )
         out.append(Matcher(m.group(1), m.group(2), m.group(3).replace('\\"', '"')))  # type: ignore[arg-type]
         pos = m.end()
     return out

@@ -28,133 +28,161 @@ _LABELS = pa.map_(pa.string(), pa.string())
 
 SAMPLES = TableSpec(
     "samples",
-    pa.schema([
-        pa.field("day", pa.date32(), nullable=False),
-        pa.field("ts", pa.int64(), nullable=False),
-        pa.field("series_id", pa.int64(), nullable=False),
-        pa.field("metric", pa.string(), nullable=False),
-        pa.field("value", pa.float64(), nullable=False),
-    ]),
-    ("day",), "scraped or imported samples; labels live in `series`", "ts", 1_000_000,
+    pa.schema(
+        [
+            pa.field("day", pa.date32(), nullable=False),
+            pa.field("ts", pa.int64(), nullable=False),
+            pa.field("series_id", pa.int64(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+            pa.field("value", pa.float64(), nullable=False),
+        ]
+    ),
+    ("day",),
+    "scraped or imported samples; labels live in `series`",
+    "ts",
+    1_000_000,
 )
 
 SERIES = TableSpec(
     "series",
-    pa.schema([
-        pa.field("series_id", pa.int64(), nullable=False),
-        pa.field("metric", pa.string(), nullable=False),
-        pa.field("labels", _LABELS, nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("raw_name", pa.string()),
-        pa.field("first_seen", pa.int64()),
-    ]),
-    (), "one row per time series: canonical metric, labels, source, raw vendor name",
-    "first_seen", 1_000_000,
+    pa.schema(
+        [
+            pa.field("series_id", pa.int64(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+            pa.field("labels", _LABELS, nullable=False),
+            pa.field("source", pa.string()),
+            pa.field("raw_name", pa.string()),
+            pa.field("first_seen", pa.int64()),
+        ]
+    ),
+    (),
+    "one row per time series: canonical metric, labels, source, raw vendor name",
+    "first_seen",
+    1_000_000,
 )
 
 SAMPLES_1M = TableSpec(
     "samples_1m",
-    pa.schema([
-        pa.field("day", pa.date32(), nullable=False),
-        pa.field("ts", pa.int64(), nullable=False),
-        pa.field("series_id", pa.int64(), nullable=False),
-        pa.field("metric", pa.string(), nullable=False),
-        pa.field("count", pa.int64(), nullable=False),
-        pa.field("sum", pa.float64()),
-        pa.field("min", pa.float64()),
-        pa.field("max", pa.float64()),
-        pa.field("first", pa.float64()),
-        pa.field("last", pa.float64()),
-    ]),
-    ("day",), "1-minute rollups of samples, written by `perfops store compact`", "ts", 1_000_000,
+    pa.schema(
+        [
+            pa.field("day", pa.date32(), nullable=False),
+            pa.field("ts", pa.int64(), nullable=False),
+            pa.field("series_id", pa.int64(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+            pa.field("count", pa.int64(), nullable=False),
+            pa.field("sum", pa.float64()),
+            pa.field("min", pa.float64()),
+            pa.field("max", pa.float64()),
+            pa.field("first", pa.float64()),
+            pa.field("last", pa.float64()),
+        ]
+    ),
+    ("day",),
+    "1-minute rollups of samples, written by `perfops store compact`",
+    "ts",
+    1_000_000,
 )
 
 REQUESTS = TableSpec(
     "requests",
-    pa.schema([
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("request_id", pa.string(), nullable=False),
-        pa.field("target", pa.string()),
-        pa.field("scheduled_ns", pa.int64()),
-        pa.field("sent_ns", pa.int64()),
-        pa.field("first_token_ns", pa.int64()),
-        pa.field("end_ns", pa.int64()),
-        pa.field("prompt_tokens", pa.int32()),
-        pa.field("output_tokens", pa.int32()),
-        pa.field("tokens_source", pa.string()),
-        pa.field("status", pa.int32()),
-        pa.field("error", pa.string()),
-        pa.field("chunk_gaps_us", pa.list_(pa.int32())),
-    ]),
-    (), "one row per load-test request", "scheduled_ns",
+    pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("request_id", pa.string(), nullable=False),
+            pa.field("target", pa.string()),
+            pa.field("scheduled_ns", pa.int64()),
+            pa.field("sent_ns", pa.int64()),
+            pa.field("first_token_ns", pa.int64()),
+            pa.field("end_ns", pa.int64()),
+            pa.field("prompt_tokens", pa.int32()),
+            pa.field("output_tokens", pa.int32()),
+            pa.field("tokens_source", pa.string()),
+            pa.field("status", pa.int32()),
+            pa.field("error", pa.string()),
+            pa.field("chunk_gaps_us", pa.list_(pa.int32())),
+        ]
+    ),
+    (),
+    "one row per load-test request",
+    "scheduled_ns",
 )
 
 RUNS = TableSpec(
     "runs",
-    pa.schema([
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("started_ns", pa.int64(), nullable=False),
-        pa.field("ended_ns", pa.int64()),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("spec", pa.string()),
-        pa.field("summary", pa.string()),
-        pa.field("updated_ns", pa.int64(), nullable=False),
-    ]),
-    (), "run journals (load, sweep, chaos, drill, collect); the newest row of a run wins",
+    pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("started_ns", pa.int64(), nullable=False),
+            pa.field("ended_ns", pa.int64()),
+            pa.field("status", pa.string(), nullable=False),
+            pa.field("spec", pa.string()),
+            pa.field("summary", pa.string()),
+            pa.field("updated_ns", pa.int64(), nullable=False),
+        ]
+    ),
+    (),
+    "run journals (load, sweep, chaos, drill, collect); the newest row of a run wins",
     "started_ns",
 )
 
 EVENTS = TableSpec(
     "events",
-    pa.schema([
-        pa.field("event_id", pa.string(), nullable=False),
-        pa.field("ts_ns", pa.int64(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("service", pa.string()),
-        pa.field("severity", pa.string()),
-        pa.field("title", pa.string()),
-        pa.field("run_id", pa.string()),
-        pa.field("data", pa.string()),
-    ]),
-    (), "alerts, faults injected and reverted, deploys, incident updates, annotations", "ts_ns",
+    pa.schema(
+        [
+            pa.field("event_id", pa.string(), nullable=False),
+            pa.field("ts_ns", pa.int64(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("service", pa.string()),
+            pa.field("severity", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("run_id", pa.string()),
+            pa.field("data", pa.string()),
+        ]
+    ),
+    (),
+    "alerts, faults injected and reverted, deploys, incident updates, annotations",
+    "ts_ns",
 )
 
 _DEC = pa.decimal128(38, 10)
 COSTS = TableSpec(
     "costs",
-    pa.schema([
-        pa.field("BilledCost", _DEC, nullable=False),
-        pa.field("EffectiveCost", _DEC, nullable=False),
-        pa.field("ListCost", _DEC, nullable=False),
-        pa.field("ContractedCost", _DEC, nullable=False),
-        pa.field("BillingCurrency", pa.string(), nullable=False),
-        pa.field("BillingPeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("BillingPeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("ChargePeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("ChargePeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("ChargeCategory", pa.string(), nullable=False),
-        pa.field("ChargeClass", pa.string()),
-        pa.field("ChargeDescription", pa.string()),
-        pa.field("BillingAccountId", pa.string(), nullable=False),
-        pa.field("BillingAccountName", pa.string()),
-        pa.field("InvoiceIssuerName", pa.string(), nullable=False),
-        pa.field("ProviderName", pa.string(), nullable=False),
-        pa.field("PublisherName", pa.string(), nullable=False),
-        pa.field("ServiceName", pa.string(), nullable=False),
-        pa.field("ServiceCategory", pa.string(), nullable=False),
-        pa.field("PricingQuantity", _DEC),
-        pa.field("PricingUnit", pa.string()),
-        pa.field("ResourceId", pa.string()),
-        pa.field("ResourceName", pa.string()),
-        pa.field("x_Service", pa.string()),
-        pa.field("x_Team", pa.string()),
-        pa.field("x_Model", pa.string()),
-        pa.field("x_GpuSeconds", pa.float64()),
-        pa.field("x_Tokens", pa.int64()),
-        pa.field("x_SloCompliantTokens", pa.int64()),
-    ]),
-    (), "FOCUS 1.2 cost rows plus x_ columns (tokens, SLO-compliant tokens, GPU-seconds)",
+    pa.schema(
+        [
+            pa.field("BilledCost", _DEC, nullable=False),
+            pa.field("EffectiveCost", _DEC, nullable=False),
+            pa.field("ListCost", _DEC, nullable=False),
+            pa.field("ContractedCost", _DEC, nullable=False),
+            pa.field("BillingCurrency", pa.string(), nullable=False),
+            pa.field("BillingPeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("BillingPeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("ChargePeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("ChargePeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("ChargeCategory", pa.string(), nullable=False),
+            pa.field("ChargeClass", pa.string()),
+            pa.field("ChargeDescription", pa.string()),
+            pa.field("BillingAccountId", pa.string(), nullable=False),
+            pa.field("BillingAccountName", pa.string()),
+            pa.field("InvoiceIssuerName", pa.string(), nullable=False),
+            pa.field("ProviderName", pa.string(), nullable=False),
+            pa.field("PublisherName", pa.string(), nullable=False),
+            pa.field("ServiceName", pa.string(), nullable=False),
+            pa.field("ServiceCategory", pa.string(), nullable=False),
+            pa.field("PricingQuantity", _DEC),
+            pa.field("PricingUnit", pa.string()),
+            pa.field("ResourceId", pa.string()),
+            pa.field("ResourceName", pa.string()),
+            pa.field("x_Service", pa.string()),
+            pa.field("x_Team", pa.string()),
+            pa.field("x_Model", pa.string()),
+            pa.field("x_GpuSeconds", pa.float64()),
+            pa.field("x_Tokens", pa.int64()),
+            pa.field("x_SloCompliantTokens", pa.int64()),
+        ]
+    ),
+    (),
+    "FOCUS 1.2 cost rows plus x_ columns (tokens, SLO-compliant tokens, GPU-seconds)",
     None,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from perfops._internal.ids import new_id, series_id
 from perfops.errors import StoreError
 from perfops.store._delta import DeltaHandle
 from perfops.store._rollup import ROLLUP_SQL, raw_counts, stale_days
+from perfops.store._writer import BatchWriter
 from perfops.store.records import (
     EventRecord,
     Matcher,
@@ -55,14 +57,16 @@ class Store:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the lake at {self.root}: {exc.strerror}",
-                             hint="set workspace.lake in perfops.yaml to a writable folder"
-                             ) from None
+            raise StoreError(
+                f"cannot create the lake at {self.root}: {exc.strerror}",
+                hint="set workspace.lake in perfops.yaml to a writable folder",
+            ) from None
         self._tables = {name: DeltaHandle(self.root, spec) for name, spec in TABLES.items()}
         self._duck = duckdb.connect()
         self._lock = threading.Lock()
         self._series: dict[int, SeriesInfo] = {}
         self._series_version = -1
+        self._stale: tuple[tuple[int, int], list[dt.date]] | None = None
 
     def table(self, name: str) -> DeltaHandle:
         try:
@@ -72,15 +76,29 @@ class Store:
 
     # -- SQL ------------------------------------------------------------------------------------
 
-    def sql(self, query: str, params: Sequence[Any] = (), *,
-            extra: Mapping[str, pa.Table] | None = None) -> pa.Table:
+    def sql(
+        self, query: str, params: Sequence[Any] = (), *, extra: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
         """Run DuckDB SQL over the lake's tables (each name is a view of its latest snapshot)."""
-        names = [n for n in TABLES if n in query]
+        names = [n for n in TABLES if re.search(rf"\b{n}\b", query)]
         with self._lock:
-            cur = self._duck.cursor()
+            return self._sql_locked(query, params, extra, names)
+
+    def _sql_locked(
+        self,
+        query: str,
+        params: Sequence[Any],
+        extra: Mapping[str, pa.Table] | None,
+        names: list[str],
+    ) -> pa.Table:
+        cur = self._duck.cursor()
         try:
             for name in names:
-                cur.register(name, self._tables[name].dataset())
+                scan = self._tables[name].scan_sql()
+                if scan is None:
+                    cur.register(name, TABLES[name].schema.empty_table())
+                else:
+                    cur.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {scan}")
             for name, value in (extra or {}).items():
                 cur.register(name, value)
             return cur.sql(query, params=list(params)).to_arrow_table()
@@ -102,15 +120,21 @@ class Store:
                 new[sid] = info
         if new:
             now_ms = self.clock.now_ns() // 1_000_000
-            self._tables["series"].append(pa.table({
-                "series_id": pa.array(list(new), pa.int64()),
-                "metric": [i.metric for i in new.values()],
-                "labels": pa.array([list(i.labels.items()) for i in new.values()],
-                                   pa.map_(pa.string(), pa.string())),
-                "source": [i.source for i in new.values()],
-                "raw_name": [i.raw_name for i in new.values()],
-                "first_seen": pa.array([now_ms] * len(new), pa.int64()),
-            }))
+            self._tables["series"].append(
+                pa.table(
+                    {
+                        "series_id": pa.array(list(new), pa.int64()),
+                        "metric": [i.metric for i in new.values()],
+                        "labels": pa.array(
+                            [list(i.labels.items()) for i in new.values()],
+                            pa.map_(pa.string(), pa.string()),
+                        ),
+                        "source": [i.source for i in new.values()],
+                        "raw_name": [i.raw_name for i in new.values()],
+                        "first_seen": pa.array([now_ms] * len(new), pa.int64()),
+                    }
+                )
+            )
             self._series.update(new)
         return ids
 
@@ -118,18 +142,29 @@ class Store:
         """Append samples (``ts`` ms, ``series_id``, ``metric``, ``value``) as one commit."""
         self._tables["samples"].append(_with_day(table))
 
+    def sample_writer(self, *, max_rows: int = 100_000, max_delay_s: float = 1.0) -> BatchWriter:
+        """A group-commit writer for samples: ``add()`` many small batches, one commit per
+        ``max_rows`` rows or ``max_delay_s`` seconds, and on ``flush()``/exit."""
+        return BatchWriter(
+            self.append_samples, self.clock, max_rows=max_rows, max_delay_s=max_delay_s
+        )
+
     def append_points(self, points: Iterable[tuple[SeriesInfo, int, float]]) -> int:
         """Record ``(series, ts_ms, value)`` points: series first, then the samples."""
         rows = list(points)
         if not rows:
             return 0
         ids = self.register_series(p[0] for p in rows)
-        self.append_samples(pa.table({
-            "ts": pa.array([p[1] for p in rows], pa.int64()),
-            "series_id": pa.array(ids, pa.int64()),
-            "metric": [p[0].metric for p in rows],
-            "value": pa.array([p[2] for p in rows], pa.float64()),
-        }))
+        self.append_samples(
+            pa.table(
+                {
+                    "ts": pa.array([p[1] for p in rows], pa.int64()),
+                    "series_id": pa.array(ids, pa.int64()),
+                    "metric": [p[0].metric for p in rows],
+                    "value": pa.array([p[2] for p in rows], pa.float64()),
+                }
+            )
+        )
         return len(rows)
 
     def _load_series(self) -> dict[int, SeriesInfo]:
@@ -138,53 +173,83 @@ class Store:
         if snap.version() != self._series_version:
             table = snap.to_pyarrow_dataset().to_table()
             for row in table.to_pylist():
-                self._series.setdefault(row["series_id"], SeriesInfo(
-                    row["metric"], dict(row["labels"]), row["source"] or "", row["raw_name"] or ""))
+                self._series.setdefault(
+                    row["series_id"],
+                    SeriesInfo(
+                        row["metric"],
+                        dict(row["labels"]),
+                        row["source"] or "",
+                        row["raw_name"] or "",
+                    ),
+                )
             self._series_version = snap.version()
         return self._series
 
     def series(self, metric: str | None = None, matchers: Matchers = None) -> dict[int, SeriesInfo]:
         """Known series, optionally of one metric and matching every label matcher."""
-        found = parse_matchers(matchers) if isinstance(matchers, str | Mapping | type(None)) \
+        found = (
+            parse_matchers(matchers)
+            if isinstance(matchers, str | Mapping | type(None))
             else list(matchers)
-        return {sid: info for sid, info in self._load_series().items()
-                if (metric is None or info.metric == metric)
-                and all(m.matches(info.labels) for m in found)}
+        )
+        return {
+            sid: info
+            for sid, info in self._load_series().items()
+            if (metric is None or info.metric == metric)
+            and all(m.matches(info.labels) for m in found)
+        }
 
-    def query_samples(self, metric: str, start_ms: int, end_ms: int,
-                      matchers: Matchers = None) -> pa.Table:
+    def query_samples(
+        self, metric: str, start_ms: int, end_ms: int, matchers: Matchers = None
+    ) -> pa.Table:
         """Raw samples of ``metric`` in ``[start_ms, end_ms)``: series_id, ts, value."""
         ids = self._ids(metric, matchers)
         if ids is not None and len(ids) == 0:
-            return pa.table({"series_id": pa.array([], pa.int64()), "ts": pa.array([], pa.int64()),
-                             "value": pa.array([], pa.float64())})
+            return pa.table(
+                {
+                    "series_id": pa.array([], pa.int64()),
+                    "ts": pa.array([], pa.int64()),
+                    "value": pa.array([], pa.float64()),
+                }
+            )
         return self.sql(
             "SELECT series_id, ts, value FROM samples"
             f"{' JOIN wanted USING (series_id)' if ids is not None else ''} "
             "WHERE day BETWEEN ? AND ? AND ts >= ? AND ts < ? AND metric = ? "
             "ORDER BY series_id, ts",
             [day_of(start_ms), day_of(max(start_ms, end_ms - 1)), start_ms, end_ms, metric],
-            extra=None if ids is None else {"wanted": ids})
+            extra=None if ids is None else {"wanted": ids},
+        )
 
-    def query_rollups(self, metric: str, start_ms: int, end_ms: int,
-                      matchers: Matchers = None) -> pa.Table:
+    def query_rollups(
+        self, metric: str, start_ms: int, end_ms: int, matchers: Matchers = None
+    ) -> pa.Table:
         """Per-minute aggregates of ``metric`` (count, sum, min, max, first, last) in the range.
         Days compacted since their last sample come from ``samples_1m``; others are rolled up
         from the raw samples on the fly, so the answer is always complete."""
         ids = self._ids(metric, matchers)
         first, last = day_of(start_ms), day_of(max(start_ms, end_ms - 1))
-        stale = [d for d in self.stale_rollup_days() if first <= d <= last]  # type: ignore[operator]
+        stale = [d for d in self.stale_rollup_days() if first <= d <= last]
         join = " JOIN wanted USING (series_id)" if ids is not None else ""
         cols = "ts, series_id, count, sum, min, max, first, last"
-        fresh_sql = (f"SELECT {cols} FROM samples_1m{join} WHERE day BETWEEN ? AND ? "
-                     "AND NOT list_contains(?, day) AND ts >= ? AND ts < ? AND metric = ?")
-        where = "list_contains(?, day) AND ts >= ? AND ts < ? AND metric = ?"
-        raw_sql = (f"SELECT {cols} FROM ({ROLLUP_SQL.format(source='samples', where=where)})"
-                   f"{join}")
         lo = start_ms - start_ms % 60_000
-        params = [first, last, stale, lo, end_ms, metric, stale, lo, end_ms, metric]
-        return self.sql(f"{fresh_sql} UNION ALL {raw_sql} ORDER BY series_id, ts", params,
-                        extra=None if ids is None else {"wanted": ids})
+        in_stale = ", ".join(f"DATE '{d.isoformat()}'" for d in stale)
+        parts = [
+            f"SELECT {cols} FROM samples_1m{join} WHERE day BETWEEN ? AND ? AND ts >= ? "
+            "AND ts < ? AND metric = ?" + (f" AND day NOT IN ({in_stale})" if stale else "")
+        ]
+        params: list[Any] = [first, last, lo, end_ms, metric]
+        if stale:
+            where = f"day IN ({in_stale}) AND ts >= ? AND ts < ? AND metric = ?"
+            parts.append(
+                f"SELECT {cols} FROM ({ROLLUP_SQL.format(source='samples', where=where)}){join}"
+            )
+            params += [lo, end_ms, metric]
+        return self.sql(
+            " UNION ALL ".join(parts) + " ORDER BY ts, series_id",
+            params,
+            extra=None if ids is None else {"wanted": ids},
+        )
 
     def _ids(self, metric: str, matchers: Matchers) -> pa.Table | None:
         if matchers is None or (not isinstance(matchers, str) and len(matchers) == 0):
@@ -192,71 +257,130 @@ class Store:
         return pa.table({"series_id": pa.array(list(self.series(metric, matchers)), pa.int64())})
 
     def stale_rollup_days(self) -> list[dt.date]:
+        """Days whose 1-minute rollups do not cover exactly the raw samples of that day."""
+        key = (
+            self._tables["samples"].snapshot().version(),
+            self._tables["samples_1m"].snapshot().version(),
+        )
+        if self._stale is None or self._stale[0] != key:
+            self._stale = (key, self._stale_days())
+        return list(self._stale[1])
+
+    def _stale_days(self) -> list[dt.date]:
         raw = raw_counts(self._tables["samples"].add_actions())
         rolled_rows = self.sql("SELECT day, sum(count) AS n FROM samples_1m GROUP BY day")
-        rolled = {str(d): n for d, n in zip(rolled_rows.column("day").to_pylist(),
-                                           rolled_rows.column("n").to_pylist(), strict=True)}
-        return [dt.date.fromisoformat(str(d)) for d in
-                stale_days({str(k): v for k, v in raw.items()}, rolled)]
+        rolled = {
+            str(d): n
+            for d, n in zip(
+                rolled_rows.column("day").to_pylist(),
+                rolled_rows.column("n").to_pylist(),
+                strict=True,
+            )
+        }
+        return [dt.date.fromisoformat(str(d)) for d in stale_days(raw, rolled)]
 
     def refresh_rollups(self) -> list[dt.date]:
         """Rebuild the rollups of every day whose raw samples changed; returns those days."""
         days = self.stale_rollup_days()
         handle = self._tables["samples_1m"]
         for day in days:
-            rows = self.sql(ROLLUP_SQL.format(source="samples", where="day = ?"), [day])
-            handle.overwrite_where(rows, f"day = '{day.isoformat()}'")
+            sql = ROLLUP_SQL.format(source="samples", where="day = ?")
+            rows = self.sql(f"{sql} ORDER BY metric, series_id, ts", [day])
+            handle.overwrite_where(rows, f"day = '{day.isoformat()}'", row_group_rows=8192)
         return days
 
     # -- runs, events, requests, costs ------------------------------------------------------------
 
     def write_run(self, run: RunRecord) -> None:
-        self._tables["runs"].append(pa.table({
-            "run_id": [run.run_id], "kind": [run.kind], "started_ns": [run.started_ns],
-            "ended_ns": pa.array([run.ended_ns], pa.int64()), "status": [run.status],
-            "spec": [json.dumps(run.spec, default=str)],
-            "summary": [json.dumps(run.summary, default=str)],
-            "updated_ns": [self.clock.now_ns()],
-        }))
+        self._tables["runs"].append(
+            pa.table(
+                {
+                    "run_id": [run.run_id],
+                    "kind": [run.kind],
+                    "started_ns": [run.started_ns],
+                    "ended_ns": pa.array([run.ended_ns], pa.int64()),
+                    "status": [run.status],
+                    "spec": [json.dumps(run.spec, default=str)],
+                    "summary": [json.dumps(run.summary, default=str)],
+                    "updated_ns": [self.clock.now_ns()],
+                }
+            )
+        )
 
     def runs(self, kind: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """Newest state of each run, newest run first."""
         table = self.sql(
             "SELECT * FROM runs WHERE (? IS NULL OR kind = ?) QUALIFY row_number() OVER "
             "(PARTITION BY run_id ORDER BY updated_ns DESC) = 1 ORDER BY started_ns DESC"
-            + (f" LIMIT {int(limit)}" if limit else ""), [kind, kind])
-        return [RunRecord(r["run_id"], r["kind"], r["started_ns"], r["status"], r["ended_ns"],
-                          json.loads(r["spec"] or "{}"), json.loads(r["summary"] or "{}"))
-                for r in table.to_pylist()]
+            + (f" LIMIT {int(limit)}" if limit else ""),
+            [kind, kind],
+        )
+        return [
+            RunRecord(
+                r["run_id"],
+                r["kind"],
+                r["started_ns"],
+                r["status"],
+                r["ended_ns"],
+                json.loads(r["spec"] or "{}"),
+                json.loads(r["summary"] or "{}"),
+            )
+            for r in table.to_pylist()
+        ]
 
     def run(self, run_id: str) -> RunRecord:
         for record in self.runs():
             if record.run_id == run_id:
                 return record
-        raise StoreError(f"no run {run_id!r} in {self.root}",
-                         hint="`perfops store info` lists what the lake holds")
+        raise StoreError(
+            f"no run {run_id!r} in {self.root}",
+            hint="`perfops store info` lists what the lake holds",
+        )
 
     def append_events(self, events: Sequence[EventRecord]) -> None:
         if not events:
             return
-        self._tables["events"].append(pa.table({
-            "event_id": [e.event_id or new_id(e.ts_ns, "ev") for e in events],
-            "ts_ns": pa.array([e.ts_ns for e in events], pa.int64()),
-            "kind": [e.kind for e in events], "service": [e.service for e in events],
-            "severity": [e.severity for e in events], "title": [e.title for e in events],
-            "run_id": [e.run_id for e in events],
-            "data": [json.dumps(e.data, default=str) for e in events],
-        }))
+        self._tables["events"].append(
+            pa.table(
+                {
+                    "event_id": [e.event_id or new_id(e.ts_ns, "ev") for e in events],
+                    "ts_ns": pa.array([e.ts_ns for e in events], pa.int64()),
+                    "kind": [e.kind for e in events],
+                    "service": [e.service for e in events],
+                    "severity": [e.severity for e in events],
+                    "title": [e.title for e in events],
+                    "run_id": [e.run_id for e in events],
+                    "data": [json.dumps(e.data, default=str) for e in events],
+                }
+            )
+        )
 
-    def events(self, start_ns: int | None = None, end_ns: int | None = None, *,
-               kind: str | None = None, service: str | None = None) -> list[EventRecord]:
+    def events(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        kind: str | None = None,
+        service: str | None = None,
+    ) -> list[EventRecord]:
         table = self.sql(
             "SELECT * FROM events WHERE ts_ns >= coalesce(?, ts_ns) AND ts_ns < coalesce(?, "
             "ts_ns + 1) AND (? IS NULL OR kind = ?) AND (? IS NULL OR service = ?) ORDER BY ts_ns",
-            [start_ns, end_ns, kind, kind, service, service])
-        return [EventRecord(r["ts_ns"], r["kind"], r["title"], r["service"], r["severity"],
-                            r["run_id"], json.loads(r["data"] or "{}"), r["event_id"])
-                for r in table.to_pylist()]
+            [start_ns, end_ns, kind, kind, service, service],
+        )
+        return [
+            EventRecord(
+                r["ts_ns"],
+                r["kind"],
+                r["title"],
+                r["service"],
+                r["severity"],
+                r["run_id"],
+                json.loads(r["data"] or "{}"),
+                r["event_id"],
+            )
+            for r in table.to_pylist()
+        ]
 
     def append_requests(self, table: pa.Table) -> None:
         self._tables["requests"].append(table)
@@ -282,8 +406,9 @@ class Store:
                 unit = handle.spec.time_unit_ns
                 first = min(mins) * unit if mins else None
                 last = max(maxs) * unit if maxs else None
-            out.append(TableInfo(name, stats.rows, stats.files, stats.bytes, stats.version,
-                                 first, last))
+            out.append(
+                TableInfo(name, stats.rows, stats.files, stats.bytes, stats.version, first, last)
+            )
         return out
 
     def compact(self, retention_hours: float = 1.0) -> dict[str, dict[str, Any]]:
@@ -291,6 +416,7 @@ class Store:
         ``retention_hours`` (0 also removes files a reader of an older snapshot may still need)."""
         days = self.refresh_rollups()
         report: dict[str, dict[str, Any]] = {
-            name: handle.compact(retention_hours) for name, handle in self._tables.items()}
+            name: handle.compact(retention_hours) for name, handle in self._tables.items()
+        }
         report["samples_1m"]["days_rolled_up"] = len(days)
         return report

@@ -1,0 +1,187 @@
+"""Plain data the simulated engine takes and returns (all frozen)."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from perfops.errors import ConfigError, Problem
+
+__all__ = [
+    "DecodePlan",
+    "DecodeRun",
+    "EngineConfig",
+    "EngineStats",
+    "FinishedRequest",
+    "Request",
+    "StepResult",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """vLLM engine arguments the model honours (same names and defaults where vLLM has them)."""
+
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    block_size: int = 16
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int = 32768
+    max_waiting: int = 1000  # beyond this, submit() refuses (the server answers 429)
+    enable_prefix_caching: bool = True
+    jitter_sigma: float = 0.05  # lognormal sigma of the per-step multiplicative jitter
+    watermark: float = 0.01  # share of KV blocks kept free when admitting new requests
+
+    def __post_init__(self) -> None:
+        problems = [
+            Problem("EngineConfig", f.name, f"must be >= 1, got {getattr(self, f.name)}")
+            for f in fields(self)
+            if f.type == "int" and getattr(self, f.name) < 1
+        ]
+        for name, value, upper in (
+            ("gpu_memory_utilization", self.gpu_memory_utilization, 1.0),
+            ("jitter_sigma", self.jitter_sigma, 1.0),
+            ("watermark", self.watermark, 0.5),
+        ):
+            if not (math.isfinite(value) and 0 <= value <= upper):
+                problems.append(
+                    Problem("EngineConfig", name, f"must be between 0 and {upper}, got {value}")
+                )
+        if problems:
+            raise ConfigError(problems, source="simulated engine config")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A generation request as the engine sees it (token counts, no text)."""
+
+    request_id: str
+    prompt_tokens: int
+    max_tokens: int  # the request finishes after exactly this many output tokens
+    arrival: float  # seconds on the caller's clock
+    block_hashes: tuple[int, ...] = ()  # chained hashes of full prompt blocks, for prefix caching
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRequest:
+    """A request that left the engine, with the timestamps vLLM's histograms use."""
+
+    request_id: str
+    prompt_tokens: int
+    output_tokens: int
+    cached_tokens: int  # prompt tokens served from the prefix cache at first scheduling
+    arrival: float
+    scheduled: float  # first time it entered a batch
+    first_token: float
+    end: float
+    preemptions: int
+    reason: Literal["length", "abort"]
+
+    @property
+    def queue_time(self) -> float:
+        return self.scheduled - self.arrival
+
+    @property
+    def prefill_time(self) -> float:
+        return self.first_token - self.scheduled
+
+    @property
+    def decode_time(self) -> float:
+        return self.end - self.first_token
+
+    @property
+    def ttft(self) -> float:
+        return self.first_token - self.arrival
+
+    @property
+    def e2e(self) -> float:
+        return self.end - self.arrival
+
+    @property
+    def tpot(self) -> float:
+        """(E2E - TTFT) / (output_tokens - 1); NaN for a single-token answer."""
+        return self.decode_time / (self.output_tokens - 1) if self.output_tokens > 1 else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One engine iteration. Its tokens and finished requests belong to :attr:`end`."""
+
+    start: float
+    duration: float  # 0 when nothing could run
+    num_seqs: int
+    prefill_tokens: int
+    decode_tokens: int
+    kv_tokens: int  # KV-cache tokens attended (context of every scheduled sequence)
+    compute_fraction: float  # share of the step in compute-bound prefill GEMMs; rest is memory
+    first_tokens: tuple[str, ...]  # request ids whose first token this step produced
+    next_tokens: tuple[str, ...]  # request ids that got one more token
+    next_token_gaps: tuple[float, ...]  # per ``next_tokens``: seconds since its previous token
+    finished: tuple[FinishedRequest, ...]
+    preempted: tuple[str, ...]
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DecodePlan:
+    """The coming pure-decode steps of an engine; valid until the engine changes.
+
+    Plain lists, not arrays: runs are short and this sits on the virtual driver's hot path.
+    """
+
+    durations: list[float]
+    bounds: list[float]  # start of the run, then the end of each step
+    num_seqs: int
+    version: int
+
+    @property
+    def start(self) -> float:
+        return self.bounds[0]
+
+    @property
+    def steps(self) -> int:
+        return len(self.durations)
+
+    @property
+    def end(self) -> float:
+        return self.bounds[-1]
+
+    def steps_started_before(self, t: float) -> int:
+        """How many planned steps start strictly before ``t`` (a request that arrives at
+        ``t`` cannot join those)."""
+        return bisect_left(self.bounds, t, 0, len(self.durations))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DecodeRun:
+    """Committed decode steps: every running request got one token per step."""
+
+    start: float
+    end: float
+    durations: list[float]  # also each running request's inter-token gap in that step
+    num_seqs: int
+    finished: tuple[FinishedRequest, ...]  # at the end of the last step
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    """A snapshot for metrics: vLLM gauges and counters, plus busy time for GPU utilisation."""
+
+    num_running: int
+    num_waiting: int
+    kv_usage: float
+    kv_used_bytes: int  # per GPU
+    kv_capacity_bytes: int  # per GPU
+    prompt_tokens: int
+    generation_tokens: int
+    preemptions: int
+    prefix_cache_queries: int  # tokens looked up
+    prefix_cache_hits: int  # tokens found
+    requests_finished: int
+    steps: int
+    busy_seconds: float
