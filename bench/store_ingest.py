@@ -35,8 +35,11 @@ METRICS = [f"gpu.m{i}" for i in range(8)]
 
 
 def make_batches(total: int, days: int) -> tuple[list[SeriesInfo], list[pa.Table]]:
-    series = [SeriesInfo(m, {"gpu": str(g), "Hostname": "node-1"}, "dcgm", m)
-              for m in METRICS for g in range(8)]
+    series = [
+        SeriesInfo(m, {"gpu": str(g), "Hostname": "node-1"}, "dcgm", m)
+        for m in METRICS
+        for g in range(8)
+    ]
     n_series = len(series)
     steps = total // n_series
     step_ms = days * DAY // steps
@@ -50,13 +53,17 @@ def make_batches(total: int, days: int) -> tuple[list[SeriesInfo], list[pa.Table
     ts_all = T0 + np.repeat(np.arange(steps, dtype=np.int64) * step_ms, n_series)
     idx_all = np.tile(np.arange(n_series), steps)
     for start in range(0, len(ts_all), BATCH):
-        idx = idx_all[start:start + BATCH]
-        batches.append(pa.table({
-            "ts": ts_all[start:start + BATCH],
-            "series_id": ids[idx],
-            "metric": pa.array(metric_of[idx]),
-            "value": rng.random(len(idx)) * 100,
-        }))
+        idx = idx_all[start : start + BATCH]
+        batches.append(
+            pa.table(
+                {
+                    "ts": ts_all[start : start + BATCH],
+                    "series_id": ids[idx],
+                    "metric": pa.array(metric_of[idx]),
+                    "value": rng.random(len(idx)) * 100,
+                }
+            )
+        )
     return series, batches
 
 
@@ -88,8 +95,10 @@ def main() -> None:
 def run(work: Path, total: int) -> dict[str, object]:
     series, batches = make_batches(total, 28)
     rows = sum(b.num_rows for b in batches)
-    with_day = [b.append_column("day", pc.cast(pc.cast(pc.divide(b["ts"], DAY), pa.int32()),
-                                               pa.date32())) for b in batches]
+    with_day = [
+        b.append_column("day", pc.cast(pc.cast(pc.divide(b["ts"], DAY), pa.int32()), pa.date32()))
+        for b in batches
+    ]
 
     # baseline: plain parquet files, one per batch, partitioned by day like the store
     base_dir = work / "parquet"
@@ -120,8 +129,12 @@ def run(work: Path, total: int) -> dict[str, object]:
     metric = METRICS[3]
 
     def baseline_query() -> int:
-        table = base_ds.to_table(columns=["series_id", "ts", "value"], filter=(
-            (ds.field("ts") >= lo) & (ds.field("ts") < hi) & (ds.field("metric") == metric)))
+        table = base_ds.to_table(
+            columns=["series_id", "ts", "value"],
+            filter=(
+                (ds.field("ts") >= lo) & (ds.field("ts") < hi) & (ds.field("metric") == metric)
+            ),
+        )
         return table.sort_by([("series_id", "ascending"), ("ts", "ascending")]).num_rows
 
     def raw_query() -> int:

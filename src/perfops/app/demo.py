@@ -29,34 +29,107 @@ def _workspace(directory: Path, say: Say) -> Path:
     return config
 
 
-def _journal(rt: Runtime, say: Say) -> str:
-    now = rt.clock.now_ns()
-    run_id = new_id(now, "demo-")
-    spec = {"services": [s.name for s in rt.config.services], "version": __version__}
-    rt.store.write_run(RunRecord(run_id, "demo", now, "running", spec=spec))
-    rt.store.append_events(
-        [
-            EventRecord(
-                now,
-                "annotation",
-                "demo started",
-                run_id=run_id,
-                data={"python": platform.python_version()},
-            ),
-        ]
-    )
-    end = rt.clock.now_ns()
-    rt.store.write_run(
-        RunRecord(run_id, "demo", now, "passed", end, spec, {"steps": ["workspace", "journal"]})
-    )
-    rt.store.append_events([EventRecord(end, "annotation", "demo finished", run_id=run_id)])
-    say(f"recorded run {run_id} and its events")
-    return run_id
-
-
 def run_demo(directory: Path, say: Say) -> Runtime:
     """Set up ``directory`` as a workspace and run each demo step against it."""
     config = _workspace(directory, say)
     rt = open_runtime(config, warn=lambda m: say(f"warning: {m}"))
-    _journal(rt, say)
+    started = rt.clock.now_ns()
+    run_id = new_id(started, "demo-")
+    spec = {
+        "services": [s.name for s in rt.config.services],
+        "version": __version__,
+        "python": platform.python_version(),
+    }
+    rt.store.write_run(RunRecord(run_id, "demo", started, "running", spec=spec))
+    rt.store.append_events([EventRecord(started, "annotation", "demo started", run_id=run_id)])
+    status, summary = "failed", {}
+    try:
+        summary = {"sim": _sim_step(rt, say)}
+        status = "passed"
+    finally:
+        ended = rt.clock.now_ns()
+        rt.store.write_run(RunRecord(run_id, "demo", started, status, ended, spec, summary))
+        rt.store.append_events([EventRecord(ended, "annotation", f"demo {status}", run_id=run_id)])
+        say(f"recorded run {run_id} ({status}) and its events")
     return rt
+
+
+_SHOWN = (
+    "vllm:num_requests_running",
+    "vllm:generation_tokens_total",
+    "vllm:time_to_first_token_seconds_count",
+    "vllm:kv_cache_usage_perc",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "DCGM_FI_DEV_POWER_USAGE",
+    "DCGM_FI_DEV_FB_USED",
+)
+
+
+def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
+    """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
+    from perfops.sim.background import running_fleet
+
+    svc = rt.config.services[0]
+    with running_fleet(gpu=svc.gpu.type, model=svc.model, replicas=2, seed=7) as fleet:
+        say(
+            f"perfops sim: 2 x {fleet.fleet.profile.name} at {fleet.url()} "
+            f"(GPU metrics at {fleet.url('dcgm-metrics')})"
+        )
+        summary = _talk(fleet.url(), svc.model, say)
+        say("metrics (replica 0 and the simulated DCGM exporter):")
+        for line in _metric_lines(fleet):
+            say(f"  {line}")
+    rt.store.append_events(
+        [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
+    )
+    return summary
+
+
+def _talk(url: str, model: str, say: Say) -> dict[str, object]:
+    import time
+
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - the demo extra is installed by `make`
+        say("the openai client is not installed (pip install 'perfops[demo]'); skipping")
+        return {}
+    client = openai.OpenAI(base_url=url, api_key="sim")
+    reply = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "What is an error budget?"}],
+        max_tokens=24,
+    )
+    usage = reply.usage
+    say(
+        f"chat: {usage.prompt_tokens if usage else '?'} prompt tokens -> "
+        f"{reply.choices[0].message.content!r}"
+    )
+    ttfts = []
+    for i in range(3):
+        start = time.perf_counter()
+        first = None
+        for chunk in client.completions.create(
+            model=model, prompt=f"Request {i}: " + "tok " * 300, max_tokens=32, stream=True
+        ):
+            if first is None and chunk.choices and chunk.choices[0].text:
+                first = time.perf_counter() - start
+        ttfts.append(first or 0.0)
+        say(
+            f"stream {i}: TTFT {1000 * (first or 0):.0f} ms, 32 tokens in "
+            f"{1000 * (time.perf_counter() - start):.0f} ms"
+        )
+    return {"requests": 4, "ttft_ms": [round(t * 1000, 1) for t in ttfts]}
+
+
+def _metric_lines(fleet: object) -> list[str]:
+    import urllib.request
+
+    from perfops.sim.background import FleetThread
+
+    assert isinstance(fleet, FleetThread)
+    lines = []
+    for name in ("replica-0-metrics", "dcgm-metrics"):
+        with urllib.request.urlopen(fleet.url(name), timeout=10) as resp:
+            text = resp.read().decode()
+        lines += [ln for ln in text.splitlines() if ln.startswith(_SHOWN)]
+    return [ln if len(ln) < 140 else ln[:60] + " ... " + ln.rsplit(" ", 1)[-1] for ln in lines]

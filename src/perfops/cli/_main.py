@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import demo, doctor, init, store
+from perfops.cli import demo, doctor, init, sim, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 app.command("demo")(demo.demo)
 app.add_typer(store.app, name="store")
+app.add_typer(sim.app, name="sim")
 
 
 def _version(value: bool) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Jitter"]
+__all__ = ["Jitter", "JitterWindow"]
 
 _CHUNK = 4096
 
@@ -25,42 +25,72 @@ def _drawer(
     return lambda k: np.array([rng.lognormvariate(mu, sigma) for _ in range(k)])
 
 
+class JitterWindow:
+    """``length`` consecutive factors of a :class:`Jitter`, with O(1) weighted sums."""
+
+    __slots__ = ("_offset", "_p0", "_p1", "_x", "length")
+
+    def __init__(
+        self, x: list[float], p0: list[float], p1: list[float], offset: int, length: int
+    ) -> None:
+        self._x, self._p0, self._p1, self._offset, self.length = x, p0, p1, offset, length
+
+    def linear_sum(self, steps: int, first: float, inc: float) -> float:
+        """``sum((first + inc * i) * x[i] for i in range(steps))`` in constant time."""
+        o, p0, p1 = self._offset, self._p0, self._p1
+        plain = p0[o + steps] - p0[o]
+        ramp = p1[o + steps] - p1[o] - o * plain  # sum(i * x[i]), i counted from the window
+        return first * plain + inc * ramp
+
+    def values(self, steps: int | None = None) -> list[float]:
+        end = self._offset + (self.length if steps is None else steps)
+        return self._x[self._offset : end]
+
+
 class Jitter:
     """Lognormal factors drawn in fixed-size chunks.
 
-    Whether a caller takes them one by one (:meth:`next`) or in runs (:meth:`peek` then
-    :meth:`advance`), the n-th factor is the same, so stepping an engine once per iteration or
-    a run at a time gives the same timings for the same seed.
+    Whether a caller takes them one by one (:meth:`next`) or as a window (:meth:`window`
+    then :meth:`advance`), the n-th factor is the same, so stepping an engine once per
+    iteration or a run at a time gives the same timings for the same seed. Prefix sums kept
+    beside the factors make the length of any run of steps an O(1) sum.
     """
 
-    __slots__ = ("_draw", "_list", "_pos")
+    __slots__ = ("_draw", "_p0", "_p1", "_pos", "_x")
 
     def __init__(self, rng: np.random.Generator | random.Random, sigma: float) -> None:
         if not (sigma >= 0 and math.isfinite(sigma)):
             raise ValueError(f"jitter sigma must be a finite number >= 0, got {sigma}")
         self._draw = _drawer(rng, sigma)
-        self._list: list[float] = []
+        self._x: list[float] = []
+        self._p0: list[float] = [0.0]  # p0[k] = sum(x[:k])
+        self._p1: list[float] = [0.0]  # p1[k] = sum(i * x[i] for i < k)
         self._pos = 0
 
     def _ensure(self, k: int) -> None:
-        if self._pos + k <= len(self._list):
+        if self._pos + k <= len(self._x):
             return
-        values = self._list[self._pos :]
-        while len(values) < k:
-            values += self._draw(_CHUNK).tolist()
-        self._list = values
+        parts = [np.asarray(self._x[self._pos :], dtype=float)]
+        have = len(parts[0])
+        while have < k:
+            parts.append(self._draw(_CHUNK))
+            have += _CHUNK
+        x = np.concatenate(parts)
+        self._x = x.tolist()
+        self._p0 = [0.0, *np.cumsum(x).tolist()]
+        self._p1 = [0.0, *np.cumsum(np.arange(len(x)) * x).tolist()]
         self._pos = 0
 
     def next(self) -> float:
         self._ensure(1)
-        value = self._list[self._pos]
+        value = self._x[self._pos]
         self._pos += 1
         return value
 
-    def peek(self, k: int) -> list[float]:
+    def window(self, k: int) -> JitterWindow:
         """The next ``k`` factors, without consuming them."""
         self._ensure(k)
-        return self._list[self._pos : self._pos + k]
+        return JitterWindow(self._x, self._p0, self._p1, self._pos, k)
 
     def advance(self, k: int) -> None:
         self._pos += k

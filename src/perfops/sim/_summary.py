@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from perfops.sim._records import EngineStats
 
 if TYPE_CHECKING:
-    from perfops.sim.virtual import RequestTiming
+    from perfops.sim.virtual import RequestTimings
 
 __all__ = ["Percentiles", "VirtualSummary", "summarize"]
 
@@ -71,33 +71,30 @@ class VirtualSummary:
 
 
 def summarize(
-    timings: Sequence[RequestTiming],
+    timings: RequestTimings,
     itl_values: NDArray[np.float64],
     itl_weights: NDArray[np.float64],
     engines: Sequence[EngineStats],
 ) -> VirtualSummary:
-    ok = [t for t in timings if not t.rejected]
-    arrival = np.array([t.arrival for t in ok])
-    first = np.array([t.first_token for t in ok])
-    end = np.array([t.end for t in ok])
-    out = np.array([t.output_tokens for t in ok], dtype=float)
-    start = min((t.arrival for t in timings), default=0.0)
-    duration = float(end.max() - start) if len(ok) else 0.0
+    ok = ~timings.rejected
+    arrival, first, end = timings.arrival[ok], timings.first_token[ok], timings.end[ok]
+    out = timings.output_tokens[ok].astype(float)
+    start = float(timings.arrival.min()) if len(timings) else 0.0
+    duration = float(end.max() - start) if len(end) else 0.0
     multi = out > 1
-    tpot = (end[multi] - first[multi]) / (out[multi] - 1)
     queries = sum(e.prefix_cache_queries for e in engines)
     return VirtualSummary(
         requests=len(timings),
-        completed=len(ok),
-        rejected=len(timings) - len(ok),
+        completed=len(end),
+        rejected=len(timings) - len(end),
         duration_s=duration,
-        request_throughput=len(ok) / duration if duration > 0 else 0.0,
+        request_throughput=len(end) / duration if duration > 0 else 0.0,
         output_throughput=float(out.sum()) / duration if duration > 0 else 0.0,
         ttft=Percentiles.of(first - arrival),
         itl=Percentiles.of(itl_values, itl_weights),
-        tpot=Percentiles.of(tpot),
+        tpot=Percentiles.of((end[multi] - first[multi]) / (out[multi] - 1)),
         e2e=Percentiles.of(end - arrival),
-        queue_time=Percentiles.of(np.array([t.queue_time for t in ok])),
+        queue_time=Percentiles.of(timings.queue_time[ok]),
         preemptions=sum(e.preemptions for e in engines),
         prefix_cache_hit_rate=sum(e.prefix_cache_hits for e in engines) / queries
         if queries

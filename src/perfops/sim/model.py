@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from itertools import accumulate
-from typing import Literal
 
 import numpy as np
 
@@ -35,6 +33,7 @@ from perfops.sim._records import (
     Request,
     StepResult,
 )
+from perfops.sim._state import SeqState, StepBatch
 from perfops.sim.profiles import ServingProfile
 
 __all__ = ["Engine", "RequestRejected"]
@@ -42,77 +41,6 @@ __all__ = ["Engine", "RequestRejected"]
 
 class RequestRejected(PerfopsError):
     """The request can never be served as sent (an HTTP 400, not a 429)."""
-
-
-class _Seq:
-    """Mutable state of one request inside the engine."""
-
-    __slots__ = (
-        "arrival",
-        "cached",
-        "computed",
-        "first_token",
-        "generated",
-        "hashes",
-        "last_emit",
-        "max_tokens",
-        "preemptions",
-        "private",
-        "prompt",
-        "published",
-        "request_id",
-        "scheduled",
-        "shared",
-        "total",
-    )
-
-    def __init__(self, request: Request, hashes: tuple[int, ...]) -> None:
-        self.request_id = request.request_id
-        self.prompt = self.total = request.prompt_tokens
-        self.max_tokens = request.max_tokens
-        self.arrival = self.last_emit = request.arrival
-        self.hashes = hashes
-        self.computed = self.generated = self.private = self.preemptions = self.cached = 0
-        self.shared: list[int] = []
-        self.published = False
-        self.scheduled: float | None = None
-        self.first_token: float | None = None
-
-    def finished(self, end: float, reason: Literal["length", "abort"]) -> FinishedRequest:
-        return FinishedRequest(
-            request_id=self.request_id,
-            prompt_tokens=self.prompt,
-            output_tokens=self.generated,
-            cached_tokens=self.cached,
-            arrival=self.arrival,
-            scheduled=end if self.scheduled is None else self.scheduled,
-            first_token=end if self.first_token is None else self.first_token,
-            end=end,
-            preemptions=self.preemptions,
-            reason=reason,
-        )
-
-
-class _Batch:
-    """What one step schedules, and what it emits at its end."""
-
-    __slots__ = ("done", "first", "gaps", "kv", "next", "preempted", "prefill", "seqs", "tokens")
-
-    def __init__(self) -> None:
-        self.seqs: list[tuple[_Seq, int]] = []
-        self.prefill = self.kv = self.tokens = 0
-        self.preempted: list[str] = []
-        self.done: list[FinishedRequest] = []
-        self.first: list[str] = []
-        self.next: list[str] = []
-        self.gaps: list[float] = []
-
-    def add(self, seq: _Seq, n: int) -> None:
-        self.seqs.append((seq, n))
-        self.tokens += n
-        self.kv += seq.computed + n
-        if n > 1 or seq.first_token is None or seq.computed + 1 != seq.total:
-            self.prefill += n
 
 
 class Engine:
@@ -142,9 +70,9 @@ class Engine:
         self._block_bytes = profile.bytes_per_block(self._bs)
         self._pool = BlockPool(self._base_blocks, self._bs)
         self._jitter = Jitter(rng, cfg.jitter_sigma)
-        self._running: list[_Seq] = []
-        self._waiting: deque[_Seq] = deque()
-        self._by_id: dict[str, _Seq] = {}
+        self._running: list[SeqState] = []
+        self._waiting: deque[SeqState] = deque()
+        self._by_id: dict[str, SeqState] = {}
         self._slowdown = 1.0
         self._version = 0
         self._busy = self._busy_until = 0.0
@@ -224,7 +152,7 @@ class Engine:
         if len(self._waiting) >= self.config.max_waiting:
             return False
         hashes = request.block_hashes if self.config.enable_prefix_caching else ()
-        seq = _Seq(request, hashes[: request.prompt_tokens // self._bs])
+        seq = SeqState(request, hashes[: request.prompt_tokens // self._bs])
         self._waiting.append(seq)
         self._by_id[request.request_id] = seq
         return True
@@ -271,7 +199,7 @@ class Engine:
         can run the duration is 0 (requests that can never fit are aborted and reported).
         """
         self._version += 1
-        batch = _Batch()
+        batch = StepBatch()
         self._fit_capacity(batch)
         self._schedule_running(batch)
         if not batch.preempted:
@@ -287,11 +215,11 @@ class Engine:
         self._busy_until = end
         return self._result(batch, now, duration, self._b * batch.prefill / base)
 
-    def _fit_capacity(self, batch: _Batch) -> None:
+    def _fit_capacity(self, batch: StepBatch) -> None:
         while self._pool.used > self._pool.total and self._running:
             self._preempt(self._running.pop(), batch)
 
-    def _schedule_running(self, batch: _Batch) -> None:
+    def _schedule_running(self, batch: StepBatch) -> None:
         running, bs = self._running, self._bs
         budget = self.config.max_num_batched_tokens
         i = 0
@@ -306,7 +234,7 @@ class Engine:
             budget -= n
             i += 1
 
-    def _grow(self, seq: _Seq, need: int, batch: _Batch) -> bool:
+    def _grow(self, seq: SeqState, need: int, batch: StepBatch) -> bool:
         while not self._pool.allocate(need):
             victim = self._running.pop()
             self._preempt(victim, batch)
@@ -315,7 +243,7 @@ class Engine:
         seq.private += need
         return True
 
-    def _preempt(self, seq: _Seq, batch: _Batch) -> None:
+    def _preempt(self, seq: SeqState, batch: StepBatch) -> None:
         self._pool.release(seq.shared, seq.private)
         seq.shared, seq.private, seq.computed, seq.published = [], 0, 0, False
         seq.preemptions += 1
@@ -323,7 +251,7 @@ class Engine:
         self._waiting.appendleft(seq)
         batch.preempted.append(seq.request_id)
 
-    def _schedule_waiting(self, batch: _Batch, now: float) -> None:
+    def _schedule_waiting(self, batch: StepBatch, now: float) -> None:
         waiting, running = self._waiting, self._running
         budget = self.config.max_num_batched_tokens - batch.tokens
         while waiting and budget > 0 and len(running) < self.config.max_num_seqs:
@@ -341,7 +269,7 @@ class Engine:
             batch.add(seq, n)
             budget -= n
 
-    def _admit(self, seq: _Seq, budget: int, now: float) -> int:
+    def _admit(self, seq: SeqState, budget: int, now: float) -> int:
         """Give ``seq`` its cached prefix and first blocks; 0 when the cache is too full."""
         pool, bs = self._pool, self._bs
         hits, revived = pool.match(seq.hashes, (seq.total - 1) // bs)
@@ -360,8 +288,8 @@ class Engine:
             seq.scheduled, seq.cached = now, cached
         return n
 
-    def _apply(self, batch: _Batch, end: float) -> None:
-        done: list[_Seq] = []
+    def _apply(self, batch: StepBatch, end: float) -> None:
+        done: list[SeqState] = []
         first, nxt, gaps = batch.first, batch.next, batch.gaps
         for seq, n in batch.seqs:
             seq.computed += n
@@ -386,7 +314,7 @@ class Engine:
             self._running = [s for s in self._running if s.generated < s.max_tokens]
             batch.done.extend(self._finish(s, end) for s in done)
 
-    def _publish(self, seq: _Seq) -> None:
+    def _publish(self, seq: SeqState) -> None:
         """The prompt is in the cache now: its full blocks become shareable."""
         fresh = seq.hashes[len(seq.shared) :]
         self._pool.publish(fresh)
@@ -394,14 +322,14 @@ class Engine:
         seq.shared.extend(fresh)
         seq.published = True
 
-    def _finish(self, seq: _Seq, end: float) -> FinishedRequest:
+    def _finish(self, seq: SeqState, end: float) -> FinishedRequest:
         self._pool.release(seq.shared, seq.private)
         del self._by_id[seq.request_id]
         self._finished += 1
         return seq.finished(end, "length")
 
     def _result(
-        self, batch: _Batch, now: float, duration: float, compute_fraction: float
+        self, batch: StepBatch, now: float, duration: float, compute_fraction: float
     ) -> StepResult:
         return StepResult(
             start=now,
@@ -447,12 +375,16 @@ class Engine:
         steps = min(steps, slack + bs * (pool.free // n))
         if steps < 2:
             return None
+        window = self._jitter.window(steps)
         first, inc, slow = self._a + self._c * kv0 + self._d * n, self._c * n, self._slowdown
-        durations = [(first + inc * i) * slow * x for i, x in enumerate(self._jitter.peek(steps))]
         return DecodePlan(
-            durations=durations,
-            bounds=list(accumulate(durations, initial=now)),
+            start=now,
+            end=now + slow * window.linear_sum(steps, first, inc),
             num_seqs=n,
+            first=first,
+            inc=inc,
+            slowdown=slow,
+            window=window,
             version=self._version,
         )
 
@@ -460,7 +392,8 @@ class Engine:
         """Apply the first ``steps`` steps of ``plan``, as that many :meth:`step` calls would."""
         if plan.version != self._version or not 0 < steps <= plan.steps:
             raise ValueError("stale decode plan or bad step count: plan again")
-        end, bs, grown = plan.bounds[steps], self._bs, 0
+        end = plan.end if steps == plan.steps else plan.start + plan.elapsed(steps)
+        bs, grown = self._bs, 0
         for s in self._running:  # every one is decoding: computed + 1 == total
             computed = s.computed = s.computed + steps
             s.total = computed + 1
@@ -472,7 +405,6 @@ class Engine:
                 grown += need
         if grown:
             self._pool.allocate(grown)
-        durations = plan.durations[:steps]
         self._jitter.advance(steps)
         self._generation_tokens += plan.num_seqs * steps
         self._steps += steps
@@ -483,6 +415,4 @@ class Engine:
         if steps == plan.steps:
             done = tuple(self._finish(s, end) for s in self._running if s.generated >= s.max_tokens)
             self._running = [s for s in self._running if s.generated < s.max_tokens]
-        return DecodeRun(
-            start=plan.start, end=end, durations=durations, num_seqs=plan.num_seqs, finished=done
-        )
+        return DecodeRun(plan=plan, steps=steps, end=end, finished=done)

@@ -10,19 +10,31 @@ replica mid-stretch). Per-request timings and a summary come back; nothing touch
 
 from __future__ import annotations
 
+import gc
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
+from perfops.sim._kvcache import prefix_block_hashes
 from perfops.sim._records import DecodePlan, EngineConfig, FinishedRequest, Request, StepResult
 from perfops.sim._summary import VirtualSummary, summarize
 from perfops.sim.model import Engine, RequestRejected
 from perfops.sim.profiles import ServingProfile
 
-__all__ = ["RequestTiming", "VirtualResult", "WorkloadRequest", "poisson_workload", "simulate"]
+__all__ = [
+    "RequestTiming",
+    "RequestTimings",
+    "VirtualResult",
+    "WorkloadRequest",
+    "poisson_workload",
+    "simulate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +47,11 @@ class WorkloadRequest:
     block_hashes: tuple[int, ...] = ()  # chained prompt-block hashes (shared prefixes hit)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestTiming:
+class RequestTiming(NamedTuple):
     """What happened to one request (times in seconds; NaN when it was rejected)."""
 
-    index: int
-    replica: int
+    request_index: int  # position in the workload
+    replica: int  # -1 when rejected
     arrival: float
     first_token: float
     end: float
@@ -59,9 +70,58 @@ class RequestTiming:
         return self.end - self.arrival
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
+class RequestTimings:
+    """Per-request results as columns, row ``i`` for ``workload[i]`` (NaN where rejected).
+
+    Columns rather than one object per request: they cost nothing to build, and load straight
+    into NumPy, Arrow or a DataFrame. Iterate (or :meth:`row`) for :class:`RequestTiming` rows.
+    """
+
+    replica: NDArray[np.int64]
+    arrival: NDArray[np.float64]
+    first_token: NDArray[np.float64]
+    end: NDArray[np.float64]
+    queue_time: NDArray[np.float64]
+    output_tokens: NDArray[np.int64]
+    cached_tokens: NDArray[np.int64]
+    preemptions: NDArray[np.int64]
+    rejected: NDArray[np.bool_]
+
+    @property
+    def ttft(self) -> NDArray[np.float64]:
+        return self.first_token - self.arrival
+
+    @property
+    def e2e(self) -> NDArray[np.float64]:
+        return self.end - self.arrival
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+    def row(self, i: int) -> RequestTiming:
+        return RequestTiming(
+            i,
+            int(self.replica[i]),
+            float(self.arrival[i]),
+            float(self.first_token[i]),
+            float(self.end[i]),
+            float(self.queue_time[i]),
+            int(self.output_tokens[i]),
+            int(self.cached_tokens[i]),
+            int(self.preemptions[i]),
+            bool(self.rejected[i]),
+        )
+
+    def __iter__(self) -> Iterator[RequestTiming]:
+        return (self.row(i) for i in range(len(self)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class VirtualResult:
-    timings: tuple[RequestTiming, ...]
+    """What :func:`simulate` returns: every request's timings and the summary of the run."""
+
+    timings: RequestTimings
     summary: VirtualSummary
 
 
@@ -88,10 +148,11 @@ class _Fleet:
         self.turn = 0
         self.replica = np.full(n_requests, -1, dtype=np.int64)
         self.done: list[FinishedRequest] = []
-        self.itl: list[float] = []  # inter-token gaps...
-        self.itl_weight: list[int] = []  # ...each standing for this many tokens
+        self.gaps: list[float] = []  # inter-token gaps from single steps
+        self.runs: list[tuple[float, float, float, int, int]] = []  # decode runs, compactly
+        self.run_jitter: list[float] = []  # the runs' jitter factors, one per step
 
-    def arrive(self, index: int, item: WorkloadRequest) -> None:
+    def arrive(self, index: int, item: WorkloadRequest, next_arrival: float) -> None:
         r = self._route()
         request = Request(
             str(index), item.prompt_tokens, item.output_tokens, item.arrival, item.block_hashes
@@ -108,7 +169,7 @@ class _Fleet:
         if work is None:
             self._start(r, item.arrival)
         elif isinstance(work, DecodePlan):
-            self._cut(r, work, item.arrival)
+            self._cut(r, work, item.arrival, next_arrival)
 
     def _route(self) -> int:
         load = self.outstanding
@@ -123,8 +184,7 @@ class _Fleet:
     def on_event(self, r: int, now: float) -> None:
         work = self.work[r]
         if isinstance(work, StepResult):
-            self.itl.extend(work.next_token_gaps)
-            self.itl_weight.extend([1] * len(work.next_token_gaps))
+            self.gaps.extend(work.next_token_gaps)
             self._finish(r, work.finished)
         elif isinstance(work, DecodePlan):
             self._record_run(r, work, work.steps)
@@ -143,21 +203,39 @@ class _Fleet:
         self._push(r, None, math.inf)
         return None
 
-    def _cut(self, r: int, plan: DecodePlan, t: float) -> None:
+    def _cut(self, r: int, plan: DecodePlan, t: float, next_arrival: float) -> None:
+        """A request joined replica ``r`` at ``t``: end its decode run at the next boundary."""
         steps = plan.steps_started_before(t)
         if steps == plan.steps:
             return  # the request waits for the step after the planned run
         if steps == 0:
             return self._start(r, plan.start)
-        self._record_run(r, plan, steps)
-        self._push(r, _RESUME, plan.bounds[steps])
+        boundary = self._record_run(r, plan, steps)
+        if boundary <= next_arrival:
+            return self._start(r, boundary)  # nothing else can join before it: go on now
+        self._push(r, _RESUME, boundary)
         return None
 
-    def _record_run(self, r: int, plan: DecodePlan, steps: int) -> None:
+    def _record_run(self, r: int, plan: DecodePlan, steps: int) -> float:
+        """Commit ``steps`` steps of ``plan``; keep their timing compactly for the ITL figures."""
         run = self.engines[r].commit_decode(plan, steps)
-        self.itl.extend(run.durations)
-        self.itl_weight.extend([run.num_seqs] * len(run.durations))
+        self.run_jitter.extend(plan.window.values(steps))
+        self.runs.append((plan.first, plan.inc, plan.slowdown, steps, plan.num_seqs))
         self._finish(r, run.finished)
+        return run.end
+
+    def itl(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Every inter-token gap and how many tokens it stands for (decode runs rebuilt)."""
+        runs = np.array(self.runs, dtype=float).reshape(-1, 5)
+        first, inc, slow, steps, seqs = runs.T
+        lengths = steps.astype(np.int64)
+        offset = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        index = np.arange(int(lengths.sum())) - offset
+        durations = (np.repeat(first, lengths) + np.repeat(inc, lengths) * index) * (
+            np.repeat(slow, lengths) * np.array(self.run_jitter)
+        )
+        values = np.concatenate([durations, np.array(self.gaps, dtype=float)])
+        return values, np.concatenate([np.repeat(seqs, lengths), np.ones(len(self.gaps))])
 
     def _finish(self, r: int, finished: Sequence[FinishedRequest]) -> None:
         if finished:
@@ -180,7 +258,12 @@ def simulate(
     replicas: int = 1,
     seed: int = 0,
 ) -> VirtualResult:
-    """Serve ``workload`` with ``replicas`` engines in virtual time; deterministic per seed."""
+    """Serve ``workload`` with ``replicas`` engines in virtual time; deterministic per seed.
+
+    Replica ``r`` draws its step jitter from ``numpy.random.default_rng([seed, r])``. A
+    request refused by a full waiting queue (or one that can never fit) comes back rejected,
+    as an HTTP 429 or 400 would. Latencies run from each request's arrival.
+    """
     if replicas < 1:
         raise ValueError(f"replicas must be >= 1, got {replicas}")
     engines = [
@@ -188,64 +271,74 @@ def simulate(
     ]
     fleet = _Fleet(len(workload), engines)
     order = sorted(range(len(workload)), key=lambda i: workload[i].arrival)
-    _drive(fleet, workload, order)
+    with _gc_paused():
+        _drive(fleet, workload, order)
     timings = _timings(workload, fleet)
-    itl = np.array(fleet.itl), np.array(fleet.itl_weight, dtype=float)
-    summary = summarize(timings, *itl, [e.stats() for e in engines])
+    summary = summarize(timings, *fleet.itl(), [e.stats() for e in engines])
     return VirtualResult(timings=timings, summary=summary)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, as :mod:`timeit` does while it times.
+
+    The event loop allocates many short-lived, acyclic objects (freed by reference counting);
+    collector passes over them cost ~10% of a run. The previous setting is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _drive(fleet: _Fleet, workload: Sequence[WorkloadRequest], order: Sequence[int]) -> None:
     heap, epoch, pop = fleet.heap, fleet.epoch, heapq.heappop
-    for i in order:
-        item = workload[i]
-        while heap and heap[0][0] <= item.arrival:
+    arrivals = [workload[i].arrival for i in order] + [math.inf]
+    for k, i in enumerate(order):
+        t = arrivals[k]
+        while heap and heap[0][0] <= t:
             at, _, r, ep = pop(heap)
             if ep == epoch[r]:
                 fleet.on_event(r, at)
-        fleet.arrive(i, item)
+        fleet.arrive(i, workload[i], arrivals[k + 1])
     while heap:
         at, _, r, ep = pop(heap)
         if ep == epoch[r]:
             fleet.on_event(r, at)
 
 
-def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> tuple[RequestTiming, ...]:
-    by_index = {int(f.request_id): f for f in fleet.done}
-    out = []
-    for i, item in enumerate(workload):
-        f = by_index.get(i)
-        if f is None or f.reason != "length":
-            out.append(
-                RequestTiming(
-                    i,
-                    int(fleet.replica[i]),
-                    item.arrival,
-                    math.nan,
-                    math.nan,
-                    math.nan,
-                    0,
-                    0,
-                    0,
-                    True,
-                )
-            )
-            continue
-        out.append(
-            RequestTiming(
-                i,
-                int(fleet.replica[i]),
-                f.arrival,
-                f.first_token,
-                f.end,
-                f.queue_time,
-                f.output_tokens,
-                f.cached_tokens,
-                f.preemptions,
-                False,
-            )
-        )
-    return tuple(out)
+def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> RequestTimings:
+    n = len(workload)
+    arrival = np.array([w.arrival for w in workload], dtype=float)
+    served = [f for f in fleet.done if f.reason == "length"]
+    index = np.array([int(f.request_id) for f in served], dtype=np.int64)
+    fields = FinishedRequest._fields
+    cols = dict(zip(fields, zip(*served, strict=True), strict=True)) if served else {}
+
+    def column(name: str, fill: float, dtype: type) -> NDArray[Any]:
+        out: NDArray[Any] = np.full(n, fill, dtype=dtype)
+        if served:
+            out[index] = cols[name]
+        return out
+
+    first = column("first_token", math.nan, float)
+    scheduled = column("scheduled", math.nan, float)
+    rejected = np.ones(n, dtype=bool)
+    rejected[index] = False
+    return RequestTimings(
+        replica=np.where(rejected, -1, fleet.replica),
+        arrival=arrival,
+        first_token=first,
+        end=column("end", math.nan, float),
+        queue_time=scheduled - arrival,
+        output_tokens=column("output_tokens", 0, np.int64),
+        cached_tokens=column("cached_tokens", 0, np.int64),
+        preemptions=column("preemptions", 0, np.int64),
+        rejected=rejected,
+    )
 
 
 def poisson_workload(
@@ -264,13 +357,18 @@ def poisson_workload(
     With ``shared_prefix_tokens``, each request's prompt starts with one of ``prefix_groups``
     shared prefixes (a system prompt, say), so prefix caching can hit.
     """
+    if rate < 0 or duration < 0 or prefix_groups < 1:
+        raise ValueError("rate and duration must be >= 0 and prefix_groups >= 1")
     rng = np.random.default_rng(seed)
-    n = int(rng.poisson(rate * duration)) if rate > 0 else 0
-    arrivals = np.sort(rng.uniform(0.0, duration, n))
-    groups = rng.integers(0, max(prefix_groups, 1), n)
-    shared_blocks = min(shared_prefix_tokens, prompt_tokens) // block_size
-    prefixes = [tuple(hash((g, b)) for b in range(shared_blocks)) for g in range(prefix_groups)]
+    n = int(rng.poisson(rate * duration))
+    arrivals = np.sort(rng.uniform(0.0, duration, n)).tolist()
+    groups = rng.integers(0, prefix_groups, n).tolist()
+    shared = min(shared_prefix_tokens, prompt_tokens)
+    prefixes = [
+        prefix_block_hashes(range(g << 32, (g << 32) + shared), block_size)
+        for g in range(prefix_groups)
+    ]
     return [
-        WorkloadRequest(float(t), prompt_tokens, output_tokens, prefixes[g] if prefixes else ())
-        for t, g in zip(arrivals, groups.tolist(), strict=True)
+        WorkloadRequest(t, prompt_tokens, output_tokens, prefixes[g])
+        for t, g in zip(arrivals, groups, strict=True)
     ]

@@ -115,7 +115,7 @@ class DeltaHandle:
     ) -> None:
         """Atomically replace the rows matching ``predicate`` (a partition filter) by ``table``.
         Small row groups let readers skip by min/max statistics when ``table`` is sorted."""
-        props = WriterProperties(max_row_group_size=row_group_rows) if row_group_rows else None
+        props = WriterProperties(max_row_group_size=row_group_rows or 1024 * 1024)
         write_deltalake(
             self._open(),
             self.conform(table),

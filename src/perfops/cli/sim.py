@@ -1,0 +1,171 @@
+"""`perfops sim`: run the simulated GPU inference fleet; `perfops sim run-workload`: the same
+model in virtual time over a workload file."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="A simulated GPU inference fleet speaking the OpenAI API, with vLLM's and "
+    "dcgm-exporter's metrics.",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def sim(
+    ctx: typer.Context,
+    replicas: Annotated[int, typer.Option(min=1, max=64, help="engine replicas")] = 2,
+    gpu: Annotated[
+        str | None, typer.Option(help="GPU profile (default: from perfops.yaml, else H100-SXM)")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="model (default: from perfops.yaml, else llama-3.1-8b)")
+    ] = None,
+    tensor_parallel: Annotated[int, typer.Option("--tp", min=1, max=8)] = 1,
+    port: Annotated[int, typer.Option(help="front port; replicas take the next ports")] = 8000,
+    dcgm_port: Annotated[int, typer.Option(help="dcgm-exporter port")] = 9400,
+    host: Annotated[
+        str, typer.Option(help="bind address (non-loopback needs --token)")
+    ] = "127.0.0.1",
+    token: Annotated[
+        str | None, typer.Option(envvar="PERFOPS_SIM_TOKEN", help="API key clients must send")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed for jitter and answers")] = 0,
+    max_num_seqs: Annotated[int, typer.Option(min=1)] = 256,
+    max_waiting: Annotated[
+        int, typer.Option(min=1, help="queue length beyond which requests get 429")
+    ] = 1000,
+    duration: Annotated[
+        float | None, typer.Option(min=0, help="stop after this many seconds")
+    ] = None,
+) -> None:
+    """Start the fleet on 127.0.0.1 and serve until Ctrl-C (or --duration)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from perfops.sim._records import EngineConfig
+    from perfops.sim.profiles import serving_profile
+    from perfops.sim.server import Fleet, FleetOptions
+
+    gpu, model = _defaults(ctx, gpu, model)
+    profile = serving_profile(gpu, model, tensor_parallel)
+    options = FleetOptions(
+        model_name=model,
+        replicas=replicas,
+        host=host,
+        port=port,
+        dcgm_port=dcgm_port,
+        seed=seed,
+        token=token,
+        engine=EngineConfig(max_num_seqs=max_num_seqs, max_waiting=max_waiting),
+    )
+    asyncio.run(_serve(Fleet(profile, options), duration))
+
+
+def _defaults(ctx: typer.Context, gpu: str | None, model: str | None) -> tuple[str, str]:
+    """GPU and model from the first service of perfops.yaml when the flags are not given."""
+    if gpu and model:
+        return gpu, model
+    from perfops.config import find_config, load_config
+    from perfops.errors import ConfigError
+
+    try:
+        import os
+
+        config = load_config(find_config((ctx.find_root().obj or {}).get("config"), os.environ))
+    except ConfigError:
+        return gpu or "H100-SXM", model or "llama-3.1-8b"
+    svc = config.services[0] if config.services else None
+    return (
+        gpu or (svc.gpu.type if svc else "H100-SXM"),
+        model or (svc.model if svc else "llama-3.1-8b"),
+    )
+
+
+async def _serve(fleet: object, duration: float | None) -> None:
+    from perfops.sim.server import Fleet
+
+    assert isinstance(fleet, Fleet)
+    await fleet.start()
+    opts = fleet.options
+    typer.echo(
+        f"perfops sim: {len(fleet.replicas)} x {fleet.profile.name} "
+        f"({opts.model_name}), seed {opts.seed}"
+    )
+    for name, url in fleet.endpoints().items():
+        typer.echo(f"  {name:<20} {url}")
+    typer.echo("Ctrl-C to stop" + (f" (stops by itself after {duration:g} s)" if duration else ""))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=duration)
+    except TimeoutError:
+        pass
+    finally:
+        await fleet.stop()
+        typer.echo("perfops sim: stopped")
+
+
+@app.command("run-workload")
+def run_workload(
+    workload: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL: one request a line with arrival_s, "
+            "prompt_tokens, output_tokens; or an Azure LLM "
+            "trace CSV"
+        ),
+    ],
+    replicas: Annotated[int, typer.Option(min=1)] = 1,
+    gpu: Annotated[str, typer.Option()] = "H100-SXM",
+    model: Annotated[str, typer.Option()] = "llama-3.1-8b",
+    tensor_parallel: Annotated[int, typer.Option("--tp", min=1, max=8)] = 1,
+    seed: Annotated[int, typer.Option()] = 0,
+    speed: Annotated[
+        float, typer.Option(help="arrival-time speed factor (2 = twice as fast)")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run a workload through the latency model in virtual time and print its latencies."""
+    from perfops.cli._context import echo_json
+    from perfops.sim.workload_file import read_workload, run_file
+
+    requests = read_workload(workload, speed=speed)
+    summary = run_file(
+        requests,
+        gpu=gpu,
+        model=model,
+        tensor_parallel=tensor_parallel,
+        replicas=replicas,
+        seed=seed,
+    )
+    if as_json:
+        echo_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"{summary['requests']} requests on {summary['deployment']}: "
+        f"{summary['simulated_s']:.1f} simulated s in {summary['wall_s']:.2f} wall s"
+    )
+    table = Table("metric", "p50", "p90", "p99", "mean", title="latency (ms)", title_justify="left")
+    for name, row in summary["latency_ms"].items():  # type: ignore[attr-defined]
+        table.add_row(name, *(f"{row[k]:.1f}" for k in ("p50", "p90", "p99", "mean")))
+    console.print(table)
+    console.print(
+        f"throughput: {summary['output_tokens_per_s']:.0f} output tok/s, "
+        f"{summary['requests_per_s']:.2f} req/s; rejected: {summary['rejected']}"
+    )
