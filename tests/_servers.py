@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from perfops.sim._records import EngineConfig
 from perfops.sim.background import FleetThread as _FleetThread
-from perfops.sim.profiles import serving_profile
-from perfops.sim.server import Fleet, FleetOptions
+from perfops.sim.background import running_fleet
 
 
 class FleetThread(_FleetThread):
@@ -53,17 +51,16 @@ def sim_fleet(
     dcgm_interval: float = 0.2,
     **engine: Any,
 ) -> Iterator[FleetThread]:
-    profile = serving_profile(gpu, model, tp)
-    options = FleetOptions(
-        model_name=model,
+    with running_fleet(
+        gpu=gpu,
+        model=model,
+        tensor_parallel=tp,
         replicas=replicas,
-        port=0,
-        dcgm_port=0,
         seed=seed,
-        engine=EngineConfig(**engine),
         dcgm_interval=dcgm_interval,
-    )
-    with FleetThread(Fleet(profile, options)) as running:
+        thread=FleetThread,
+        **engine,
+    ) as running:
         yield running
 
 

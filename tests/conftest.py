@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("PERFOPS_SHARED", REPO.parent / "shared"))  # fixtures, references
 
 
 @pytest.fixture(autouse=True)

@@ -123,3 +123,18 @@ def test_run_workload_reports_a_bad_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{bad}:2" in result.stderr
     assert "prompt_tokens must be >= 1" in result.stderr
+
+
+def test_sim_takes_its_defaults_from_perfops_yaml(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "perfops.yaml").write_text(
+        "apiVersion: perfops/v1\nservices:\n  - name: big\n"
+        f"    endpoint: http://127.0.0.1:{port}/v1\n    model: llama-3.1-70b\n"
+        "    gpu: {type: H200, count: 4}\n"
+    )
+    result = run_cli(
+        "sim", "--tp", "2", "--dcgm-port", str(free_port()), "--duration", "0.5", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 x llama-3.1-70b@H200x2" in result.stdout
+    assert f"http://127.0.0.1:{port}/v1" in result.stdout

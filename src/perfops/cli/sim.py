@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
+
+if TYPE_CHECKING:
+    from perfops.config import Service
 
 app = typer.Typer(
     help="A simulated GPU inference fleet speaking the OpenAI API, with vLLM's and "
@@ -20,7 +24,15 @@ app = typer.Typer(
 @app.callback()
 def sim(
     ctx: typer.Context,
-    replicas: Annotated[int, typer.Option(min=1, max=64, help="engine replicas")] = 2,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="engine replicas (default: the first service's GPU count / --tp "
+            "in perfops.yaml, else 2)",
+        ),
+    ] = None,
     gpu: Annotated[
         str | None, typer.Option(help="GPU profile (default: from perfops.yaml, else H100-SXM)")
     ] = None,
@@ -28,7 +40,13 @@ def sim(
         str | None, typer.Option(help="model (default: from perfops.yaml, else llama-3.1-8b)")
     ] = None,
     tensor_parallel: Annotated[int, typer.Option("--tp", min=1, max=8)] = 1,
-    port: Annotated[int, typer.Option(help="front port; replicas take the next ports")] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="front port; replicas take the next ports (default: the first service's endpoint "
+            "port in perfops.yaml, else 8000)"
+        ),
+    ] = None,
     dcgm_port: Annotated[int, typer.Option(help="dcgm-exporter port")] = 9400,
     host: Annotated[
         str, typer.Option(help="bind address (non-loopback needs --token)")
@@ -52,13 +70,19 @@ def sim(
     from perfops.sim.profiles import serving_profile
     from perfops.sim.server import Fleet, FleetOptions
 
-    gpu, model = _defaults(ctx, gpu, model)
+    found = _service(ctx)
+    if found is not None:
+        gpu = gpu or found.gpu.type
+        model = model or found.model
+        replicas = replicas or max(1, found.gpu.count // tensor_parallel)
+        port = port or urlsplit(found.endpoint).port
+    gpu, model = gpu or "H100-SXM", model or "llama-3.1-8b"
     profile = serving_profile(gpu, model, tensor_parallel)
     options = FleetOptions(
         model_name=model,
-        replicas=replicas,
+        replicas=replicas or 2,
         host=host,
-        port=port,
+        port=port or 8000,
         dcgm_port=dcgm_port,
         seed=seed,
         token=token,
@@ -67,24 +91,18 @@ def sim(
     asyncio.run(_serve(Fleet(profile, options), duration))
 
 
-def _defaults(ctx: typer.Context, gpu: str | None, model: str | None) -> tuple[str, str]:
-    """GPU and model from the first service of perfops.yaml when the flags are not given."""
-    if gpu and model:
-        return gpu, model
+def _service(ctx: typer.Context) -> Service | None:
+    """The first service of perfops.yaml, when there is a valid one."""
+    import os
+
     from perfops.config import find_config, load_config
     from perfops.errors import ConfigError
 
     try:
-        import os
-
         config = load_config(find_config((ctx.find_root().obj or {}).get("config"), os.environ))
     except ConfigError:
-        return gpu or "H100-SXM", model or "llama-3.1-8b"
-    svc = config.services[0] if config.services else None
-    return (
-        gpu or (svc.gpu.type if svc else "H100-SXM"),
-        model or (svc.model if svc else "llama-3.1-8b"),
-    )
+        return None
+    return config.services[0] if config.services else None
 
 
 async def _serve(fleet: object, duration: float | None) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from perfops.sim._records import EngineConfig
 from perfops.sim.profiles import serving_profile
@@ -31,7 +31,7 @@ class FleetThread:
         """Run ``coro`` on the fleet's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def __enter__(self) -> FleetThread:
+    def __enter__(self) -> Self:
         self.thread.start()
         self.call(self.fleet.start())
         return self
@@ -56,6 +56,7 @@ def running_fleet(
     replicas: int = 2,
     seed: int = 0,
     dcgm_interval: float = 1.0,
+    thread: type[FleetThread] = FleetThread,
     **engine: Any,
 ) -> Iterator[FleetThread]:
     """A fleet on ephemeral 127.0.0.1 ports for the duration of the block."""
@@ -69,5 +70,5 @@ def running_fleet(
         engine=EngineConfig(**engine),
         dcgm_interval=dcgm_interval,
     )
-    with FleetThread(Fleet(profile, options)) as running:
+    with thread(Fleet(profile, options)) as running:
         yield running

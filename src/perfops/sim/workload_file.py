@@ -22,7 +22,8 @@ __all__ = ["read_workload", "run_file"]
 
 
 def _problem(path: Path, line: int, message: str, hint: str) -> ConfigError:
-    return ConfigError([Problem(f"{path}:{line}", "", message, hint)], source=str(path))
+    where = f"{path}:{line}" if line else str(path)
+    return ConfigError([Problem(where, "", message, hint)], source=str(path))
 
 
 def _positive_int(value: Any, name: str, path: Path, line: int) -> int:
