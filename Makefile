@@ -49,6 +49,8 @@ demo: setup debs
 
 bench: setup
 	$(BIN)/python bench/store_ingest.py
+	$(BIN)/python bench/sim_throughput.py
+	$(BIN)/python bench/parse_ingest.py
 
 clean:
 	rm -rf $(VENV) demo-workspace .mypy_cache .ruff_cache .pytest_cache

@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -97,7 +98,7 @@ class Prometheus:
 
 @contextmanager
 def prometheus(
-    tmp: Path, scrape_urls: dict[str, str], interval: str = "1s"
+    tmp: Path, scrape_urls: dict[str, str], interval: str = "1s", tsdb: Path | None = None
 ) -> Iterator[Prometheus]:
     """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL)."""
     binary = shutil.which("prometheus")
@@ -113,14 +114,14 @@ def prometheus(
     config = tmp / "prometheus.yml"
     config.write_text(
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: "
-        f"{interval}\nscrape_configs:\n" + "".join(jobs)
+        f"{interval}\n" + ("scrape_configs:\n" + "".join(jobs) if jobs else "")
     )
     port = free_port()
     proc = subprocess.Popen(
         [
             binary,
             f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--storage.tsdb.path={tsdb or tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
         stdout=subprocess.DEVNULL,
@@ -148,3 +149,123 @@ def prometheus(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+
+
+class _Quirky:
+    """Targets that misbehave the ways real ones do, served from a thread on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        self._web = web
+        self.loop = asyncio.new_event_loop()
+        self.runner: Any = None
+        self.port = 0
+        self.flaky_left = 0
+        self.seen_auth: list[str | None] = []
+
+    async def _start(self) -> None:
+        import asyncio
+
+        web = self._web
+
+        async def text(body: str, ctype: str = "text/plain") -> Any:
+            return web.Response(text=body, content_type=ctype)
+
+        async def html(_: Any) -> Any:
+            return await text("<!DOCTYPE html><html><body>login</body></html>", "text/html")
+
+        async def garbage(_: Any) -> Any:
+            return await text('ok_metric 1\nbroken_metric{a="x" 2\n')
+
+        async def slow(_: Any) -> Any:
+            await asyncio.sleep(60)
+            return await text("late 1\n")
+
+        async def good(_: Any) -> Any:
+            return await text(
+                '# TYPE temp gauge\ntemp{room="a"} 21.5\ntemp{room="b"} NaN\ntemp{room="c"} +Inf\n'
+            )
+
+        async def flood(_: Any) -> Any:
+            return await text("".join(f'flood{{i="{i}"}} {i}\n' for i in range(100_000)))
+
+        async def error(_: Any) -> Any:
+            return web.Response(status=500, text="boom")
+
+        app = web.Application()
+        for path, handler in (
+            ("/html", html),
+            ("/garbage", garbage),
+            ("/slow", slow),
+            ("/good", good),
+            ("/flood", flood),
+            ("/error", error),
+        ):
+            app.router.add_get(path, handler)
+        app.router.add_post("/api/v1/query_range", self._flaky_range)
+        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _flaky_range(self, request: Any) -> Any:
+        self.seen_auth.append(request.headers.get("Authorization"))
+        if self.flaky_left > 0:
+            self.flaky_left -= 1
+            return self._web.Response(status=503, text="try later")
+        form = await request.post()
+        if form["query"] == "bad(":
+            return self._web.json_response(
+                {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"},
+                status=400,
+            )
+        return self._web.json_response(
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "matrix",
+                    "result": [
+                        {
+                            "metric": {"__name__": "x", "a": "1"},
+                            "values": [[float(form["start"]), "1"]],
+                        }
+                    ],
+                },
+            }
+        )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def quirky_targets() -> Iterator[_Quirky]:
+    server = _Quirky()
+    thread = threading.Thread(target=server.loop.run_forever, daemon=True)
+    thread.start()
+    import asyncio
+
+    asyncio.run_coroutine_threadsafe(server._start(), server.loop).result(10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.runner.cleanup(), server.loop).result(10)
+        server.loop.call_soon_threadsafe(server.loop.stop)
+        thread.join(5)
+        server.loop.close()
+
+
+@contextmanager
+def hanging_tcp() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/metrics"
+    finally:
+        sock.close()

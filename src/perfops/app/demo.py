@@ -6,6 +6,7 @@ import platform
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from perfops import __version__
 from perfops._internal.ids import new_id
@@ -79,10 +80,90 @@ def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
         say("metrics (replica 0 and the simulated DCGM exporter):")
         for line in _metric_lines(fleet):
             say(f"  {line}")
+        summary["collected_samples"] = _collect_step(rt, fleet, svc.name, svc.model, say)
     rt.store.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
     return summary
+
+
+def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -> int:
+    """Collect from the sim for a few seconds under load, then show what the lake holds."""
+    import asyncio
+    import threading
+
+    from perfops.app.collect import collect
+    from perfops.telemetry.runner import TargetSpec
+
+    targets = [TargetSpec("dcgm", fleet.url("dcgm-metrics"), "dcgm", 0.5, 2, {"service": service})]
+    targets += [
+        TargetSpec(
+            f"{service}-vllm-{i}",
+            fleet.url(f"replica-{i}-metrics"),
+            "vllm",
+            0.5,
+            2,
+            {"service": service},
+        )
+        for i in range(len(fleet.fleet.replicas))
+    ]
+    load = threading.Thread(target=_background_load, args=(fleet.url(), model, 24), daemon=True)
+    load.start()
+    say(f"collecting from {len(targets)} targets for 4 s under load ...")
+    runner = asyncio.run(collect(rt, targets, duration=4.0))
+    load.join(30)
+    samples = sum(h.samples_total for h in runner.health.values())
+    say(f"stored {samples:,} samples; what the lake now says (last values):")
+    for line in _lake_table(rt):
+        say(f"  {line}")
+    return samples
+
+
+def _background_load(url: str, model: str, n: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+
+    client = openai.OpenAI(base_url=url, api_key="sim", max_retries=0)
+
+    def one(i: int) -> None:
+        client.completions.create(model=model, prompt=f"{i} " + "context " * 400, max_tokens=160)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+
+
+_LAKE_METRICS = (
+    "gpu.util",
+    "gpu.power_watts",
+    "gpu.fb_used_bytes",
+    "gpu.temp_celsius",
+    "gpu.energy_joules_total",
+    "llm.requests_running",
+    "llm.kv_cache_usage",
+    "llm.generation_tokens_total",
+)
+
+
+def _lake_table(rt: Runtime) -> list[str]:
+    from perfops.app.metrics import show_metric
+
+    end = rt.clock.now_ns() // 1_000_000 + 1
+    lines = [f"{'metric':<28} {'series':<34} {'last':>14} {'max':>14}"]
+    for metric in _LAKE_METRICS:
+        for view in show_metric(rt, metric, end - 600_000, end):
+            key = ",".join(
+                f"{k}={v}" for k, v in sorted(view.labels.items()) if k in ("gpu", "job")
+            )
+            last, top = _fmt(view.last), _fmt(view.max)
+            lines.append(f"{metric:<28} {key:<34} {last:>14} {top:>14}")
+    return lines
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _talk(url: str, model: str, say: Say) -> dict[str, object]:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import demo, doctor, init, sim, store
+from perfops.cli import collect, demo, doctor, init, metrics, sim, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ app.command("doctor")(doctor.doctor)
 app.command("demo")(demo.demo)
 app.add_typer(store.app, name="store")
 app.add_typer(sim.app, name="sim")
+app.add_typer(collect.app, name="collect")
+app.add_typer(metrics.app, name="metrics")
 
 
 def _version(value: bool) -> None:

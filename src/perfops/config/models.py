@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     NonNegativeFloat,
     PositiveInt,
+    ValidationInfo,
     field_validator,
 )
 
@@ -110,12 +111,19 @@ class Service(Spec):
 
 class Target(Spec):
     name: Name
-    kind: Literal["dcgm", "vllm", "tgi", "triton", "nim", "node", "prometheus"]
-    url: Url
+    kind: Literal["dcgm", "vllm", "tgi", "triton", "nim", "node", "prometheus", "nvml"]
+    url: str = Field(default="nvml://local", description="the /metrics URL (nvml: none)")
     service: str | None = None
     interval: Duration | None = None
     timeout: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("kind") == "nvml" and value.startswith("nvml:"):
+            return value
+        return _check_url(value)
 
 
 class Telemetry(Spec):

@@ -3,6 +3,7 @@
 This is the only package that imports ``deltalake`` and ``duckdb``.
 """
 
+from perfops.store._writer import BatchWriter
 from perfops.store.records import (
     EventRecord,
     Matcher,
@@ -16,6 +17,7 @@ from perfops.store.store import Store
 
 __all__ = [
     "TABLES",
+    "BatchWriter",
     "EventRecord",
     "Matcher",
     "RunRecord",

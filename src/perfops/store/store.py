@@ -36,8 +36,12 @@ _DAY_MS = 86_400_000
 Matchers = str | Mapping[str, str] | Sequence[Matcher] | None
 
 
+_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last day a date can name
+
+
 def day_of(ms: int) -> dt.date:
-    return _EPOCH + dt.timedelta(days=ms // _DAY_MS)
+    """The UTC day of ``ms``, clamped to the dates Python can represent."""
+    return _EPOCH + dt.timedelta(days=min(max(ms, 0), _MAX_MS) // _DAY_MS)
 
 
 def _with_day(table: pa.Table) -> pa.Table:

@@ -1,0 +1,197 @@
+"""What the lake holds, metric by metric, and the business KPIs computed from it."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perfops.app.runtime import Runtime
+from perfops.config import Service
+from perfops.store import SeriesInfo
+from perfops.telemetry.kpis import KpiRow, covered_seconds, increase, kpi_row
+
+__all__ = ["MetricSummary", "SeriesView", "as_json", "kpis", "list_metrics", "show_metric"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    metric: str
+    series: int
+    samples: int
+    first_ms: int
+    last_ms: int
+    sources: tuple[str, ...]
+    raw_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesView:
+    series_id: int
+    labels: Mapping[str, str]
+    raw_name: str
+    samples: int
+    last_ts_ms: int | None
+    last: float | None
+    min: float | None
+    mean: float | None
+    max: float | None
+    points: tuple[tuple[int, float], ...]
+
+
+def list_metrics(rt: Runtime) -> list[MetricSummary]:
+    """Every stored metric: series, samples, time span, sources, vendor names."""
+    counts = rt.store.sql(
+        "SELECT metric, count(*) AS n, min(ts) AS lo, max(ts) AS hi, "
+        "count(DISTINCT series_id) AS s FROM samples GROUP BY metric "
+        "ORDER BY metric"
+    ).to_pylist()
+    series = rt.store.series()
+    by_metric: dict[str, list[SeriesInfo]] = defaultdict(list)
+    for info in series.values():
+        by_metric[info.metric].append(info)
+    return [
+        MetricSummary(
+            r["metric"],
+            r["s"],
+            r["n"],
+            r["lo"],
+            r["hi"],
+            tuple(sorted({i.source for i in by_metric[r["metric"]]})),
+            tuple(sorted({i.raw_name for i in by_metric[r["metric"]]})),
+        )
+        for r in counts
+    ]
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [v for v in values if not math.isnan(v)]
+
+
+def show_metric(
+    rt: Runtime, metric: str, start_ms: int, end_ms: int, matchers: str | None = None
+) -> list[SeriesView]:
+    """Each series of ``metric`` in the range, with its last value and min/mean/max."""
+    infos = rt.store.series(metric, matchers)
+    table = rt.store.query_samples(metric, start_ms, end_ms, matchers)
+    points: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for sid, ts, value in zip(
+        table.column("series_id").to_pylist(),
+        table.column("ts").to_pylist(),
+        table.column("value").to_pylist(),
+        strict=True,
+    ):
+        points[sid].append((ts, value))
+    out = []
+    for sid, info in sorted(infos.items(), key=lambda kv: sorted(kv[1].labels.items())):
+        pts = points.get(sid, [])
+        live = [(t, v) for t, v in pts if not math.isnan(v)]
+        vals = [v for _, v in live]
+        out.append(
+            SeriesView(
+                sid,
+                info.labels,
+                info.raw_name,
+                len(pts),
+                live[-1][0] if live else None,
+                vals[-1] if vals else None,
+                min(vals) if vals else None,
+                sum(vals) / len(vals) if vals else None,
+                max(vals) if vals else None,
+                tuple(pts),
+            )
+        )
+    return out
+
+
+def _owner(labels: Mapping[str, str], services: Sequence[Service]) -> Service | None:
+    """The service a series belongs to: its ``service`` label, else a service whose join
+    labels (perfops.yaml ``services[].labels``: hostname, pod, model_name ...) all match."""
+    named = labels.get("service")
+    for svc in services:
+        if svc.name == named:
+            return svc
+    for svc in services:
+        if svc.labels and all(labels.get(k) == v for k, v in svc.labels.items()):
+            return svc
+    return None
+
+
+_COUNTERS = {
+    "requests": "llm.requests_total",
+    "prompt_tokens": "llm.prompt_tokens_total",
+    "output_tokens": "llm.generation_tokens_total",
+    "energy": "gpu.energy_joules_total",
+}
+_PRESENCE = "gpu.util"
+
+
+def kpis(
+    rt: Runtime, start_ms: int, end_ms: int, by: str = "service", max_gap_s: float = 300.0
+) -> list[KpiRow]:
+    """Requests/s, tokens/s, tokens per joule and GPU-hours per service, model or team."""
+    if by not in ("service", "model", "team"):
+        raise ValueError(f"group by service, model or team, not {by!r}")
+    services = rt.config.services
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for key, metric in [*_COUNTERS.items(), ("gpu_seconds", _PRESENCE)]:
+        per_series = _by_series(rt, metric, start_ms, end_ms)
+        infos = rt.store.series(metric)
+        for sid, (ts, values) in per_series.items():
+            svc = _owner(infos[sid].labels, services) if sid in infos else None
+            group = (
+                "unattributed"
+                if svc is None
+                else (svc.name if by == "service" else svc.model if by == "model" else svc.team)
+            )
+            if key == "gpu_seconds":
+                totals[group][key] += covered_seconds(ts, values, max_gap_s)
+            else:
+                totals[group][key] += increase(values)
+    window = (end_ms - start_ms) / 1000
+    return [
+        kpi_row(
+            g,
+            window,
+            requests=t["requests"],
+            prompt_tokens=t["prompt_tokens"],
+            output_tokens=t["output_tokens"],
+            energy_joules=t["energy"],
+            gpu_seconds=t["gpu_seconds"],
+        )
+        for g, t in sorted(totals.items())
+    ]
+
+
+def _by_series(
+    rt: Runtime, metric: str, start_ms: int, end_ms: int
+) -> dict[int, tuple[list[int], list[float]]]:
+    table = rt.store.query_samples(metric, start_ms, end_ms)
+    out: dict[int, tuple[list[int], list[float]]] = {}
+    for sid, ts, value in zip(
+        table.column("series_id").to_pylist(),
+        table.column("ts").to_pylist(),
+        table.column("value").to_pylist(),
+        strict=True,
+    ):
+        entry = out.setdefault(sid, ([], []))
+        entry[0].append(ts)
+        entry[1].append(value)
+    return out
+
+
+def as_json(value: Any) -> Any:
+    """Dataclasses to JSON-ready dicts (NaN to None)."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: as_json(v) for k, v in asdict(value).items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,172 @@
+"""`perfops collect`: scrape the configured targets into the lake, with a live table;
+`perfops collect import`: pull a range from a Prometheus-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from perfops._internal.durations import parse_duration
+from perfops.cli._context import echo_json, runtime
+from perfops.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from perfops.telemetry.runner import CollectRunner
+
+app = typer.Typer(
+    help="Scrape GPU, engine and business telemetry into the lake.", invoke_without_command=True
+)
+
+
+def _seconds(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+@app.callback()
+def collect(
+    ctx: typer.Context,
+    duration: Annotated[
+        str | None, typer.Option(help="stop after this long, e.g. 10m (default: until Ctrl-C)")
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", "-t", help="collect only these targets (repeatable)"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="no live table; print a JSON summary at the end")
+    ] = False,
+) -> None:
+    """Scrape every telemetry target and service /metrics URL of perfops.yaml into the lake."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from perfops.app.collect import collect as run_collect
+    from perfops.app.collect import targets_from_config
+
+    rt = runtime(ctx)
+    targets = targets_from_config(rt.config, target or ())
+    seconds = _seconds(duration, "--duration")
+
+    async def main() -> CollectRunner:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if as_json:
+            return await run_collect(rt, targets, duration=seconds, stop=stop)
+        from rich.live import Live
+
+        with Live(_table(None, targets), refresh_per_second=2, transient=False) as live:
+            return await run_collect(
+                rt,
+                targets,
+                duration=seconds,
+                stop=stop,
+                on_tick=lambda r: live.update(_table(r, targets)),
+            )
+
+    runner = asyncio.run(main())
+    health = {
+        h.name: {
+            "url": h.url,
+            "up": h.up,
+            "scrapes": h.scrapes,
+            "failures": h.failures,
+            "samples": h.samples_total,
+            "last_error": h.last_error,
+        }
+        for h in runner.health.values()
+    }
+    if as_json:
+        echo_json({"lake": str(rt.store.root), "targets": health})
+    else:
+        from rich.console import Console
+
+        Console().print(_table(runner, targets))
+
+
+def _table(runner: CollectRunner | None, targets: Sequence[object]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="perfops collect (Ctrl-C to stop)", title_justify="left")
+    for col in ("target", "state", "samples/s", "scrapes", "failures", "last error"):
+        table.add_column(col, overflow="fold")
+    if runner is None:
+        for t in targets:
+            table.add_row(getattr(t, "name", "?"), "starting", "", "", "", "")
+        return table
+    for h in runner.health.values():
+        state = (
+            Text("up", "green")
+            if h.up
+            else Text("down", "red")
+            if h.up is False
+            else Text("pending", "yellow")
+        )
+        spec = next(t for t in runner.targets if t.name == h.name)
+        rate = h.samples_last / spec.interval if h.up else 0.0
+        table.add_row(
+            h.name,
+            state,
+            f"{rate:,.0f}",
+            str(h.scrapes),
+            str(h.failures),
+            Text(h.last_error or "", "red"),
+        )
+    return table
+
+
+@app.command("import")
+def import_range(
+    ctx: typer.Context,
+    prometheus: Annotated[
+        str,
+        typer.Option(
+            "--prometheus", help="base URL of a Prometheus-compatible API, e.g. http://prom:9090"
+        ),
+    ],
+    query: Annotated[list[str], typer.Option("--query", "-q", help="PromQL (repeatable)")],
+    start: Annotated[
+        str, typer.Option(help="RFC 3339 time, Unix seconds, or a duration ago such as 7d")
+    ],
+    end: Annotated[
+        str, typer.Option(help="RFC 3339, Unix seconds, 'now' or a duration ago")
+    ] = "now",
+    step: Annotated[str, typer.Option(help="resolution, e.g. 15s")] = "15s",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import a time range into the lake (auth from PERFOPS_PROMETHEUS_TOKEN, or
+    PERFOPS_PROMETHEUS_USER and PERFOPS_PROMETHEUS_PASSWORD)."""
+    from perfops.app.imports import import_prometheus
+    from perfops.telemetry.promql import parse_time
+
+    rt = runtime(ctx)
+    now = rt.clock.now_ns() / 1e9
+    report = asyncio.run(
+        import_prometheus(
+            rt,
+            prometheus,
+            query,
+            start=parse_time(start, now),
+            end=parse_time(end, now),
+            step=_seconds(step, "--step") or 15.0,
+        )
+    )
+    if as_json:
+        echo_json(report)
+        return
+    typer.echo(
+        f"imported {report['samples']:,} samples of {report['series']:,} series "
+        f"({report['chunks']} request(s)) into {rt.store.root}"
+    )

@@ -1,0 +1,170 @@
+"""`perfops metrics ls|show|kpis`: browse what the lake holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from perfops.cli._context import echo_json, runtime
+from perfops.cli.collect import _seconds
+
+app = typer.Typer(help="Browse the metrics stored in the lake.", no_args_is_help=True)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+@app.command("ls")
+def ls(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every stored metric with its series, samples, time span and vendor names."""
+    from perfops.app.metrics import as_json as to_json
+    from perfops.app.metrics import list_metrics
+
+    rows = list_metrics(runtime(ctx))
+    if as_json:
+        echo_json(to_json(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "metric",
+        "series",
+        "samples",
+        "from (UTC)",
+        "to (UTC)",
+        "vendor names",
+        title="metrics in the lake",
+        title_justify="left",
+    )
+    for r in rows:
+        table.add_row(
+            r.metric,
+            str(r.series),
+            f"{r.samples:,}",
+            _when(r.first_ms),
+            _when(r.last_ms),
+            ", ".join(r.raw_names)[:60],
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="canonical name, e.g. gpu.util")],
+    labels: Annotated[
+        str | None, typer.Option(help='matchers, e.g. gpu="0",hostname=~"node-.*"')
+    ] = None,
+    since: Annotated[str, typer.Option(help="how far back, e.g. 15m, 1h, 7d")] = "1h",
+    as_json: Annotated[bool, typer.Option("--json", help="every point as JSON")] = False,
+) -> None:
+    """Each series of METRIC: last value, min, mean and max over the window."""
+    from perfops.app.metrics import as_json as to_json
+    from perfops.app.metrics import show_metric
+    from perfops.errors import UsageError
+    from perfops.store import parse_matchers
+
+    rt = runtime(ctx)
+    end = rt.clock.now_ns() // 1_000_000 + 1
+    start = end - int((_seconds(since, "--since") or 3600) * 1000)
+    try:
+        parse_matchers(labels)
+    except ValueError as exc:
+        raise UsageError(f"--labels: {exc}") from None
+    views = show_metric(rt, metric, start, end, labels)
+    if not views:
+        raise UsageError(
+            f"no series of {metric!r} match in the lake",
+            hint="`perfops metrics ls` lists what is stored",
+        )
+    if as_json:
+        echo_json({"metric": metric, "start_ms": start, "end_ms": end, "series": to_json(views)})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "labels",
+        "samples",
+        "last",
+        "min",
+        "mean",
+        "max",
+        "last at (UTC)",
+        title=f"{metric} since {since}",
+        title_justify="left",
+    )
+    for v in views:
+        text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()))
+        table.add_row(
+            text,
+            str(v.samples),
+            _num(v.last),
+            _num(v.min),
+            _num(v.mean),
+            _num(v.max),
+            _when(v.last_ts_ms),
+        )
+    Console().print(table)
+
+
+@app.command("kpis")
+def kpis(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option(help="window, e.g. 1h, 1d")] = "1h",
+    by: Annotated[str, typer.Option(help="service, model or team")] = "service",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Requests/s, output tokens/s, tokens per joule and GPU-hours over the window."""
+    from perfops.app.metrics import as_json as to_json
+    from perfops.app.metrics import kpis as compute
+    from perfops.errors import UsageError
+
+    if by not in ("service", "model", "team"):
+        raise UsageError(f"--by {by!r}", hint="group by service, model or team")
+    rt = runtime(ctx)
+    end = rt.clock.now_ns() // 1_000_000 + 1
+    start = end - int((_seconds(since, "--since") or 3600) * 1000)
+    rows = compute(rt, start, end, by)
+    if as_json:
+        echo_json(to_json(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        by,
+        "requests",
+        "req/s",
+        "output tok",
+        "tok/s",
+        "energy kJ",
+        "tok/J",
+        "GPU-hours",
+        title=f"KPIs over {since}",
+        title_justify="left",
+    )
+    for r in rows:
+        table.add_row(
+            r.group,
+            _num(r.requests),
+            f"{r.requests_per_s:.2f}",
+            _num(r.output_tokens),
+            f"{r.output_tokens_per_s:.1f}",
+            f"{r.energy_joules / 1000:.1f}",
+            _num(r.output_tokens_per_joule),
+            f"{r.gpu_hours:.3f}",
+        )
+    Console().print(table)

@@ -1,0 +1,1 @@
+"""Observe: scraping, the canonical metric catalog, collectors and imports."""
