@@ -89,17 +89,14 @@ def collect(
     }
     if as_json:
         echo_json({"lake": str(rt.store.root), "targets": health})
-    else:
-        from rich.console import Console
-
-        Console().print(_table(runner, targets))
 
 
-def _table(runner: CollectRunner | None, targets: Sequence[object]) -> Table:
+def _table(runner: CollectRunner | None, targets: Sequence[object], final: bool = False) -> Table:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="perfops collect (Ctrl-C to stop)", title_justify="left")
+    title = "perfops collect: done" if final else "perfops collect (Ctrl-C to stop)"
+    table = Table(title=title, title_justify="left")
     for col in ("target", "state", "samples/s", "scrapes", "failures", "last error"):
         table.add_column(col, overflow="fold")
     if runner is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -16,7 +17,7 @@ app = typer.Typer(help="Browse the metrics stored in the lake.", no_args_is_help
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%m-%d %H:%M:%S")
 
 
 def _num(x: float | None) -> str:
@@ -38,24 +39,22 @@ def ls(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = Fa
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        "metric",
-        "series",
-        "samples",
-        "from (UTC)",
-        "to (UTC)",
-        "vendor names",
-        title="metrics in the lake",
-        title_justify="left",
-    )
+    table = Table(title="metrics in the lake (times UTC)", title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("series", justify="right")
+    table.add_column("samples", justify="right")
+    table.add_column("from", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("vendor names", overflow="fold")
     for r in rows:
+        names = ", ".join(r.raw_names)
         table.add_row(
             r.metric,
             str(r.series),
             f"{r.samples:,}",
             _when(r.first_ms),
             _when(r.last_ms),
-            ", ".join(r.raw_names)[:60],
+            names if len(names) < 80 else names[:77] + "...",
         )
     Console().print(table)
 
@@ -95,19 +94,18 @@ def show(
     from rich.console import Console
     from rich.table import Table
 
+    shared = _shared_labels([v.labels for v in views])
+    common = ", ".join(f"{k}={val}" for k, val in sorted(shared.items()))
     table = Table(
-        "labels",
-        "samples",
-        "last",
-        "min",
-        "mean",
-        "max",
-        "last at (UTC)",
-        title=f"{metric} since {since}",
+        title=f"{metric} since {since}" + (f"\nall series: {common}" if common else ""),
         title_justify="left",
     )
+    table.add_column("series", overflow="fold")
+    for col in ("samples", "last", "min", "mean", "max"):
+        table.add_column(col, justify="right")
+    table.add_column("last at (UTC)", no_wrap=True)
     for v in views:
-        text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()))
+        text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()) if k not in shared)
         table.add_row(
             text,
             str(v.samples),
@@ -118,6 +116,14 @@ def show(
             _when(v.last_ts_ms),
         )
     Console().print(table)
+
+
+def _shared_labels(label_sets: list[Mapping[str, str]]) -> dict[str, str]:
+    """Labels with the same value on every series (shown once, above the table)."""
+    if len(label_sets) < 2:
+        return {}
+    first = label_sets[0]
+    return {k: v for k, v in first.items() if all(ls.get(k) == v for ls in label_sets[1:])}
 
 
 @app.command("kpis")
