@@ -21,6 +21,8 @@ from perfops.sim.profiles import ServingProfile
 
 __all__ = ["Replica", "TokenStream"]
 
+_CATCH_UP = 0.005  # seconds
+
 
 class TokenStream:
     """Tokens produced for one request, handed to the HTTP writer as they come."""
@@ -180,17 +182,24 @@ class Replica:
     # -- the loop ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        step_end = 0.0  # when the previous iteration ended, on the engine's clock
         while True:
             if not self.engine.has_work:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            result = self.engine.step(self.now())
+            now = self.now()
+            # Back-to-back iterations start where the last one ended: timer overshoot and
+            # delivery work (well under a millisecond) must not stretch every step. Falling
+            # further behind than _CATCH_UP means the host is overloaded, and that shows.
+            start = step_end if 0 <= now - step_end < _CATCH_UP else now
+            result = self.engine.step(start)
             if result.duration <= 0:
                 self._deliver(result)
                 await asyncio.sleep(0.001)
                 continue
-            delay = result.end + self.step_delay - self.now()
+            step_end = result.end + self.step_delay
+            delay = step_end - self.now()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._deliver(result)
