@@ -269,3 +269,103 @@ def hanging_tcp() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/metrics"
     finally:
         sock.close()
+
+
+class ScriptedLLM:
+    """An OpenAI-compatible server with exact, scripted timing, for asserting measurements.
+
+    Every streamed answer waits ``ttft`` seconds, then sends ``max_tokens`` chunks ``itl``
+    apart. ``serial`` serves one request at a time (a queue builds behind it); ``mode``
+    'truncate' cuts the stream before ``[DONE]``, 'malformed' sends a broken chunk, 'fail'
+    answers HTTP 503."""
+
+    def __init__(self, ttft: float = 0.1, itl: float = 0.02, *, serial: bool = False) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        self._web = web
+        self.ttft, self.itl, self.serial = ttft, itl, serial
+        self.mode = "ok"
+        self.usage = True
+        self.loop = asyncio.new_event_loop()
+        self._lock: Any = None
+        self.runner: Any = None
+        self.port = 0
+        self.served = 0
+
+    async def _start(self) -> None:
+        import asyncio
+
+        web = self._web
+        self._lock = asyncio.Lock()
+        app = web.Application()
+        app.router.add_post("/v1/completions", self._complete)
+        app.router.add_post("/v1/chat/completions", self._complete)
+        app.router.add_get("/v1/models", self._models)
+        self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _models(self, _: Any) -> Any:
+        return self._web.json_response({"object": "list", "data": [{"id": "scripted"}]})
+
+    async def _complete(self, request: Any) -> Any:
+        import asyncio
+        import contextlib
+
+        body = await request.json()
+        if self.mode == "fail":
+            return self._web.json_response({"error": {"message": "busy"}}, status=503)
+        guard = self._lock if self.serial else contextlib.nullcontext()
+        async with guard:
+            return await self._stream(request, body, asyncio)
+
+    async def _stream(self, request: Any, body: dict[str, Any], asyncio: Any) -> Any:
+        resp = self._web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        chat = "messages" in body
+        n = int(body.get("max_tokens", 8))
+        await asyncio.sleep(self.ttft)
+        for i in range(n):
+            if i:
+                await asyncio.sleep(self.itl)
+            if self.mode == "malformed" and i == 2:
+                await resp.write(b"data: {not json\n\n")
+                continue
+            delta = {"delta": {"content": f" t{i}"}} if chat else {"text": f" t{i}"}
+            chunk = {"id": "x", "choices": [{"index": 0, **delta, "finish_reason": None}]}
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        if self.mode == "truncate":
+            await resp.write_eof()
+            return resp
+        if self.usage and body.get("stream_options", {}).get("include_usage"):
+            usage = {"prompt_tokens": 7, "completion_tokens": n, "total_tokens": n + 7}
+            await resp.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        self.served += 1
+        return resp
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@contextmanager
+def scripted_llm(**kw: Any) -> Iterator[ScriptedLLM]:
+    import asyncio
+
+    server = ScriptedLLM(**kw)
+    thread = threading.Thread(target=server.loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server._start(), server.loop).result(10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.runner.cleanup(), server.loop).result(10)
+        server.loop.call_soon_threadsafe(server.loop.stop)
+        thread.join(5)
+        server.loop.close()

@@ -81,6 +81,7 @@ def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
         for line in _metric_lines(fleet):
             say(f"  {line}")
         summary["collected_samples"] = _collect_step(rt, fleet, svc.name, svc.model, say)
+        summary["load"] = _load_step(rt, fleet, svc.model, say)
     rt.store.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
@@ -117,6 +118,66 @@ def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -
     for line in _lake_table(rt):
         say(f"  {line}")
     return samples
+
+
+DEMO_SLO = "ttft_p99=300ms,tpot_p99=40ms"
+
+
+def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, object]:
+    """A short open-loop rate sweep against the sim, then the capacity at DEMO_SLO."""
+    import asyncio
+
+    from perfops.app.load import LoadOptions, WorkloadSource, run_capacity, run_sweep
+    from perfops.loadgen.arrivals import ArrivalSpec
+    from perfops.loadgen.client import Target
+    from perfops.loadgen.slo import parse_slo
+    from perfops.loadgen.workload import LengthSpec
+
+    gpus = len(fleet.fleet.replicas) * fleet.fleet.profile.tensor_parallel
+    opts = LoadOptions(
+        target=Target(fleet.url(), model),
+        workload=WorkloadSource(
+            LengthSpec(kind="fixed", value=512), LengthSpec(kind="fixed", value=64)
+        ),
+        arrival=ArrivalSpec(kind="poisson", rate=1.0),
+        duration_s=4.0,
+        max_requests=100_000,
+        slo=tuple(parse_slo(DEMO_SLO)),
+        gpus=gpus,
+        seed=1,
+    )
+    say(
+        f"load sweep against the sim (poisson, 512-token prompts, 64-token answers, "
+        f"SLO {DEMO_SLO}):"
+    )
+    steps = asyncio.run(run_sweep(rt, opts, [4.0, 16.0, 48.0]))
+    say(
+        f"  {'req/s':>6} {'done':>5} {'TTFT p50':>9} {'TTFT p99':>9} {'TPOT p99':>9} "
+        f"{'goodput':>8} {'SLO':>4}"
+    )
+    for rate, result in steps:
+        s, lat = result.summary, result.summary.latency_ms
+        say(
+            f"  {rate:>6g} {s.completed:>5} {lat['ttft']['p50']:>7.0f}ms "
+            f"{lat['ttft']['p99']:>7.0f}ms {lat['tpot']['p99']:>7.1f}ms "
+            f"{s.goodput_rps or 0:>8.2f} {'met' if s.slo_met else 'no':>4}"
+        )
+    found, run_id = asyncio.run(
+        run_capacity(rt, opts, start_rate=8.0, max_rate=256.0, tolerance=0.2, max_runs=6)
+    )
+    if found.capacity_rps:
+        say(
+            f"capacity at SLO {DEMO_SLO}: {found.capacity_rps:.1f} req/s = "
+            f"{found.capacity_rps / gpus:.1f} req/s per GPU ({gpus} x "
+            f"{fleet.fleet.profile.gpu.name}){'' if found.confirmed else ' (not confirmed)'}"
+        )
+    else:
+        say(f"no capacity at SLO {DEMO_SLO}: {found.reason}")
+    return {
+        "sweep": [{"rate": r, "run_id": res.run_id} for r, res in steps],
+        "capacity_rps": found.capacity_rps,
+        "capacity_run": run_id,
+    }
 
 
 def _background_load(url: str, model: str, n: int) -> None:

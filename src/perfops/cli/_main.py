@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import collect, demo, doctor, init, metrics, sim, store
+from perfops.cli import collect, demo, doctor, init, load, metrics, sim, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.add_typer(store.app, name="store")
 app.add_typer(sim.app, name="sim")
 app.add_typer(collect.app, name="collect")
 app.add_typer(metrics.app, name="metrics")
+app.add_typer(load.app, name="load")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,154 @@
+"""`perfops load` as a user runs it against the simulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests._servers import sim_fleet
+from tests.conftest import run_cli
+
+
+def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
+    with sim_fleet(replicas=1) as fleet:
+        (tmp_path / "perfops.yaml").write_text(f"""apiVersion: perfops/v1
+services:
+  - name: chat
+    endpoint: {fleet.url()}
+    model: llama-3.1-8b
+    gpu: {{type: H100-SXM, count: 1}}
+    metrics: [{fleet.url("replica-0-metrics")}]
+""")
+        out = tmp_path / "run.json"
+        run = run_cli(
+            "load",
+            "run",
+            "--service",
+            "chat",
+            "--rate",
+            "6",
+            "--duration",
+            "2s",
+            "--prompt-tokens",
+            "uniform:100,300",
+            "--max-tokens",
+            "16",
+            "--slo",
+            "ttft_p99=2s",
+            "--json",
+            str(out),
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "TTFT from schedule" in run.stdout
+        result = json.loads(out.read_text())
+        summary = result["summary"]
+        assert summary["completed"] == summary["count"] > 3
+        assert summary["errors"] == {}
+        assert summary["tokens_source"] == {"usage": summary["completed"]}
+        assert summary["slo_met"] is True
+        assert "coordinated omission" in summary["definitions"]["e2e_from_schedule"]
+        assert result["server"]["running_max"] >= 1  # /metrics were scraped during the run
+
+        sweep = run_cli(
+            "load",
+            "sweep",
+            "--url",
+            fleet.url(),
+            "--rates",
+            "2,8",
+            "--duration",
+            "1.5s",
+            "--max-tokens",
+            "8",
+            "--json",
+            "-",
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert sweep.returncode == 0, sweep.stderr
+        steps = json.loads(sweep.stdout)["steps"]
+        assert [s["value"] for s in steps] == [2.0, 8.0]
+
+        cap = run_cli(
+            "load",
+            "capacity",
+            "--service",
+            "chat",
+            "--slo",
+            "ttft_p99=400ms",
+            "--duration",
+            "2s",
+            "--prompt-tokens",
+            "1000",
+            "--max-tokens",
+            "16",
+            "--start-rate",
+            "2",
+            "--max-rate",
+            "64",
+            "--max-runs",
+            "5",
+            cwd=tmp_path,
+            timeout=180,
+        )
+        assert cap.returncode == 0, cap.stderr
+        assert "capacity at SLO (ttft_p99<=400ms)" in cap.stdout
+        assert "per GPU (1 GPUs)" in cap.stdout
+
+    lake = json.loads(run_cli("store", "info", "--json", cwd=tmp_path).stdout)
+    rows = {t["name"]: t["rows"] for t in lake["tables"]}
+    assert rows["requests"] >= summary["count"]
+
+
+def test_closed_loop_is_named_as_such(tmp_path: Path) -> None:
+    with sim_fleet(replicas=1) as fleet:
+        result = run_cli(
+            "load",
+            "run",
+            "--url",
+            fleet.url(),
+            "--concurrency",
+            "2",
+            "--duration",
+            "1s",
+            "--max-tokens",
+            "4",
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "closed loop x2" in result.stdout
+
+
+def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
+    bad = run_cli(
+        "load",
+        "run",
+        "--url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--arrival",
+        "zigzag",
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2
+    assert "zigzag" in bad.stderr
+    slo = run_cli(
+        "load",
+        "capacity",
+        "--url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--slo",
+        "latency<1s",
+        cwd=tmp_path,
+    )
+    assert slo.returncode == 2
+    assert "ttft_p99=500ms" in slo.stderr
+    none = run_cli("load", "run", cwd=tmp_path)
+    assert none.returncode == 2
+    assert "--url" in none.stderr
