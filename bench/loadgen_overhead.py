@@ -94,10 +94,11 @@ PEERS_DIR = HERE / ".peers"
 MODEL = "bench-model"
 PROMPT_TOKENS = 32
 SERVER_CPU, CLIENT_CPU = 1, 0
-PERFOPS_RATES = (250, 500, 1000, 1500, 2000, 3000, 4000, 6000)
+PERFOPS_RATES = (100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000)
 PEER_RATES = (50, 100, 250, 500)
 LAG_RATE = 500
 PASS_FRACTION = 0.95
+LAG_BUDGET_MS = 10.0  # a "clean" run also kept its schedule: lag p99 within this
 
 # --------------------------------------------------------------------------- the server
 
@@ -189,6 +190,7 @@ class _Stats:
         self.requests = 0
         self.client_pid: int | None = None
         self.client_cpu_at_first: float | None = None
+        self.hangups = 0
         self.not_found: dict[str, int] = {}
 
     def count(self) -> None:
@@ -207,6 +209,13 @@ def serve(port: int, write_mode: str) -> None:
     done = b"data: [DONE]\n\n"
 
     async def complete(request: web.Request) -> web.StreamResponse:
+        try:
+            return await answer(request)
+        except ConnectionResetError:  # a client cancelled in-flight requests as it stopped
+            stats.hangups += 1
+            return web.Response(status=499)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         stats.count()
         path, model = request.path, str(body.get("model") or MODEL)
@@ -336,6 +345,7 @@ class Outcome:
     duration_s: float
     lag_p50_ms: float | None = None
     lag_p99_ms: float | None = None
+    saturated: bool | None = None  # the tool's own "I fell behind" signal; None: it has none
     note: str = ""
 
 
@@ -343,6 +353,8 @@ class Outcome:
 class Run:
     rate: int
     passed: bool
+    clean: bool
+    saturated: bool | None
     completed: int
     errors: int
     duration_s: float
@@ -399,9 +411,12 @@ def run_once(tool: Tool, server: Server, rate: int, duration: float, work: Path)
         and achieved >= PASS_FRACTION * rate
     )
     startup = stats["client_cpu_at_first"]
+    lag_ok = got.lag_p99_ms is not None and got.lag_p99_ms <= LAG_BUDGET_MS
     return Run(
         rate=rate,
         passed=passed,
+        clean=passed and lag_ok,
+        saturated=got.saturated,
         completed=got.completed,
         errors=got.errors,
         duration_s=round(got.duration_s, 3),
@@ -417,7 +432,8 @@ def run_once(tool: Tool, server: Server, rate: int, duration: float, work: Path)
         server_cpu_util=round(server_util, 2),
         command=shlex.join(cmd),
         note=(got.note if rc == 0 else f"exit {rc}. {got.note} {tail if not got.note else ''}")
-        + (f" server 404s: {stats['not_found']}" if stats["not_found"] else ""),
+        + (f" server 404s: {stats['not_found']}" if stats["not_found"] else "")
+        + (f" client hang-ups: {stats['hangups']}" if stats["hangups"] else ""),
     )
 
 
@@ -470,8 +486,15 @@ def ladder(tool: Tool, server: Server, duration: float, work: Path) -> list[Run]
 
 
 def _show(name: str, run: Run) -> None:
-    keys = ("rate", "passed", "completed", "errors", "achieved_rps", "lag_p99_ms")
-    keys += ("cpu_s", "cpu_s_startup", "cpu_s_per_1k_net", "wall_s", "server_cpu_util")
+    keys = ("rate", "passed", "clean", "saturated", "completed", "errors", "achieved_rps")
+    keys += (
+        "lag_p99_ms",
+        "cpu_s",
+        "cpu_s_startup",
+        "cpu_s_per_1k_net",
+        "wall_s",
+        "server_cpu_util",
+    )
     print(f"  {name:8s}", " ".join(f"{k}={getattr(run, k)}" for k in keys), flush=True)
     if run.note:
         print(f"  {'':8s} note: {run.note[:600]}", flush=True)
@@ -480,10 +503,14 @@ def _show(name: str, run: Run) -> None:
 def summarize(runs: list[Run]) -> dict[str, Any]:
     ok = [r for r in runs if r.passed]
     best = max(ok, key=lambda r: r.rate) if ok else None
+    clean = [r.rate for r in runs if r.clean]
     at_lag = next((r for r in runs if r.rate == LAG_RATE), None)
     failed = next((r for r in runs if not r.passed), None)
+    flagged = [r.rate for r in runs if r.saturated]
     return {
         "max_sustained_rps": best.rate if best else None,
+        "max_clean_rps": max(clean, default=None),
+        "self_flagged_saturation_from_rps": min(flagged, default=None),
         "lag_p99_ms_at_500": at_lag.lag_p99_ms if at_lag else None,
         "cpu_s_per_1k_at_max": best.cpu_s_per_1k if best else None,
         "cpu_s_per_1k_net_at_max": best.cpu_s_per_1k_net if best else None,
@@ -506,6 +533,7 @@ def compare(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         rate = max(common, default=None)
         out[name] = {
             "max_sustained_rps": _ratio(mine["max_sustained_rps"], peer["max_sustained_rps"]),
+            "max_clean_rps": _ratio(mine["max_clean_rps"], peer["max_clean_rps"]),
             "lag_p99_ms_at_500": _ratio(mine["lag_p99_ms_at_500"], peer["lag_p99_ms_at_500"]),
             "common_rate": rate,
         }
@@ -561,6 +589,7 @@ def perfops_tool(max_tokens: int) -> Tool | str:
             duration_s=float(summary["duration_s"]),
             lag_p50_ms=lag.get("p50"),
             lag_p99_ms=lag.get("p99"),
+            saturated=summary.get("client_limited"),
         )
 
     about = {"version": version.stdout.strip(), "install": "this repository (uv sync)"}
@@ -671,6 +700,7 @@ def guidellm_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens
     def parse(out: Path, rate: int) -> Outcome:
         bench = json.loads((out / "benchmarks.json").read_text())["benchmarks"][0]
         totals = bench["metrics"]["request_totals"]
+        warnings = sorted({w["code"] for w in bench.get("warnings") or []})
         # request_start - targeted_start, per request: GuideLLM's own schedule lag
         lag = bench["metrics"]["request_dispatch_delay"]["total"]["percentiles"]
         return Outcome(
@@ -679,7 +709,8 @@ def guidellm_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens
             duration_s=float(bench["duration"]),
             lag_p50_ms=lag["p50"] * 1000,
             lag_p99_ms=lag["p99"] * 1000,
-            note=f"incomplete={totals['incomplete']}" if totals["incomplete"] else "",
+            saturated="root_late" in warnings,
+            note=f"incomplete={totals['incomplete']}; warnings={warnings}",
         )
 
     about["invocation"] = shlex.join(command("http://127.0.0.1:PORT", 0, 0, Path("OUT")))
@@ -708,8 +739,16 @@ def aiperf_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens: 
         completed = int(summary.get("completed_request_count", {}).get("avg", 0))
         errors = sum(e["count"] for e in summary.get("error_summary") or [])
         p50, p99 = _aiperf_lag_ms(out / "aiperf" / "profile_export.jsonl", rate)
-        note = "cancelled" if summary.get("was_cancelled") else ""
-        return Outcome(completed, errors, summary["benchmark_duration"]["avg"], p50, p99, note)
+        slow = (out / "client.log").read_text(errors="replace").count("taking too long to run")
+        return Outcome(
+            completed,
+            errors,
+            summary["benchmark_duration"]["avg"],
+            p50,
+            p99,
+            saturated=slow > 0,
+            note=f"{slow} 'event loop taking too long' warnings" if slow else "",
+        )
 
     about["invocation"] = shlex.join(command("http://127.0.0.1:PORT", 0, 0, Path("OUT")))
     about["env"] = {"HF_HUB_OFFLINE": "(unset)"}

@@ -65,6 +65,7 @@ class LoadOptions:
     scrape: tuple[TargetSpec, ...] = ()
     gpus: int | None = None
     service: str | None = None
+    workers: int = 1  # processes sharing the schedule (open loop)
 
 
 @dataclass
@@ -186,6 +187,7 @@ def _spec(opts: LoadOptions, parent: str | None) -> dict[str, Any]:
         "seed": opts.seed,
         "service": opts.service,
         "gpus": opts.gpus,
+        "workers": opts.workers,
         "parent": parent,
         "workload": {
             "prompt": w.prompt.model_dump(),

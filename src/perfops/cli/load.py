@@ -70,9 +70,9 @@ def _run_async(ctx: typer.Context, factory: Callable[[asyncio.Event], Coroutine[
         return await factory(stop)
 
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
-        return uvloop.run(main())  # type: ignore[no-any-return]
+        return uvloop.run(main())
     except ImportError:
         return asyncio.run(main())
 
@@ -458,6 +458,13 @@ def run(
     ignore_eos: Annotated[
         bool, typer.Option(help="send ignore_eos (vLLM) for exact lengths")
     ] = False,
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="processes sharing the schedule: a number, or auto (one per "
+            "~800 req/s, at most one per CPU)"
+        ),
+    ] = "1",
     json_out: JsonOut = None,
 ) -> None:
     """One open-loop load test (or closed loop with --concurrency)."""
@@ -490,10 +497,12 @@ def run(
         api_key_env=api_key_env,
         ignore_eos=ignore_eos,
     )
+    opts = _with_workers(opts, workers, rate)
     mode = (
         f"closed loop x{opts.concurrency}"
         if opts.arrival is None
         else f"{opts.arrival.kind} {rate:g} req/s"
+        + (f", {opts.workers} workers" if opts.workers > 1 else "")
     )
     result = _run_async(
         ctx,
@@ -509,6 +518,25 @@ def run(
     )
     if json_out != "-":
         _print_run(f"perfops load ({mode})", result)
+
+
+def _with_workers(opts: LoadOptions, workers: str, rate: float) -> LoadOptions:
+    from dataclasses import replace
+
+    from perfops.loadgen.workers import auto_workers
+
+    if workers == "auto":
+        count = auto_workers(rate)
+    else:
+        try:
+            count = int(workers)
+        except ValueError:
+            raise UsageError(f"--workers {workers!r}", hint="a number, or auto") from None
+        if count < 1:
+            raise UsageError(f"--workers {workers!r}", hint="at least 1")
+    if count > 1 and opts.arrival is None:
+        raise UsageError("--workers applies to open loop", hint="drop --concurrency")
+    return replace(opts, workers=count)
 
 
 def _values(text: str, option: str) -> list[float]:

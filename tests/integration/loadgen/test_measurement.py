@@ -137,3 +137,19 @@ def test_openai_client_agrees_on_ttft() -> None:
                     break
         ours = [r.ttft_s for r in run(server.url, 5, 5.0, tokens=4)]
     assert statistics.mean(ours) == pytest.approx(statistics.mean(theirs), abs=0.010)
+
+
+def test_two_worker_processes_share_one_schedule() -> None:
+    from perfops.loadgen.workers import auto_workers, run_workers
+
+    with scripted_llm(ttft=0.01, itl=0.001) as server:
+        target = Target(server.url, "scripted")
+        plan = Plan(payloads(40, 2), [i / 40 for i in range(40)], 2.0)
+        records = asyncio.run(run_workers(target, plan, 2))
+    assert [r.index for r in records] == list(range(40))
+    assert all(r.ok for r in records)
+    gaps = {records[i + 1].scheduled_ns - records[i].scheduled_ns for i in range(39)}
+    assert gaps == {25_000_000}  # one schedule, interleaved across the workers
+    assert summarize(records).lag_ms["p99"] < 20
+    assert auto_workers(100.0, cpus=8) == 1
+    assert auto_workers(2000.0, cpus=2) == 2
