@@ -14,23 +14,36 @@ default, as vLLM does) each SSE event is its own write; ``body`` writes the whol
 once, which costs a client less CPU per request. Every figure says which mode it used.
 
 Each load generator runs as a subprocess pinned to CPU 0 (its worker processes inherit the
-pin), one subprocess per rate, constant-rate open-loop arrivals, streaming chat for the peers
-and streaming completions for perfops, 32 prompt tokens, 16 output chunks. For each tool:
+pin; the harness itself stays on CPU 1), one subprocess per rate, constant-rate open-loop
+arrivals, streaming ``--endpoint`` (chat by default, for every tool), 32 prompt tokens, 16
+output chunks, ``--duration`` (5 s) per rate. For each tool:
 
-(a) ``max_sustained_rps``: rates rise through a ladder (perfops 250, 500, 1000, 1500, 2000,
-    3000, 4000, 6000; peers 50, 100, 250, 500) and the highest rate whose run completed at
-    least 95% of ``rate x duration`` requests, at an achieved rate of at least 95% of the
-    target, with no errors, is kept. The ladder stops at the first rate that fails (500 is
-    still run once for (b)). ``completed`` is what the tool itself reports; the server's own
-    count of answered requests is recorded beside it.
-(b) ``lag_p99_ms_at_500``: p99 of (actual send - scheduled send) at 500 req/s, from the tool's
-    own output; ``null`` with a note where the tool does not report it.
+(a) ``max_sustained_rps``: rates rise through a ladder (perfops 100, 250, 500, 1000, 1500,
+    2000, 3000, 4000, 6000; peers 50, 100, 250, 500) and the highest rate whose run exited
+    0, completed at least 95% of ``rate x duration`` requests, at an achieved rate
+    (completed / max(reported duration, nominal)) of at least 95% of the target, with no
+    errors, is kept. The ladder stops at the first rate that fails (500 is still run once,
+    for (b)). ``completed`` is what the tool itself reports; the server's own count of
+    answered requests is recorded beside it (``server_answered``).
+    ``max_clean_rps`` also asks that the schedule was kept: lag p99 <= 10 ms.
+    ``self_flagged_saturation_from_rps``: the lowest rate at which the tool itself said it
+    fell behind (perfops: ``summary.client_limited``; GuideLLM: its ``root_late`` warning;
+    AIPerf: "Event loop ... taking too long" warnings in its log).
+(b) ``lag_p99_ms_at_500``: p99 of (actual send - scheduled send) at 500 req/s. perfops:
+    ``summary.lag_ms.p99``. GuideLLM: ``metrics.request_dispatch_delay`` (request_start -
+    targeted_start). AIPerf reports no schedule lag; it is derived from its
+    ``profile_export.jsonl``: request_start_ns - (first credit_issued_ns + i / rate), in
+    credit order (requests it dropped from its records are missing from that file).
 (c) ``cpu_s_per_1k``: the client's CPU seconds (user + sys, ``getrusage(RUSAGE_CHILDREN)``
-    around the subprocess, which includes its worker processes once they are reaped) per
-    1,000 completed requests, at every rate; compared at the highest rate both tools sustain.
+    around the subprocess, so its worker processes count once reaped) per 1,000 completed
+    requests. The peers spend 10-20 CPU-s starting up (torch, tokenizer, services), which
+    would swamp that figure, so ``cpu_s_per_1k_net`` leaves out what the client's process
+    tree had used when its first request reached the server (the server reads it from
+    /proc right then: ``cpu_s_startup``). Ratios are given at the highest rate both tools
+    sustained and at 500 req/s.
 
 The server's own CPU use per run is recorded (``server_cpu_util``): near 1.0 means the server,
-not the client, was the limit.
+not the client, was the limit (``first_failure_server_bound``).
 
 How the peers run here (no network but PyPI; ``--peers`` installs them on demand):
 
@@ -44,8 +57,8 @@ How the peers run here (no network but PyPI; ``--peers`` installs them on demand
   ``--tokenizer builtin`` downloads tiktoken data on first use, so it cannot run offline.
 - GuideLLM (``guidellm run``)::
 
-      HF_HUB_OFFLINE=1 guidellm run
-        --backend kind=openai_http,target=http://127.0.0.1:PORT,model=bench-model
+      HF_HUB_OFFLINE=1 guidellm run --backend kind=openai_http,model=bench-model,
+          request_format=/v1/chat/completions,target=http://127.0.0.1:PORT
         --profile kind=constant,rate=R --constraint kind=max_duration,seconds=D
         --constraint kind=max_requests,count=R*D
         --data kind=synthetic_text,prompt_tokens=32,output_tokens=16
@@ -59,12 +72,17 @@ How the peers run here (no network but PyPI; ``--peers`` installs them on demand
       aiperf profile --model bench-model --url http://127.0.0.1:PORT --endpoint-type chat
         --streaming --request-rate R --arrival-pattern constant --request-count R*D
         --benchmark-duration D --benchmark-grace-period 5 --isl 32 --isl-stddev 0 --osl 16
-        --tokenizer bench/.peers/tokenizer --no-server-metrics --ui none
+        --tokenizer bench/.peers/tokenizer --no-server-metrics --no-gpu-telemetry --ui none
         --artifact-dir OUT
 
-perfops runs as ``perfops load run --url http://127.0.0.1:PORT/v1 --model bench-model --rate R
---duration Ds --arrival constant --max-tokens 16 --prompt-tokens 32 --json OUT.json``. The
-whole benchmark, perfops and both peers, takes about 5 minutes once the peers are installed.
+  (``--no-gpu-telemetry``: without it every run waits ~30 s at the end for its GPU
+  telemetry service to time out; defaults otherwise, one worker on 2 CPUs.)
+
+perfops runs as ``perfops load run --url http://127.0.0.1:PORT/v1 --model bench-model
+--endpoint chat --rate R --duration Ds --arrival constant --max-tokens 16 --prompt-tokens 32
+--json OUT.json`` (one worker process). The whole benchmark, perfops and both peers, takes
+about 4-5 minutes once the peers are installed (a GuideLLM run costs ~30 s of wall time
+whatever its rate; AIPerf's ~17 s); installing them takes a few minutes more (~7 GB).
 """
 
 from __future__ import annotations
@@ -97,6 +115,7 @@ SERVER_CPU, CLIENT_CPU = 1, 0
 PERFOPS_RATES = (100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000)
 PEER_RATES = (50, 100, 250, 500)
 LAG_RATE = 500
+ROUTES = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 PASS_FRACTION = 0.95
 LAG_BUDGET_MS = 10.0  # a "clean" run also kept its schedule: lag p99 within this
 
@@ -560,7 +579,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 # --------------------------------------------------------------------------- perfops
 
 
-def perfops_tool(max_tokens: int) -> Tool | str:
+def perfops_tool(max_tokens: int, endpoint: str) -> Tool | str:
     """perfops driven through its CLI, or why it cannot be."""
     exe = REPO / ".venv" / "bin" / "perfops"
     if not exe.exists():
@@ -575,6 +594,7 @@ def perfops_tool(max_tokens: int) -> Tool | str:
     def command(url: str, rate: int, duration: float, out: Path) -> list[str]:
         return [
             *(str(exe), "load", "run", "--url", f"{url}/v1", "--model", MODEL),
+            *("--endpoint", endpoint),
             *("--rate", str(rate), "--duration", f"{duration:g}s", "--arrival", "constant"),
             *("--max-tokens", str(max_tokens), "--prompt-tokens", str(PROMPT_TOKENS)),
             *("--json", str(out / "perfops.json")),
@@ -681,12 +701,15 @@ def local_tokenizer(peers_dir: Path, venvs: list[Path]) -> Path | str:
     return f"could not build a local tokenizer: {errors}"
 
 
-def guidellm_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens: int) -> Tool:
+def guidellm_tool(
+    venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens: int, endpoint: str
+) -> Tool:
     exe = str(venv / "bin" / "guidellm")
+    backend = f"kind=openai_http,model={MODEL},request_format={ROUTES[endpoint]}"
 
     def command(url: str, rate: int, duration: float, out: Path) -> list[str]:
         return [
-            *(exe, "run", "--backend", f"kind=openai_http,target={url},model={MODEL}"),
+            *(exe, "run", "--backend", f"{backend},target={url}"),
             *("--profile", f"kind=constant,rate={rate}"),
             *("--constraint", f"kind=max_duration,seconds={duration:g}"),
             *("--constraint", f"kind=max_requests,count={round(rate * duration)}"),
@@ -720,12 +743,14 @@ def guidellm_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens
     return Tool("guidellm", command, parse, PEER_RATES, env=env, about=about)
 
 
-def aiperf_tool(venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens: int) -> Tool:
+def aiperf_tool(
+    venv: Path, about: dict[str, Any], tokenizer: Path, max_tokens: int, endpoint: str
+) -> Tool:
     exe = str(venv / "bin" / "aiperf")
 
     def command(url: str, rate: int, duration: float, out: Path) -> list[str]:
         return [
-            *(exe, "profile", "--model", MODEL, "--url", url, "--endpoint-type", "chat"),
+            *(exe, "profile", "--model", MODEL, "--url", url, "--endpoint-type", endpoint),
             *("--streaming", "--request-rate", str(rate), "--arrival-pattern", "constant"),
             *("--request-count", str(round(rate * duration))),
             *("--benchmark-duration", f"{duration:g}", "--benchmark-grace-period", "5"),
@@ -779,7 +804,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def peer_tools(
-    names: list[str], peers_dir: Path, install: bool, max_tokens: int
+    names: list[str], peers_dir: Path, install: bool, max_tokens: int, endpoint: str
 ) -> tuple[list[Tool], dict[str, dict[str, Any]]]:
     tools: list[Tool] = []
     skipped: dict[str, dict[str, Any]] = {}
@@ -798,7 +823,7 @@ def peer_tools(
             continue
         about["tokenizer"] = f"{tokenizer} (local byte-level BPE, 8,000 tokens)"
         make = guidellm_tool if name == "guidellm" else aiperf_tool
-        tools.append(make(venv, about, tokenizer, max_tokens))
+        tools.append(make(venv, about, tokenizer, max_tokens, endpoint))
     return tools, skipped
 
 
@@ -814,6 +839,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peers-dir", type=Path, default=PEERS_DIR)
     p.add_argument("--duration", type=float, default=5.0, help="seconds per rate")
     p.add_argument("--max-tokens", type=int, default=16)
+    p.add_argument("--endpoint", choices=tuple(ROUTES), default="chat")
     p.add_argument("--out", type=Path, default=HERE / "results" / "loadgen_overhead.json")
     p.add_argument("--keep", action="store_true", help="keep the tools' own output files")
     args = p.parse_args(argv)
@@ -825,14 +851,16 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     tools: list[Tool] = []
     if "perfops" in names:
-        got = perfops_tool(args.max_tokens)
+        got = perfops_tool(args.max_tokens, args.endpoint)
         if isinstance(got, str):
             print(f"skipping perfops: {got}")
             results["perfops"] = {"skipped": got}
         else:
             tools.append(got)
     peers = [n for n in names if n in PEERS]
-    found, skipped = peer_tools(peers, args.peers_dir.resolve(), args.peers, args.max_tokens)
+    found, skipped = peer_tools(
+        peers, args.peers_dir.resolve(), args.peers, args.max_tokens, args.endpoint
+    )
     tools += found
     for name, why in skipped.items():
         print(f"skipping {name}: {why['skipped']}")
@@ -857,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
             "duration_s_per_rate": args.duration,
             "prompt_tokens": PROMPT_TOKENS,
             "max_tokens": args.max_tokens,
+            "endpoint": ROUTES[args.endpoint] + " (streaming)",
             "pass_rule": f">= {PASS_FRACTION:.0%} of rate x duration completed, achieved rate "
             f">= {PASS_FRACTION:.0%} of target, no errors, exit 0",
             "cpu": "client user+sys from getrusage(RUSAGE_CHILDREN); *_net excludes the CPU "

@@ -68,12 +68,12 @@ _SHOWN = (
 
 def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
     """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
-    from perfops.sim.background import running_fleet
+    from perfops.sim.background import SimProcess
 
     svc = rt.config.services[0]
-    with running_fleet(gpu=svc.gpu.type, model=svc.model, replicas=2, seed=7) as fleet:
+    with SimProcess(gpu=svc.gpu.type, model=svc.model, replicas=2, seed=7) as fleet:
         say(
-            f"perfops sim: 2 x {fleet.fleet.profile.name} at {fleet.url()} "
+            f"perfops sim: 2 x {fleet.profile.name} at {fleet.url()} "
             f"(GPU metrics at {fleet.url('dcgm-metrics')})"
         )
         summary = _talk(fleet.url(), svc.model, say)
@@ -106,7 +106,7 @@ def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -
             2,
             {"service": service},
         )
-        for i in range(len(fleet.fleet.replicas))
+        for i in range(fleet.replicas)
     ]
     load = threading.Thread(target=_background_load, args=(fleet.url(), model, 24), daemon=True)
     load.start()
@@ -133,7 +133,7 @@ def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, objec
     from perfops.loadgen.slo import parse_slo
     from perfops.loadgen.workload import LengthSpec
 
-    gpus = len(fleet.fleet.replicas) * fleet.fleet.profile.tensor_parallel
+    gpus = fleet.replicas * fleet.profile.tensor_parallel
     opts = LoadOptions(
         target=Target(fleet.url(), model),
         workload=WorkloadSource(
@@ -169,7 +169,7 @@ def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, objec
         say(
             f"capacity at SLO {DEMO_SLO}: {found.capacity_rps:.1f} req/s = "
             f"{found.capacity_rps / gpus:.1f} req/s per GPU ({gpus} x "
-            f"{fleet.fleet.profile.gpu.name}){'' if found.confirmed else ' (not confirmed)'}"
+            f"{fleet.profile.gpu.name}){'' if found.confirmed else ' (not confirmed)'}"
         )
     else:
         say(f"no capacity at SLO {DEMO_SLO}: {found.reason}")
@@ -263,12 +263,9 @@ def _talk(url: str, model: str, say: Say) -> dict[str, object]:
     return {"requests": 4, "ttft_ms": [round(t * 1000, 1) for t in ttfts]}
 
 
-def _metric_lines(fleet: object) -> list[str]:
+def _metric_lines(fleet: Any) -> list[str]:
     import urllib.request
 
-    from perfops.sim.background import FleetThread
-
-    assert isinstance(fleet, FleetThread)
     lines = []
     for name in ("replica-0-metrics", "dcgm-metrics"):
         with urllib.request.urlopen(fleet.url(name), timeout=10) as resp:

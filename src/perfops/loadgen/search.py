@@ -65,7 +65,13 @@ async def find_capacity(
             break
         rate = min(rate * 2, max_rate)
     if lo is None:
-        result.reason = f"the SLO fails already at {start_rate:g} req/s"
+        first = result.points[0].summary
+        why = (
+            "the client could not keep its schedule (client-limited)"
+            if (first.client_limited and first.slo_met)
+            else "the SLO fails"
+        )
+        result.reason = f"{why} already at {start_rate:g} req/s"
         return result
     while hi is not None and hi - lo > tolerance * lo and len(result.points) < max_runs - 1:
         mid = (lo + hi) / 2
