@@ -456,6 +456,10 @@ def run_once(tool: Tool, server: Server, rate: int, duration: float, work: Path)
     )
 
 
+def _example(command: Callable[[str, int, float, Path], list[str]]) -> str:
+    return shlex.join(command("http://127.0.0.1:PORT", LAG_RATE, 5.0, Path("OUT")))
+
+
 def _per_1k(cpu: float, completed: int) -> float | None:
     return round(cpu / completed * 1000, 3) if completed else None
 
@@ -573,7 +577,7 @@ def _at(result: dict[str, Any], rate: int, key: str) -> float | None:
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a is not None and b else None
+    return float(f"{a / b:.3g}") if a is not None and b else None
 
 
 # --------------------------------------------------------------------------- perfops
@@ -613,7 +617,7 @@ def perfops_tool(max_tokens: int, endpoint: str) -> Tool | str:
         )
 
     about = {"version": version.stdout.strip(), "install": "this repository (uv sync)"}
-    about["invocation"] = shlex.join(command("http://127.0.0.1:PORT", 0, 0, Path("OUT")))
+    about["invocation_at_500"] = _example(command)
     return Tool("perfops", command, parse, PERFOPS_RATES, about=about)
 
 
@@ -736,7 +740,7 @@ def guidellm_tool(
             note=f"incomplete={totals['incomplete']}; warnings={warnings}",
         )
 
-    about["invocation"] = shlex.join(command("http://127.0.0.1:PORT", 0, 0, Path("OUT")))
+    about["invocation_at_500"] = _example(command)
     about["env"] = {"HF_HUB_OFFLINE": "1"}
     about["lag_source"] = "metrics.request_dispatch_delay (request_start - targeted_start)"
     env = {"HF_HUB_OFFLINE": "1"}
@@ -775,7 +779,7 @@ def aiperf_tool(
             note=f"{slow} 'event loop taking too long' warnings" if slow else "",
         )
 
-    about["invocation"] = shlex.join(command("http://127.0.0.1:PORT", 0, 0, Path("OUT")))
+    about["invocation_at_500"] = _example(command)
     about["env"] = {"HF_HUB_OFFLINE": "(unset)"}
     about["lag_source"] = (
         "AIPerf reports no schedule lag; derived here from profile_export.jsonl as "

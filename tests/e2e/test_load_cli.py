@@ -152,3 +152,52 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     none = run_cli("load", "run", cwd=tmp_path)
     assert none.returncode == 2
     assert "--url" in none.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "perfops.yaml").write_text("apiVersion: perfops/v1\n")
+    with sim_fleet(replicas=1) as fleet:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "perfops",
+                "load",
+                "run",
+                "--url",
+                fleet.url(),
+                "--rate",
+                "5",
+                "--duration",
+                "60s",
+                "--max-tokens",
+                "8",
+                "--json",
+                "out.json",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(4)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    summary = json.loads((tmp_path / "out.json").read_text())["summary"]
+    assert 5 <= summary["count"] <= 25  # about 3.5 s at 5 req/s, not 60 s worth
+    runs = json.loads(run_cli("store", "info", "--json", cwd=tmp_path).stdout)
+    assert {t["name"]: t["rows"] for t in runs["tables"]}["requests"] == summary["count"]
+    from perfops.store import Store
+
+    (run,) = Store(tmp_path / ".perfops" / "lake").runs(kind="load")
+    assert run.status == "interrupted"
