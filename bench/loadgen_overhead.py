@@ -852,6 +852,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.sched_setaffinity(0, {SERVER_CPU})  # the harness stays off the client's CPU
     names = [n.strip() for n in args.tools.split(",") if n.strip()]
+    unknown = sorted(set(names) - {"perfops", *PEERS})
+    if unknown:
+        p.error(f"unknown tool(s) {unknown}; known: perfops, {', '.join(PEERS)}")
     results: dict[str, dict[str, Any]] = {}
     tools: list[Tool] = []
     if "perfops" in names:
