@@ -18,6 +18,9 @@ services:
     model: llama-3.1-8b
     gpu: {{type: H100-SXM, count: 1}}
     metrics: [{fleet.url("replica-0-metrics")}]
+telemetry:
+  targets:
+    - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
 """)
         out = tmp_path / "run.json"
         run = run_cli(
@@ -50,6 +53,7 @@ services:
         assert summary["slo_met"] is True
         assert "coordinated omission" in summary["definitions"]["e2e_from_schedule"]
         assert result["server"]["running_max"] >= 1  # /metrics were scraped during the run
+        assert result["server"]["gpu_util_mean"] > 0  # and the GPUs behind the service
 
         sweep = run_cli(
             "load",

@@ -128,9 +128,15 @@ def _options(
     seconds = _seconds(duration, "--duration") or 60.0
     closed = extra.pop("concurrency")
     scrape = tuple(
-        TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0)
+        TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0, {"service": svc.name} if svc else {})
         for i, u in enumerate(extra.pop("metrics") or (svc.metrics if svc else ()))
     )
+    if svc is not None and rt is not None:  # and the GPUs behind it (dcgm-exporter, NVML)
+        scrape += tuple(
+            TargetSpec(t.name, t.url, t.kind, 1.0, 2.0, {**t.labels, "service": svc.name})
+            for t in rt.config.telemetry.targets
+            if t.service == svc.name
+        )
     target = Target(
         base,
         model,
