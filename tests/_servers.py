@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -244,19 +244,8 @@ class _Quirky:
 
 @contextmanager
 def quirky_targets() -> Iterator[_Quirky]:
-    server = _Quirky()
-    thread = threading.Thread(target=server.loop.run_forever, daemon=True)
-    thread.start()
-    import asyncio
-
-    asyncio.run_coroutine_threadsafe(server._start(), server.loop).result(10)
-    try:
+    with _in_thread(_Quirky()) as server:
         yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.runner.cleanup(), server.loop).result(10)
-        server.loop.call_soon_threadsafe(server.loop.stop)
-        thread.join(5)
-        server.loop.close()
 
 
 @contextmanager
@@ -356,9 +345,18 @@ class ScriptedLLM:
 
 @contextmanager
 def scripted_llm(**kw: Any) -> Iterator[ScriptedLLM]:
+    with _in_thread(ScriptedLLM(**kw)) as server:
+        yield server
+
+
+S = TypeVar("S", _Quirky, ScriptedLLM)
+
+
+@contextmanager
+def _in_thread(server: S) -> Iterator[S]:
+    """Run an aiohttp test server (with ``loop``, ``_start()`` and ``runner``) in a thread."""
     import asyncio
 
-    server = ScriptedLLM(**kw)
     thread = threading.Thread(target=server.loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(server._start(), server.loop).result(10)

@@ -545,6 +545,25 @@ def _with_workers(opts: LoadOptions, workers: str, rate: float) -> LoadOptions:
     return replace(opts, workers=count)
 
 
+def _search_defaults(seed: int, metrics: list[str] | None, ignore_eos: bool) -> dict[str, Any]:
+    """The options sweeps and searches do not expose: synthetic prompts, open loop."""
+    return {
+        "prefix_tokens": 0,
+        "prefix_groups": 1,
+        "turns": 1,
+        "dataset": None,
+        "trace": None,
+        "speed": 1.0,
+        "concurrency": None,
+        "max_in_flight": None,
+        "seed": seed,
+        "timeout": 300.0,
+        "metrics": metrics,
+        "api_key_env": None,
+        "ignore_eos": ignore_eos,
+    }
+
+
 def _values(text: str, option: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -598,19 +617,7 @@ def sweep(
         prompt_tokens,
         max_tokens,
         slo,
-        prefix_tokens=0,
-        prefix_groups=1,
-        turns=1,
-        dataset=None,
-        trace=None,
-        speed=1.0,
-        concurrency=None,
-        max_in_flight=None,
-        seed=seed,
-        timeout=300.0,
-        metrics=metrics,
-        api_key_env=None,
-        ignore_eos=ignore_eos,
+        **_search_defaults(seed, metrics, ignore_eos),
     )
     if rates is None:
         from dataclasses import replace
@@ -690,19 +697,7 @@ def capacity(
         prompt_tokens,
         max_tokens,
         slo,
-        prefix_tokens=0,
-        prefix_groups=1,
-        turns=1,
-        dataset=None,
-        trace=None,
-        speed=1.0,
-        concurrency=None,
-        max_in_flight=None,
-        seed=seed,
-        timeout=300.0,
-        metrics=metrics,
-        api_key_env=None,
-        ignore_eos=ignore_eos,
+        **_search_defaults(seed, metrics, ignore_eos),
         gpus=gpus,
     )
     if not opts.slo:
