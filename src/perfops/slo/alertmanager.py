@@ -1,0 +1,127 @@
+"""An Alertmanager configuration from perfops.yaml's escalation policy.
+
+The route tree sends each severity to its receivers (one child route per receiver, all but the
+last with ``continue: true``); the root falls back to the first route's first receiver, so no
+alert is dropped. A firing page inhibits the ticket of the same ``slo`` and ``service``.
+
+Secrets: Alertmanager 0.25 does not expand environment variables, so a receiver's
+``target_env`` becomes a ``*_file`` setting (``routing_key_file`` for PagerDuty,
+``api_url_file`` for Slack) pointing at ``<secrets_dir>/<ENV_NAME>``; mount the secret there.
+Webhooks have no ``url_file`` in 0.25 and email addresses are not secret, so those two need a
+literal ``target``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from perfops._internal.durations import format_duration
+from perfops.config.models import Escalation, Receiver, Route
+from perfops.errors import ConfigError, Problem
+
+__all__ = ["DEFAULT_SECRETS_DIR", "generate_alertmanager", "render_alertmanager_yaml"]
+
+DEFAULT_SECRETS_DIR = "/etc/alertmanager/secrets"
+# Placeholders that make an email receiver valid; replace them with your relay.
+_SMTP = {"smtp_smarthost": "localhost:25", "smtp_from": "perfops@localhost"}
+_WHERE = "perfops.yaml"
+
+
+def _secret(receiver: Receiver, key: str, secrets_dir: str) -> dict[str, str]:
+    if receiver.target is not None:
+        return {key: receiver.target}
+    return {f"{key}_file": f"{secrets_dir.rstrip('/')}/{receiver.target_env}"}
+
+
+def _receiver(receiver: Receiver, secrets_dir: str) -> dict[str, Any]:
+    kind, out = receiver.kind, {"name": receiver.name}
+    if kind == "pagerduty":
+        return out | {"pagerduty_configs": [_secret(receiver, "routing_key", secrets_dir)]}
+    if kind == "slack":
+        return out | {"slack_configs": [_secret(receiver, "api_url", secrets_dir)]}
+    if kind == "email":
+        return out | {"email_configs": [{"to": receiver.target, "send_resolved": True}]}
+    return out | {"webhook_configs": [{"url": receiver.target}]}
+
+
+def _receiver_problems(index: int, receiver: Receiver) -> list[Problem]:
+    path = f"escalation.receivers[{index}]"
+    literal_only = receiver.kind in ("email", "webhook")
+    if receiver.target is None and (literal_only or receiver.target_env is None):
+        hint = "set target" if literal_only else "set target or target_env"
+        why = " (Alertmanager 0.25 cannot read it from a file)" if literal_only else ""
+        return [Problem(_WHERE, path, f"{receiver.kind} receiver has no target{why}", hint)]
+    return []
+
+
+def _route_problems(index: int, route: Route, known: set[str]) -> list[Problem]:
+    path = f"escalation.routes[{index}].receivers"
+    if not route.receivers:
+        return [Problem(_WHERE, path, "a route needs at least one receiver")]
+    valid = ", ".join(sorted(known)) or "none defined"
+    return [
+        Problem(_WHERE, path, f"unknown receiver {name!r}", f"valid: {valid}")
+        for name in route.receivers
+        if name not in known
+    ]
+
+
+def _check(escalation: Escalation) -> None:
+    known = {r.name for r in escalation.receivers}
+    problems = [p for i, r in enumerate(escalation.receivers) for p in _receiver_problems(i, r)]
+    problems += [p for i, r in enumerate(escalation.routes) for p in _route_problems(i, r, known)]
+    if not escalation.routes:
+        problems.append(Problem(_WHERE, "escalation.routes", "no routes", "add a page route"))
+    if problems:
+        raise ConfigError(problems, source="Alertmanager config")
+
+
+def _child_routes(route: Route) -> list[dict[str, Any]]:
+    timing = {
+        "group_wait": format_duration(route.group_wait),
+        "group_interval": format_duration(route.group_interval),
+        "repeat_interval": format_duration(route.repeat_interval),
+    }
+    last = len(route.receivers) - 1
+    return [
+        {"receiver": name, "matchers": [f'severity="{route.severity}"'], **timing}
+        | ({"continue": True} if i < last else {})
+        for i, name in enumerate(route.receivers)
+    ]
+
+
+def _inhibit_rules() -> list[dict[str, Any]]:
+    return [
+        {
+            "source_matchers": ['severity="page"'],
+            "target_matchers": ['severity="ticket"'],
+            "equal": ["slo", "service"],
+        }
+    ]
+
+
+def generate_alertmanager(
+    escalation: Escalation, *, secrets_dir: str = DEFAULT_SECRETS_DIR
+) -> dict[str, Any]:
+    """The Alertmanager config for ``escalation``; ConfigError lists every problem at once."""
+    _check(escalation)
+    receivers = [_receiver(r, secrets_dir) for r in escalation.receivers]
+    routes = [child for route in escalation.routes for child in _child_routes(route)]
+    config: dict[str, Any] = {}
+    if any(r.kind == "email" for r in escalation.receivers):
+        config["global"] = dict(_SMTP)
+    config["route"] = {
+        "receiver": escalation.routes[0].receivers[0],
+        "group_by": list(escalation.group_by),
+        "routes": routes,
+    }
+    config["receivers"] = receivers
+    config["inhibit_rules"] = _inhibit_rules()
+    return config
+
+
+def render_alertmanager_yaml(escalation: Escalation, **options: Any) -> str:
+    """:func:`generate_alertmanager` as YAML text."""
+    return yaml.safe_dump(generate_alertmanager(escalation, **options), sort_keys=False)

@@ -1,0 +1,179 @@
+"""Generated SLO rules and Alertmanager config, checked by the real promtool and amtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from perfops.config import Config, parse_config
+from perfops.errors import ConfigError
+from perfops.slo.alertmanager import render_alertmanager_yaml
+from perfops.slo.rules import (
+    generate_rule_tests,
+    generate_rules,
+    model_selector,
+    render_rules_yaml,
+)
+
+PROMTOOL = shutil.which("promtool")
+AMTOOL = shutil.which("amtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
+needs_amtool = pytest.mark.skipif(AMTOOL is None, reason="amtool is not installed")
+
+PERFOPS_YAML = """
+apiVersion: perfops/v1
+services:
+  - name: chat
+    endpoint: http://127.0.0.1:8000/v1
+    model: llama-3.1-8b
+    gpu: {type: H100-SXM}
+slos:
+  - name: chat-ttft
+    service: chat
+    description: 99% of chat requests see their first token within 500 ms
+    sli: {kind: latency, metric: ttft, threshold: 500ms}
+    objective: 99.0
+  - name: chat-e2e
+    service: chat
+    sli: {kind: latency, metric: e2e, threshold: 1s}
+    objective: 99.5
+  - name: chat-availability
+    service: chat
+    sli: {kind: availability}
+    objective: 99.9
+escalation:
+  receivers:
+    - {name: oncall, kind: pagerduty, target_env: PAGERDUTY_ROUTING_KEY}
+    - {name: team-chat, kind: slack, target_env: SLACK_WEBHOOK_URL}
+    - {name: audit, kind: webhook, target: http://127.0.0.1:9095/alerts}
+  routes:
+    - {severity: page, receivers: [oncall, audit], repeat_interval: 1h}
+    - {severity: ticket, receivers: [team-chat], repeat_interval: 12h}
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def config() -> Config:
+    return parse_config(PERFOPS_YAML)
+
+
+@pytest.fixture
+def rule_files(tmp_path: Path, config: Config) -> Path:
+    select = model_selector(config.services)
+    (tmp_path / "rules.yml").write_text(render_rules_yaml(config.slos, selector=select))
+    tests = generate_rule_tests(config.slos, rule_file="rules.yml", selector=select)
+    (tmp_path / "tests.yml").write_text(tests)
+    return tmp_path
+
+
+@needs_promtool
+def test_promtool_accepts_the_generated_rules(rule_files: Path) -> None:
+    result = _run(str(PROMTOOL), "check", "rules", str(rule_files / "rules.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 33 rules found" in result.stdout  # 3 SLOs x (7 SLIs + 2 meta + 2 alerts)
+
+
+@needs_promtool
+def test_alerts_fire_on_a_burn_and_stay_silent_when_healthy(rule_files: Path) -> None:
+    tests = yaml.safe_load((rule_files / "tests.yml").read_text())
+    assert len(tests["tests"]) == 9  # outage, healthy and slow burn for each SLO
+    result = _run(str(PROMTOOL), "test", "rules", str(rule_files / "tests.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_tests_catch_a_rule_that_never_fires(rule_files: Path) -> None:
+    rules = rule_files / "rules.yml"
+    text = rules.read_text().replace("> 0.144", "> 2").replace("> 0.06", "> 2")
+    rules.write_text(text)  # chat-ttft's page thresholds, now out of reach
+    result = _run(str(PROMTOOL), "test", "rules", str(rule_files / "tests.yml"))
+    assert result.returncode != 0
+    assert "ChatTtftPageBurnRate" in result.stdout + result.stderr
+
+
+def test_rules_read_vllm_series_with_the_bucket_label_as_written(config: Config) -> None:
+    groups = generate_rules(config.slos, selector=model_selector(config.services))["groups"]
+    exprs = {r["record"]: r["expr"] for r in groups[3]["rules"]}  # chat-e2e SLIs
+    assert set(exprs) == {
+        f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+    }
+    assert (
+        'vllm:e2e_request_latency_seconds_bucket{model_name="llama-3.1-8b",le="1.0"}[1h]'
+        in exprs["slo:sli_error:ratio_rate1h"]
+    )
+    availability = groups[6]["rules"][0]["expr"]
+    assert 'finished_reason=~"stop|length"' in availability
+
+
+def test_a_threshold_off_the_bucket_grid_names_the_nearest_boundaries(config: Config) -> None:
+    odd = config.slos[0].model_copy(
+        update={"sli": config.slos[0].sli.model_copy(update={"threshold": 0.3})}
+    )
+    with pytest.raises(ConfigError) as caught:
+        generate_rules([odd])
+    assert "slos[0].sli.threshold" in str(caught.value)
+    assert "0.25s and 0.5s" in str(caught.value)
+
+
+@pytest.fixture
+def am_file(tmp_path: Path, config: Config) -> Path:
+    path = tmp_path / "am.yml"
+    path.write_text(render_alertmanager_yaml(config.escalation))
+    return path
+
+
+@needs_amtool
+def test_amtool_accepts_the_generated_config(am_file: Path) -> None:
+    result = _run(str(AMTOOL), "check-config", str(am_file))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_amtool
+@pytest.mark.parametrize(
+    ("severity", "receivers"),
+    [("page", "oncall,audit"), ("ticket", "team-chat")],
+)
+def test_alerts_route_to_the_receivers_of_their_severity(
+    am_file: Path, severity: str, receivers: str
+) -> None:
+    result = _run(
+        str(AMTOOL), "config", "routes", "test", "--config.file", str(am_file),
+        f"severity={severity}", "slo=x", "service=y",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receivers
+
+
+def test_a_page_inhibits_the_ticket_of_the_same_slo(config: Config) -> None:
+    am = yaml.safe_load(render_alertmanager_yaml(config.escalation))
+    assert am["inhibit_rules"] == [
+        {
+            "source_matchers": ['severity="page"'],
+            "target_matchers": ['severity="ticket"'],
+            "equal": ["slo", "service"],
+        }
+    ]
+
+
+def test_escalation_problems_are_reported_together(config: Config) -> None:
+    from perfops.config import Receiver, Route
+    from perfops.slo.alertmanager import generate_alertmanager
+
+    broken = config.escalation.model_copy(
+        update={
+            "receivers": (Receiver(name="hook", kind="webhook", target_env="HOOK_URL"),),
+            "routes": (Route(severity="page", receivers=("nobody",)),),
+        }
+    )
+    with pytest.raises(ConfigError) as caught:
+        generate_alertmanager(broken)
+    assert len(caught.value.problems) == 2
+    assert "unknown receiver 'nobody'" in str(caught.value)
