@@ -7,6 +7,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from perfops import __version__
 from perfops._internal.ids import new_id
@@ -45,7 +46,7 @@ def run_demo(directory: Path, say: Say) -> Runtime:
     rt.store.append_events([EventRecord(started, "annotation", "demo started", run_id=run_id)])
     status, summary = "failed", {}
     try:
-        summary = {"sim": _sim_step(rt, say)}
+        summary = {"sim": _sim_step(rt, directory, say)}
         status = "passed"
     finally:
         ended = rt.clock.now_ns()
@@ -66,14 +67,21 @@ _SHOWN = (
 )
 
 
-def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
+def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
     """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
     from perfops.sim.background import SimProcess
 
     svc = rt.config.services[0]
-    with SimProcess(gpu=svc.gpu.type, model=svc.model, replicas=2, seed=7) as fleet:
+    port = urlsplit(svc.endpoint).port
+    dcgm = next(
+        (urlsplit(t.url).port for t in rt.config.telemetry.targets if t.kind == "dcgm"), None
+    )
+    replicas = max(1, len(svc.metrics) or svc.gpu.count)
+    with SimProcess(
+        gpu=svc.gpu.type, model=svc.model, replicas=replicas, seed=7, port=port, dcgm_port=dcgm
+    ) as fleet:
         say(
-            f"perfops sim: 2 x {fleet.profile.name} at {fleet.url()} "
+            f"perfops sim: {fleet.replicas} x {fleet.profile.name} at {fleet.url()} "
             f"(GPU metrics at {fleet.url('dcgm-metrics')})"
         )
         summary = _talk(fleet.url(), svc.model, say)
@@ -82,6 +90,7 @@ def _sim_step(rt: Runtime, say: Say) -> dict[str, object]:
             say(f"  {line}")
         summary["collected_samples"] = _collect_step(rt, fleet, svc.name, svc.model, say)
         summary["load"] = _load_step(rt, fleet, svc.model, say)
+        summary["slo"] = _slo_step(rt, directory, say)
     rt.store.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
@@ -178,6 +187,37 @@ def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, objec
         "capacity_rps": found.capacity_rps,
         "capacity_run": run_id,
     }
+
+
+def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
+    """The SLOs of perfops.yaml after the sweep, and the files to deploy them."""
+    import math
+
+    from perfops.app.slo import slo_status
+    from perfops.slo.alertmanager import render_alertmanager_yaml
+    from perfops.slo.rules import generate_rule_tests, model_selector, render_rules_yaml
+
+    say(f"  {'SLO':<20} {'SLI':>9} {'objective':>9} {'budget left':>12} {'burn 1h':>8} alerts")
+    out: dict[str, object] = {}
+    for slo in rt.config.slos:
+        st = slo_status(rt, slo)
+        sli = "-" if st.sli_pct is None else f"{st.sli_pct:.2f}%"
+        left = "-" if st.budget is None or not st.total else f"{st.budget.remaining_pct:.1f}%"
+        burn = st.burn_rates.get("1h", math.nan)
+        say(
+            f"  {st.name:<20} {sli:>9} {st.objective_pct:>8g}% {left:>12} "
+            f"{'-' if math.isnan(burn) else f'{burn:.2f}x':>8} "
+            f"{', '.join(st.firing) or st.note or 'ok'}"
+        )
+        out[st.name] = {"sli_pct": st.sli_pct, "events": st.total, "firing": st.firing}
+    gen = directory / "generated"
+    gen.mkdir(exist_ok=True)
+    options: dict[str, Any] = {"selector": model_selector(rt.config.services)}
+    (gen / "rules.yml").write_text(render_rules_yaml(rt.config.slos, **options))
+    (gen / "rules_test.yml").write_text(generate_rule_tests(rt.config.slos, **options))
+    (gen / "alertmanager.yml").write_text(render_alertmanager_yaml(rt.config.escalation))
+    say(f"wrote {gen}/rules.yml, rules_test.yml (promtool) and alertmanager.yml (amtool)")
+    return out
 
 
 def _background_load(url: str, model: str, n: int) -> None:

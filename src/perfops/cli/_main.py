@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import collect, demo, doctor, init, load, metrics, sim, store
+from perfops.cli import collect, demo, doctor, init, load, metrics, sim, slo, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(collect.app, name="collect")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(load.app, name="load")
+app.add_typer(slo.app, name="slo")
 
 
 def _version(value: bool) -> None:

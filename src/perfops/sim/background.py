@@ -85,12 +85,20 @@ class SimProcess:
     and GIL, so a load generator in this process measures it without interference."""
 
     def __init__(
-        self, *, gpu: str, model: str, replicas: int, seed: int, tensor_parallel: int = 1
+        self,
+        *,
+        gpu: str,
+        model: str,
+        replicas: int,
+        seed: int,
+        tensor_parallel: int = 1,
+        port: int | None = None,
+        dcgm_port: int | None = None,
     ) -> None:
         self.profile = serving_profile(gpu, model, tensor_parallel)
         self.replicas = replicas
-        self.port = _free_block(replicas + 2)  # front, replicas, then the DCGM port
-        self.dcgm_port = self.port + replicas + 1
+        self.port = port or _free_block(replicas + 2)  # front, replicas, then the DCGM port
+        self.dcgm_port = dcgm_port or self.port + replicas + 1
         self._args = [
             sys.executable,
             "-m",

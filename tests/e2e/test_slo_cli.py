@@ -1,0 +1,127 @@
+"""`perfops slo` as a user runs it: status from recorded requests, and the deployable files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests._servers import sim_fleet
+from tests.conftest import run_cli
+
+
+def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
+    with sim_fleet(replicas=1) as fleet:
+        (tmp_path / "perfops.yaml").write_text(f"""apiVersion: perfops/v1
+services:
+  - name: chat
+    endpoint: {fleet.url()}
+    model: llama-3.1-8b
+    gpu: {{type: H100-SXM, count: 1}}
+slos:
+  - name: fast-first-token
+    service: chat
+    sli: {{kind: latency, metric: ttft, threshold: 60ms}}
+    objective: 99
+  - name: all-fast
+    service: chat
+    sli: {{kind: goodput, thresholds: {{ttft: 10s, e2e: 30s}}}}
+    objective: 99.5
+""")
+        run = run_cli(
+            "load",
+            "run",
+            "--service",
+            "chat",
+            "--rate",
+            "8",
+            "--duration",
+            "2s",
+            "--max-tokens",
+            "8",
+            "--json",
+            "run.json",
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+    result = run_cli("slo", "status", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    status = {s["name"]: s for s in json.loads(result.stdout)}
+    from perfops.store import Store
+
+    rows = (
+        Store(tmp_path / ".perfops" / "lake")
+        .sql("SELECT (first_token_ns - sent_ns) / 1e9 AS ttft FROM requests")
+        .to_pylist()
+    )
+    good = sum(1 for r in rows if r["ttft"] is not None and r["ttft"] <= 0.06)
+    fast = status["fast-first-token"]
+    assert (fast["good"], fast["total"]) == (good, len(rows))
+    assert fast["sli_pct"] == pytest.approx(100 * good / len(rows))
+    assert fast["period"] == "rolling 28d"
+    assert status["all-fast"]["sli_pct"] == 100.0
+    assert status["all-fast"]["budget"]["remaining_pct"] == 100.0
+    table = run_cli("slo", "status", cwd=tmp_path)
+    assert "fast-first-token" in table.stdout
+    history = json.loads(run_cli("slo", "history", "all-fast", "--json", cwd=tmp_path).stdout)
+    assert sum(d["total"] for d in history) == len(rows)
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None or shutil.which("amtool") is None,
+    reason="promtool/amtool come with `make test`",
+)
+def test_generated_files_pass_promtool_and_amtool(tmp_path: Path) -> None:
+    from importlib import resources
+
+    example = resources.files("perfops.config").joinpath("example.yaml").read_text()
+    (tmp_path / "perfops.yaml").write_text(example)
+    made = run_cli("slo", "rules", "--out", "gen", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    check = subprocess.run(
+        ["promtool", "check", "rules", "gen/rules.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = subprocess.run(
+        ["promtool", "test", "rules", "gen/rules_test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    am = run_cli("slo", "alertmanager", "--out", "gen/am.yml", cwd=tmp_path)
+    assert am.returncode == 0, am.stderr
+    amcheck = subprocess.run(
+        ["amtool", "check-config", "gen/am.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert amcheck.returncode == 0, amcheck.stdout + amcheck.stderr
+    routes = subprocess.run(
+        [
+            "amtool",
+            "config",
+            "routes",
+            "test",
+            "--config.file",
+            "gen/am.yml",
+            "severity=page",
+            "slo=chat-ttft",
+            "service=chat",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert routes.stdout.strip() == "oncall"
