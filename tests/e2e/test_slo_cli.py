@@ -125,3 +125,36 @@ def test_generated_files_pass_promtool_and_amtool(tmp_path: Path) -> None:
         check=False,
     )
     assert routes.stdout.strip() == "oncall"
+
+
+def test_grafana_dashboards_per_service(tmp_path: Path) -> None:
+    from importlib import resources
+
+    example = resources.files("perfops.config").joinpath("example.yaml").read_text()
+    (tmp_path / "perfops.yaml").write_text(example)
+    made = run_cli("slo", "grafana", "--out", "dash", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    board = json.loads((tmp_path / "dash" / "perfops-chat.json").read_text())
+    assert board["uid"] == "perfops-chat"
+    text = json.dumps(board)
+    assert 'slo:sli_error:ratio_rate5m{slo=\\"chat-ttft\\"' in text
+    assert "DCGM_FI_DEV_GPU_UTIL" in text
+
+
+def test_openslo_import_prints_a_slos_block(tmp_path: Path) -> None:
+    import yaml
+    from tests.conftest import REPO
+
+    from perfops.config import SLO
+
+    fixture = REPO / "tests" / "fixtures" / "openslo" / "inference.yaml"
+    result = run_cli("slo", "import", str(fixture), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    entries = yaml.safe_load(result.stdout)["slos"]
+    assert entries
+    for entry in entries:
+        SLO.model_validate(entry)
+    assert "warning:" in result.stderr
+    bad = run_cli("slo", "import", str(fixture.with_name("bad_version.yaml")), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "openslo/v1" in bad.stderr

@@ -195,6 +195,7 @@ def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
 
     from perfops.app.slo import slo_status
     from perfops.slo.alertmanager import render_alertmanager_yaml
+    from perfops.slo.grafana import render_dashboard_json
     from perfops.slo.rules import generate_rule_tests, model_selector, render_rules_yaml
 
     say(f"  {'SLO':<20} {'SLI':>9} {'objective':>9} {'budget left':>12} {'burn 1h':>8} alerts")
@@ -216,7 +217,12 @@ def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
     (gen / "rules.yml").write_text(render_rules_yaml(rt.config.slos, **options))
     (gen / "rules_test.yml").write_text(generate_rule_tests(rt.config.slos, **options))
     (gen / "alertmanager.yml").write_text(render_alertmanager_yaml(rt.config.escalation))
-    say(f"wrote {gen}/rules.yml, rules_test.yml (promtool) and alertmanager.yml (amtool)")
+    for svc in rt.config.services:
+        (gen / f"grafana-{svc.name}.json").write_text(render_dashboard_json(svc, rt.config.slos))
+    say(
+        f"wrote {gen}/rules.yml, rules_test.yml (promtool), alertmanager.yml (amtool) and "
+        "grafana-*.json"
+    )
     return out
 
 

@@ -18,6 +18,7 @@ from perfops._internal.durations import format_duration
 from perfops.app.runtime import Runtime
 from perfops.config import SLO, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
+from perfops.errors import UsageError
 from perfops.slo import AlertState, Budget, error_budget, evaluate_alerts, load_window_set
 from perfops.slo.engine import burn_rate, increase
 
@@ -116,24 +117,87 @@ def _check(metric: str, limit: float) -> Callable[[dict[str, Any]], bool]:
     return lambda row: value(row) <= limit + 1e-12
 
 
-def _counter_counts(rt: Runtime, svc: Service) -> Counts:
-    """Finished requests by outcome, from the scraped ``llm.requests_total``."""
+_HISTOGRAMS = {
+    "ttft": "llm.ttft_seconds",
+    "itl": "llm.itl_seconds",
+    "e2e": "llm.e2e_seconds",
+    "tpot": "llm.tpot_seconds",
+}
+
+
+def _increase_sum(
+    rt: Runtime, metric: str, matchers: str | dict[str, str], start_ms: int, end_ms: int
+) -> float:
+    """Sum over series of Prometheus-style increase() in [start, end)."""
+    table = rt.store.query_samples(metric, start_ms - 300_000, end_ms, matchers)
+    series: dict[int, tuple[list[int], list[float]]] = {}
+    for sid, ts, value in zip(
+        table.column("series_id").to_pylist(),
+        table.column("ts").to_pylist(),
+        table.column("value").to_pylist(),
+        strict=True,
+    ):
+        entry = series.setdefault(sid, ([], []))
+        entry[0].append(ts)
+        entry[1].append(value)
+    total = 0.0
+    for ts_list, values in series.values():
+        # Prometheus 2.x (the one `make test` installs) selects [t - w, t]; increase() takes
+        # (start, end] as Prometheus 3 does, so start 1 ms early to keep the boundary sample.
+        grew = increase(ts_list, values, start_ms - 1, end_ms) if len(ts_list) > 1 else 0.0
+        total += 0.0 if math.isnan(grew) else grew
+    return total
+
+
+def _histogram_counts(rt: Runtime, svc: Service, sli: LatencySLI) -> Counts:
+    """Requests at or under the threshold from the engine's histogram: the threshold must be
+    one of the live bucket boundaries, as in Prometheus."""
+    family = _HISTOGRAMS[sli.metric]
+    bounds = sorted(
+        {
+            float(i.labels["le"])
+            for i in rt.store.series(f"{family}_bucket", {"service": svc.name}).values()
+            if "le" in i.labels
+        }
+    )
+    match = next((b for b in bounds if math.isclose(b, sli.threshold, rel_tol=1e-9)), None)
+    if bounds and match is None:
+        below = max((b for b in bounds if b < sli.threshold), default=None)
+        above = min((b for b in bounds if b > sli.threshold), default=None)
+        raise UsageError(
+            f"{sli.threshold:g}s is not a bucket boundary of {family} for service {svc.name}",
+            hint=f"the nearest boundaries are {below}s and {above}s; use one, or "
+            "source: requests for an exact SLI",
+        )
+    le_text = next(
+        (
+            i.labels["le"]
+            for i in rt.store.series(f"{family}_bucket", {"service": svc.name}).values()
+            if float(i.labels.get("le", "nan")) == match
+        ),
+        "",
+    )
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
-        infos = rt.store.series("llm.requests_total", {"service": svc.name})
-        table = rt.store.query_samples(
-            "llm.requests_total", start_ms - 300_000, end_ms, {"service": svc.name}
+        if not bounds:
+            return 0.0, 0.0
+        good = _increase_sum(
+            rt, f"{family}_bucket", {"service": svc.name, "le": le_text}, start_ms, end_ms
         )
-        good = total = 0.0
-        for sid, info in infos.items():
-            mask = [i for i, s in enumerate(table.column("series_id").to_pylist()) if s == sid]
-            ts = [table.column("ts")[i].as_py() for i in mask]
-            vals = [table.column("value")[i].as_py() for i in mask]
-            grew = increase(ts, vals, start_ms, end_ms) if len(ts) > 1 else 0.0
-            grew = 0.0 if math.isnan(grew) else grew
-            total += grew
-            if info.labels.get("outcome") in _GOOD_OUTCOMES:
-                good += grew
+        total = _increase_sum(rt, f"{family}_count", {"service": svc.name}, start_ms, end_ms)
+        return good, total
+
+    return counts
+
+
+def _counter_counts(rt: Runtime, svc: Service) -> Counts:
+    """Finished requests by outcome, from the scraped ``llm.requests_total`` (vLLM counts
+    aborts and errors there too: only stop, length and success are good)."""
+    good_matchers = f'service="{svc.name}",outcome=~"{"|".join(_GOOD_OUTCOMES)}"'
+
+    def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
+        total = _increase_sum(rt, "llm.requests_total", {"service": svc.name}, start_ms, end_ms)
+        good = _increase_sum(rt, "llm.requests_total", good_matchers, start_ms, end_ms)
         return good, total
 
     return counts
@@ -156,6 +220,8 @@ def _counts_for(rt: Runtime, slo: SLO) -> Counts | None:
     sli = slo.sli
     if isinstance(sli, GoodputSLI) or (isinstance(sli, LatencySLI) and sli.source == "requests"):
         return _request_counts(rt, svc, slo)
+    if isinstance(sli, LatencySLI):
+        return _histogram_counts(rt, svc, sli)
     if isinstance(sli, AvailabilitySLI):
         return _counter_counts(rt, svc)
     if isinstance(sli, GpuHealthSLI):

@@ -169,3 +169,43 @@ def alertmanager(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     typer.echo(f"wrote {out}; check it: amtool check-config {out}")
+
+
+@app.command("grafana")
+def grafana(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="folder for one dashboard JSON per service")],
+    service: Annotated[str | None, typer.Option(help="one service (default: all)")] = None,
+    datasource_uid: Annotated[
+        str, typer.Option(help="Prometheus datasource uid")
+    ] = "${datasource}",
+) -> None:
+    """A Grafana dashboard per service: SLI, budget, burn rates, engine and GPU panels."""
+    from perfops.slo.grafana import render_dashboard_json
+
+    rt = runtime(ctx)
+    services = [s for s in rt.config.services if service is None or s.name == service]
+    if not services:
+        raise UsageError(f"no service {service!r}" if service else "no services in perfops.yaml")
+    out.mkdir(parents=True, exist_ok=True)
+    for svc in services:
+        path = out / f"perfops-{svc.name}.json"
+        path.write_text(render_dashboard_json(svc, rt.config.slos, datasource_uid=datasource_uid))
+        typer.echo(f"wrote {path}")
+
+
+@app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="an OpenSLO v1 YAML file (multi-document)")],
+) -> None:
+    """Convert OpenSLO v1 SLOs into a perfops.yaml `slos:` block (printed; warnings on stderr)."""
+    from perfops.slo.openslo import import_openslo, render_slos_yaml
+
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    entries, warnings = import_openslo(text, source=str(source))
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(render_slos_yaml(entries, source=str(source)), nl=False)

@@ -172,9 +172,36 @@ class SLO(Spec):
     service: str
     description: str = ""
     sli: SLI
-    objective: float = Field(gt=0, lt=100, description="percent of good events, e.g. 99.5")
+    objective: float = Field(description="percent of good events, e.g. 99.5 (or 0.995)")
     window: Duration | Literal["week", "month"] = 28 * 86400.0
-    alerting: str = Field(default="google-30d", description="burn-rate window set")
+    alerting: Literal["google-30d", "pyrra"] = Field(
+        default="google-30d", description="burn-rate window set (src/perfops/slo/windows)"
+    )
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: float) -> float:
+        """A percentage (99.9) or, as OpenSLO writes it, a ratio (0.999)."""
+        if 0 < value < 1:
+            return value * 100
+        if 50 <= value < 100:
+            return value
+        raise ValueError(
+            f"objective {value:g} is neither a percentage in [50, 100) nor a ratio in (0, 1); "
+            "write 99.9 (or 0.999) for 99.9% good events"
+        )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float | str) -> float | str:
+        # The longest alert window is 3 d (google-30d ticket) or 4 d (pyrra); a shorter SLO
+        # period leaves the slow-burn alerts nothing to measure.
+        if isinstance(value, float) and value < 7 * 86400:
+            raise ValueError(
+                f"a window of {value / 86400:g} d is shorter than the burn-rate alert windows "
+                "need; use at least 7d (28d or 30d are usual)"
+            )
+        return value
 
 
 class GpuPrice(Spec):

@@ -76,7 +76,7 @@ slos:
     assert "services[0].gpu.count: Input should be greater than 0 (got 0)" in joined
     assert "perfops.yaml:9:14 slos[0].service: unknown service 'chatt'" in joined
     assert "'5 sec' is not a duration" in joined
-    assert "slos[0].objective: Input should be less than 100 (got 120)" in joined
+    assert "slos[0].objective: objective 120 is neither a percentage" in joined
 
 
 def test_unknown_kind_lists_the_valid_kinds() -> None:
@@ -149,3 +149,24 @@ def test_load_config_resolves_the_lake_next_to_the_file(tmp_path: Path) -> None:
 def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="run `perfops init`"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_bad_slo_specs_are_located() -> None:
+    text = BASE + (
+        "slos:\n"
+        "  - {name: a, service: chat, sli: {kind: availability}, objective: 1.2}\n"
+        "  - {name: b, service: chat, sli: {kind: availability}, objective: 99, window: 1d}\n"
+        "  - {name: c, service: chat, sli: {kind: availability}, objective: 0.995,"
+        " alerting: sloth}\n"
+    )
+    found = problems(text)
+    assert any(
+        p.startswith("perfops.yaml:10:68 slos[0].objective: objective 1.2 is neither")
+        for p in found
+    ), found
+    assert any("slos[1].window: a window of 1 d is shorter" in p for p in found)
+    assert any("slos[2].alerting" in p and "'google-30d'" in p for p in found)
+    ok = parse_config(
+        BASE + "slos:\n  - {name: r, service: chat, sli: {kind: availability}, objective: 0.995}\n"
+    )
+    assert ok.slos[0].objective == pytest.approx(99.5)
