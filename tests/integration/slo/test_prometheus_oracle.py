@@ -5,7 +5,7 @@ The same synthetic vLLM counter and histogram series are backfilled into a real 
 at several evaluation times the error ratio of each alert window from perfops must match the
 `slo:sli_error:ratio_rate<w>` expression Prometheus 2.42 computes, within 0.1% relative (the
 two extrapolate to the window edges the same way; perfops' edges sit 1 ms apart from
-Prometheus' to select the same samples).
+Prometheus' to select the same samples), and 2% for windows read from the 1-minute rollups.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
         for r in g["rules"]
         if r.get("record", "").startswith("slo:sli_error:ratio_rate")
     }
-    windows = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200}
+    windows = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "1d": 86400}
     checked = 0
     with prometheus(tmp_path, {}, tsdb=tmp_path / "data") as prom:
         for slo in config.slos:
@@ -149,7 +149,10 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
                     )
                     good, total = counts((at - seconds) * 1000, at * 1000 + 1)
                     ours = 1 - good / total
-                    assert ours == pytest.approx(theirs, rel=1e-3, abs=1e-6), (
+                    # windows over 6 h read the 1-minute rollups: minute resolution, no
+                    # extrapolation at the edges, so 2% there
+                    rel = 1e-3 if seconds <= 6 * 3600 else 0.02
+                    assert ours == pytest.approx(theirs, rel=rel, abs=1e-6), (
                         slo.name,
                         hours,
                         name,
@@ -157,4 +160,4 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
                         theirs,
                     )
                     checked += 1
-    assert checked == 2 * 3 * 4
+    assert checked == 2 * 3 * 5
