@@ -94,7 +94,6 @@ def _models(url: str, api_key: str | None) -> str:
 
 def _options(
     ctx: typer.Context,
-    *,
     url: str | None,
     service: str | None,
     model: str | None,
@@ -106,8 +105,10 @@ def _options(
     prompt_tokens: str,
     max_tokens: str,
     slo: str | None,
-    extra: dict[str, Any],
-) -> tuple[Runtime | None, LoadOptions]:
+    **extra: Any,
+) -> tuple[Runtime, LoadOptions]:
+    """The load options from the command line (and perfops.yaml when --service is used);
+    results go to the workspace's lake, or to ./.perfops/lake without a perfops.yaml."""
     from perfops.app.load import LoadOptions, WorkloadSource
     from perfops.loadgen.arrivals import parse_arrival
     from perfops.loadgen.client import Target
@@ -156,7 +157,7 @@ def _options(
         speed=extra.pop("speed"),
     )
     limit = max_requests or max(10, int(rate * seconds * 1.5) + 10)
-    return rt, LoadOptions(
+    return rt or _scratch_runtime(), LoadOptions(
         target=target,
         workload=workload,
         arrival=None if closed else parse_arrival(arrival, rate),
@@ -392,39 +393,6 @@ def _notes(result: LoadResult) -> list[str]:
     return out
 
 
-def _common(
-    ctx: typer.Context,
-    url: str | None,
-    service: str | None,
-    model: str | None,
-    endpoint: str,
-    rate: float,
-    arrival: str,
-    duration: str,
-    max_requests: int | None,
-    prompt_tokens: str,
-    max_tokens: str,
-    slo: str | None,
-    **extra: Any,
-) -> tuple[Runtime, LoadOptions]:
-    rt, opts = _options(
-        ctx,
-        url=url,
-        service=service,
-        model=model,
-        endpoint=endpoint,
-        rate=rate,
-        arrival=arrival,
-        duration=duration,
-        max_requests=max_requests,
-        prompt_tokens=prompt_tokens,
-        max_tokens=max_tokens,
-        slo=slo,
-        extra=extra,
-    )
-    return rt or _scratch_runtime(), opts
-
-
 @app.command("run")
 def run(
     ctx: typer.Context,
@@ -476,7 +444,7 @@ def run(
     """One open-loop load test (or closed loop with --concurrency)."""
     from perfops.app.load import run_load
 
-    rt, opts = _common(
+    rt, opts = _options(
         ctx,
         url,
         service,
@@ -604,7 +572,7 @@ def sweep(
     if (rates is None) == (concurrencies is None):
         raise UsageError("give exactly one of --rates and --concurrencies")
     values = _values(rates or concurrencies or "", "--rates" if rates else "--concurrencies")
-    rt, opts = _common(
+    rt, opts = _options(
         ctx,
         url,
         service,
@@ -684,7 +652,7 @@ def capacity(
     """The highest request rate whose run meets the SLO, per endpoint and per GPU."""
     from perfops.app.load import run_capacity
 
-    rt, opts = _common(
+    rt, opts = _options(
         ctx,
         url,
         service,
