@@ -53,16 +53,19 @@ def test_ttft_fault_adds_latency_until_reverted(fleet: FleetThread) -> None:
 
 
 def test_token_latency_fault_expires_by_itself(fleet: FleetThread) -> None:
-    _, gap = timing(fleet.url())
+    """50 ms more per token: every gap is then at least 50 ms (an idle 8B step is ~11 ms);
+    absolute bounds, because a loaded CI machine makes a measured baseline noisy."""
+    gap = min(timing(fleet.url())[1] for _ in range(2))
+    assert gap < 0.04
     fleet.admin("POST", body={"kind": "token_latency", "seconds": 0.05, "duration": 1.0})
     _, slow_gap = timing(fleet.url())
-    assert slow_gap >= gap + 0.04
+    assert slow_gap >= 0.05
     time.sleep(1.1)
     assert fleet.admin("GET")[1]["faults"] == []
     history = fleet.admin("GET", "?all=1")[1]["faults"]
     assert history[0]["reverted_at"] is not None
-    _, after = timing(fleet.url())
-    assert after < gap + 0.02
+    after = min(timing(fleet.url())[1] for _ in range(2))
+    assert after < 0.04
 
 
 def test_error_fault_answers_status_with_retry_after(fleet: FleetThread) -> None:
@@ -81,13 +84,13 @@ def test_error_fault_answers_status_with_retry_after(fleet: FleetThread) -> None
 def test_throttle_lowers_clocks_and_slows_steps(fleet: FleetThread) -> None:
     url = fleet.url("dcgm-metrics")
     full = {lab["gpu"]: v for lab, v in sample(url, "DCGM_FI_DEV_SM_CLOCK")}
-    _, gap = timing(fleet.url("replica-0"), tokens=20)
+    gap = min(timing(fleet.url("replica-0"), tokens=20)[1] for _ in range(3))
     _, fault = fleet.admin("POST", body={"kind": "throttle", "clock_factor": 0.5, "replica": 0})
     time.sleep(0.25)
     throttled = {lab["gpu"]: v for lab, v in sample(url, "DCGM_FI_DEV_SM_CLOCK")}
     assert throttled["0"] == pytest.approx(full["0"] * 0.5, rel=0.01)
     assert throttled["1"] == full["1"]  # the other replica's GPU is untouched
-    _, slow_gap = timing(fleet.url("replica-0"), tokens=20)
+    slow_gap = min(timing(fleet.url("replica-0"), tokens=20)[1] for _ in range(2))
     assert slow_gap > gap * 1.6
     fleet.admin("DELETE", f"/{fault['id']}")
     time.sleep(0.25)
