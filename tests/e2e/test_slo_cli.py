@@ -29,6 +29,10 @@ slos:
     service: chat
     sli: {{kind: goodput, thresholds: {{ttft: 10s, e2e: 30s}}}}
     objective: 99.5
+  - name: loose
+    service: chat
+    sli: {{kind: latency, metric: e2e, threshold: 30s}}
+    objective: 92
 """)
         run = run_cli(
             "load",
@@ -64,6 +68,8 @@ slos:
     assert fast["period"] == "rolling 28d"
     assert status["all-fast"]["sli_pct"] == 100.0
     assert status["all-fast"]["budget"]["remaining_pct"] == 100.0
+    # the page factor is 13.44 on a 28-day period: 13.44 x 8% budget > 100% errors
+    assert "can never fire" in status["loose"]["note"]
     table = run_cli("slo", "status", cwd=tmp_path)
     assert "fast-first-token" in table.stdout
     history = json.loads(run_cli("slo", "history", "all-fast", "--json", cwd=tmp_path).stdout)

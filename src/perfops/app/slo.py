@@ -19,7 +19,14 @@ from perfops.app.runtime import Runtime
 from perfops.config import SLO, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
 from perfops.errors import UsageError
-from perfops.slo import AlertState, Budget, error_budget, evaluate_alerts, load_window_set
+from perfops.slo import (
+    AlertState,
+    Budget,
+    error_budget,
+    evaluate_alerts,
+    feasibility,
+    load_window_set,
+)
 from perfops.slo.engine import burn_rate, increase
 
 __all__ = ["SloStatus", "period_of", "slo_history", "slo_status"]
@@ -254,6 +261,7 @@ def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
     )
     by_window = {w: counts(now_ms - int(w * 1000), now_ms + 1) for w in windows.window_lengths()}
     alerts = evaluate_alerts(by_window, slo.objective, windows, min_events=min_events)
+    warnings = feasibility(slo.objective, windows)
     burns = {
         format_duration(w): burn_rate(t - g, t, slo.objective) for w, (g, t) in by_window.items()
     }
@@ -269,7 +277,7 @@ def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
         error_budget(slo.objective, good, total),
         burns,
         alerts,
-        "" if total else "no events in the period yet",
+        "; ".join([*warnings, *([] if total else ["no events in the period yet"])]),
     )
 
 
