@@ -367,3 +367,18 @@ def _in_thread(server: S) -> Iterator[S]:
         server.loop.call_soon_threadsafe(server.loop.stop)
         thread.join(5)
         server.loop.close()
+
+
+def sim_service_yaml(fleet: Any, *, metrics: bool = True, extra: str = "") -> str:
+    """A perfops.yaml with one service, `chat`, pointing at ``fleet`` (plus ``extra``)."""
+    lines = [
+        "apiVersion: perfops/v1",
+        "services:",
+        "  - name: chat",
+        f"    endpoint: {fleet.url()}",
+        "    model: llama-3.1-8b",
+        "    gpu: {type: H100-SXM, count: 1}",
+    ]
+    if metrics:
+        lines.append(f"    metrics: [{fleet.url('replica-0-metrics')}]")
+    return "\n".join(lines) + "\n" + extra

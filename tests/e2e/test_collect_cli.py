@@ -6,25 +6,23 @@ import json
 from pathlib import Path
 
 import openai
-from tests._servers import sim_fleet
+from tests._servers import sim_fleet, sim_service_yaml
 from tests.conftest import run_cli
 
 
 def test_collect_then_browse(tmp_path: Path) -> None:
     with sim_fleet(replicas=1, dcgm_interval=0.1) as fleet:
-        (tmp_path / "perfops.yaml").write_text(f"""apiVersion: perfops/v1
-services:
-  - name: chat
-    endpoint: {fleet.url()}
-    model: llama-3.1-8b
-    gpu: {{type: H100-SXM, count: 1}}
-    metrics: [{fleet.url("replica-0-metrics")}]
-telemetry:
+        (tmp_path / "perfops.yaml").write_text(
+            sim_service_yaml(
+                fleet,
+                extra=f"""telemetry:
   interval: 0.5s
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
     - {{name: ghost, kind: prometheus, url: "http://127.0.0.1:9/metrics"}}
-""")
+""",
+            )
+        )
         client = openai.OpenAI(base_url=fleet.url(), api_key="sim")
         for i in range(4):
             client.completions.create(model="llama-3.1-8b", prompt=f"q{i}", max_tokens=16)

@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests._servers import sim_fleet
+from tests._servers import sim_fleet, sim_service_yaml
 from tests.conftest import run_cli
 
 
 def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
     with sim_fleet(replicas=1) as fleet:
-        (tmp_path / "perfops.yaml").write_text(f"""apiVersion: perfops/v1
-services:
-  - name: chat
-    endpoint: {fleet.url()}
-    model: llama-3.1-8b
-    gpu: {{type: H100-SXM, count: 1}}
-    metrics: [{fleet.url("replica-0-metrics")}]
-telemetry:
+        (tmp_path / "perfops.yaml").write_text(
+            sim_service_yaml(
+                fleet,
+                extra=f"""telemetry:
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
-""")
+""",
+            )
+        )
         out = tmp_path / "run.json"
         run = run_cli(
             "load",

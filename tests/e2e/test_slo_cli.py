@@ -8,32 +8,32 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests._servers import sim_fleet
+from tests._servers import sim_fleet, sim_service_yaml
 from tests.conftest import run_cli
 
 
 def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
     with sim_fleet(replicas=1) as fleet:
-        (tmp_path / "perfops.yaml").write_text(f"""apiVersion: perfops/v1
-services:
-  - name: chat
-    endpoint: {fleet.url()}
-    model: llama-3.1-8b
-    gpu: {{type: H100-SXM, count: 1}}
-slos:
+        (tmp_path / "perfops.yaml").write_text(
+            sim_service_yaml(
+                fleet,
+                metrics=False,
+                extra="""slos:
   - name: fast-first-token
     service: chat
-    sli: {{kind: latency, metric: ttft, threshold: 60ms}}
+    sli: {kind: latency, metric: ttft, threshold: 60ms}
     objective: 99
   - name: all-fast
     service: chat
-    sli: {{kind: goodput, thresholds: {{ttft: 10s, e2e: 30s}}}}
+    sli: {kind: goodput, thresholds: {ttft: 10s, e2e: 30s}}
     objective: 99.5
   - name: loose
     service: chat
-    sli: {{kind: latency, metric: e2e, threshold: 30s}}
+    sli: {kind: latency, metric: e2e, threshold: 30s}
     objective: 92
-""")
+""",
+            )
+        )
         run = run_cli(
             "load",
             "run",

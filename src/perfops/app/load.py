@@ -388,7 +388,7 @@ async def run_capacity(
     found = await find_capacity(
         measure, start_rate=start_rate, max_rate=max_rate, tolerance=tolerance, max_runs=max_runs
     )
-    per_gpu = found.capacity_rps / opts.gpus if found.capacity_rps and opts.gpus else None
+    per_gpu = found.per_gpu(opts.gpus)
     rt.store.write_run(
         RunRecord(
             parent,

@@ -691,7 +691,7 @@ def capacity(
             ),
         ),
     )
-    per_gpu = found.capacity_rps / opts.gpus if found.capacity_rps and opts.gpus else None
+    per_gpu = found.per_gpu(opts.gpus)
     data = {
         "run_id": run_id,
         "slo": [str(t) for t in opts.slo],

@@ -35,6 +35,10 @@ class CapacityResult:
     points: list[Point] = field(default_factory=list)
     reason: str = ""
 
+    def per_gpu(self, gpus: int | None) -> float | None:
+        """Capacity per GPU, the figure FinOps plans with (None without both numbers)."""
+        return self.capacity_rps / gpus if self.capacity_rps and gpus else None
+
 
 async def find_capacity(
     measure: Measure,
