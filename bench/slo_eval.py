@@ -24,7 +24,7 @@ import pyarrow as pa
 from perfops._internal.clock import ManualClock
 from perfops._internal.ids import series_id
 from perfops.app import Runtime
-from perfops.app.slo import slo_status
+from perfops.app.slo import slo_statuses
 from perfops.config import parse_config
 from perfops.slo.engine import increase
 from perfops.store import SeriesInfo, Store
@@ -103,7 +103,7 @@ def main() -> None:
         rt, end = build(work, args.slos, args.days)
         setup = time.perf_counter() - t
         t = time.perf_counter()
-        statuses = [slo_status(rt, slo) for slo in rt.config.slos]
+        statuses = slo_statuses(rt, rt.config.slos)
         ours = time.perf_counter() - t
         t = time.perf_counter()
         raw = raw_recompute(rt, end, args.days)

@@ -193,15 +193,14 @@ def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
     """The SLOs of perfops.yaml after the sweep, and the files to deploy them."""
     import math
 
-    from perfops.app.slo import slo_status
+    from perfops.app.slo import slo_statuses
     from perfops.slo.alertmanager import render_alertmanager_yaml
     from perfops.slo.grafana import render_dashboard_json
     from perfops.slo.rules import generate_rule_tests, model_selector, render_rules_yaml
 
     say(f"  {'SLO':<20} {'SLI':>9} {'objective':>9} {'budget left':>12} {'burn 1h':>8} alerts")
     out: dict[str, object] = {}
-    for slo in rt.config.slos:
-        st = slo_status(rt, slo)
+    for st in slo_statuses(rt, rt.config.slos):
         sli = "-" if st.sli_pct is None else f"{st.sli_pct:.2f}%"
         left = "-" if st.budget is None or not st.total else f"{st.budget.remaining_pct:.1f}%"
         burn = st.burn_rates.get("1h", math.nan)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from perfops._internal.durations import format_duration
+from perfops.app._sli import Counts, Reader, Window, request_counts
 from perfops.app.runtime import Runtime
 from perfops.config import SLO, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
@@ -22,16 +23,16 @@ from perfops.errors import UsageError
 from perfops.slo import (
     AlertState,
     Budget,
+    WindowSet,
     error_budget,
     evaluate_alerts,
     feasibility,
     load_window_set,
 )
-from perfops.slo.engine import burn_rate, increase
+from perfops.slo.engine import burn_rate
 
-__all__ = ["SloStatus", "period_of", "slo_history", "slo_status"]
+__all__ = ["SloStatus", "period_of", "slo_history", "slo_status", "slo_statuses"]
 
-Counts = Callable[[int, int], tuple[float, float]]  # (start_ms, end_ms) -> (good, total)
 _GOOD_OUTCOMES = ("stop", "length", "success")
 
 
@@ -69,27 +70,6 @@ def period_of(slo: SLO, now_ms: int) -> tuple[int, str]:
         )
         return int(start.timestamp() * 1000), f"calendar {slo.window}"
     return now_ms - int(slo.window * 1000), f"rolling {format_duration(slo.window)}"
-
-
-def _request_counts(rt: Runtime, svc: Service, slo: SLO) -> Counts:
-    """Good and total requests of the service's endpoint in a time range, from ``requests``."""
-    checks = _request_checks(slo)
-
-    def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
-        table = rt.store.sql(
-            "SELECT error, sent_ns, first_token_ns, end_ns, output_tokens, chunk_gaps_us "
-            "FROM requests WHERE target = ? AND scheduled_ns >= ? AND scheduled_ns < ?",
-            [svc.endpoint, start_ms * 1_000_000, end_ms * 1_000_000],
-        )
-        total = table.num_rows
-        good = sum(
-            1
-            for row in table.to_pylist()
-            if row["error"] is None and all(check(row) for check in checks)
-        )
-        return float(good), float(total)
-
-    return counts
 
 
 def _request_checks(slo: SLO) -> list[Callable[[dict[str, Any]], bool]]:
@@ -132,41 +112,28 @@ _HISTOGRAMS = {
 }
 
 
-def _increase_sum(
-    rt: Runtime, metric: str, matchers: str | dict[str, str], start_ms: int, end_ms: int
-) -> float:
-    """Sum over series of Prometheus-style increase() in [start, end)."""
-    table = rt.store.query_samples(metric, start_ms - 300_000, end_ms, matchers)
-    series: dict[int, tuple[list[int], list[float]]] = {}
-    for sid, ts, value in zip(
-        table.column("series_id").to_pylist(),
-        table.column("ts").to_pylist(),
-        table.column("value").to_pylist(),
-        strict=True,
-    ):
-        entry = series.setdefault(sid, ([], []))
-        entry[0].append(ts)
-        entry[1].append(value)
-    total = 0.0
-    for ts_list, values in series.values():
-        # Prometheus 2.x (the one `make test` installs) selects [t - w, t]; increase() takes
-        # (start, end] as Prometheus 3 does, so start 1 ms early to keep the boundary sample.
-        grew = increase(ts_list, values, start_ms - 1, end_ms) if len(ts_list) > 1 else 0.0
-        total += 0.0 if math.isnan(grew) else grew
-    return total
+class _Lake:
+    """One :class:`Reader` for all windows asked of the SLOs at hand; a window it was not
+    built for gets a reader of its own."""
+
+    def __init__(self, rt: Runtime, windows: list[Window]) -> None:
+        self.rt = rt
+        self.reader = Reader(rt.store, windows)
+        self.windows = windows
+
+    def read(self, window: Window) -> Reader:
+        return self.reader if window in self.reader.windows else Reader(self.rt.store, [window])
+
+    def ids(self, metric: str, matchers: str | dict[str, str]) -> list[int]:
+        return list(self.rt.store.series(metric, matchers))
 
 
-def _histogram_counts(rt: Runtime, svc: Service, sli: LatencySLI) -> Counts:
+def _histogram_counts(lake: _Lake, svc: Service, sli: LatencySLI) -> Counts:
     """Requests at or under the threshold from the engine's histogram: the threshold must be
     one of the live bucket boundaries, as in Prometheus."""
     family = _HISTOGRAMS[sli.metric]
-    bounds = sorted(
-        {
-            float(i.labels["le"])
-            for i in rt.store.series(f"{family}_bucket", {"service": svc.name}).values()
-            if "le" in i.labels
-        }
-    )
+    buckets = lake.rt.store.series(f"{family}_bucket", {"service": svc.name})
+    bounds = sorted({float(i.labels["le"]) for i in buckets.values() if "le" in i.labels})
     match = next((b for b in bounds if math.isclose(b, sli.threshold, rel_tol=1e-9)), None)
     if bounds and match is None:
         below = max((b for b in bounds if b < sli.threshold), default=None)
@@ -176,71 +143,101 @@ def _histogram_counts(rt: Runtime, svc: Service, sli: LatencySLI) -> Counts:
             hint=f"the nearest boundaries are {below}s and {above}s; use one, or "
             "source: requests for an exact SLI",
         )
-    le_text = next(
-        (
-            i.labels["le"]
-            for i in rt.store.series(f"{family}_bucket", {"service": svc.name}).values()
-            if float(i.labels.get("le", "nan")) == match
-        ),
-        "",
-    )
+    good_ids = [sid for sid, i in buckets.items() if float(i.labels.get("le", "nan")) == match]
+    total_ids = lake.ids(f"{family}_count", {"service": svc.name})
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
-        if not bounds:
-            return 0.0, 0.0
-        good = _increase_sum(
-            rt, f"{family}_bucket", {"service": svc.name, "le": le_text}, start_ms, end_ms
-        )
-        total = _increase_sum(rt, f"{family}_count", {"service": svc.name}, start_ms, end_ms)
+        reader = lake.read((start_ms, end_ms))
+        good = reader.increase(f"{family}_bucket", good_ids, (start_ms, end_ms))
+        total = reader.increase(f"{family}_count", total_ids, (start_ms, end_ms))
         return good, total
 
     return counts
 
 
-def _counter_counts(rt: Runtime, svc: Service) -> Counts:
+def _counter_counts(lake: _Lake, svc: Service) -> Counts:
     """Finished requests by outcome, from the scraped ``llm.requests_total`` (vLLM counts
     aborts and errors there too: only stop, length and success are good)."""
-    good_matchers = f'service="{svc.name}",outcome=~"{"|".join(_GOOD_OUTCOMES)}"'
+    metric = "llm.requests_total"
+    total_ids = lake.ids(metric, {"service": svc.name})
+    good_ids = lake.ids(metric, f'service="{svc.name}",outcome=~"{"|".join(_GOOD_OUTCOMES)}"')
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
-        total = _increase_sum(rt, "llm.requests_total", {"service": svc.name}, start_ms, end_ms)
-        good = _increase_sum(rt, "llm.requests_total", good_matchers, start_ms, end_ms)
+        reader = lake.read((start_ms, end_ms))
+        total = reader.increase(metric, total_ids, (start_ms, end_ms))
+        good = reader.increase(metric, good_ids, (start_ms, end_ms))
         return good, total
 
     return counts
 
 
-def _gpu_counts(rt: Runtime, svc: Service) -> Counts:
-    """GPU-time free of XID errors and throttling, in samples of ``gpu.xid``/``gpu.sm_clock_hz``."""
+def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
+    """GPU-time free of XID errors: samples of ``gpu.xid`` that are zero, of all samples."""
+    ids = lake.ids("gpu.xid", {"service": svc.name})
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
-        xids = rt.store.query_samples("gpu.xid", start_ms, end_ms, {"service": svc.name})
-        values = [v for v in xids.column("value").to_pylist() if not math.isnan(v)]
-        bad = sum(1 for v in values if v != 0)
-        return float(len(values) - bad), float(len(values))
+        n, bad = lake.read((start_ms, end_ms)).sample_counts("gpu.xid", ids, (start_ms, end_ms))
+        return float(n - bad), float(n)
 
     return counts
 
 
-def _counts_for(rt: Runtime, slo: SLO) -> Counts | None:
+def _counts_for(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> Counts | None:
+    lake = lake or _Lake(rt, [])
     svc = rt.config.service(slo.service)
     sli = slo.sli
     if isinstance(sli, GoodputSLI) or (isinstance(sli, LatencySLI) and sli.source == "requests"):
-        return _request_counts(rt, svc, slo)
+        checks = _request_checks(slo)
+        return request_counts(
+            rt.store, svc.endpoint, lambda row: all(c(row) for c in checks), lake.windows
+        )
     if isinstance(sli, LatencySLI):
-        return _histogram_counts(rt, svc, sli)
+        return _histogram_counts(lake, svc, sli)
     if isinstance(sli, AvailabilitySLI):
-        return _counter_counts(rt, svc)
+        return _counter_counts(lake, svc)
     if isinstance(sli, GpuHealthSLI):
-        return _gpu_counts(rt, svc)
+        return _gpu_counts(lake, svc)
     return None
+
+
+def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Window]]:
+    start_ms, period = period_of(slo, now_ms)
+    windows = load_window_set(
+        slo.alerting,
+        period_s=(now_ms - start_ms) / 1000 if isinstance(slo.window, str) else slo.window,
+    )
+    wanted = [(start_ms, now_ms + 1)] + [
+        (now_ms - int(w * 1000), now_ms + 1) for w in windows.window_lengths()
+    ]
+    return start_ms, period, windows, wanted
+
+
+def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> list[SloStatus]:
+    """:func:`slo_status` of many SLOs, their windows read from the lake together."""
+    now_ms = rt.clock.now_ns() // 1_000_000
+    plans = [_status_windows(slo, now_ms) for slo in slos]
+    lake = _Lake(rt, [w for plan in plans for w in plan[3]])
+    return [
+        _status(rt, slo, lake, plan, min_events=min_events)
+        for slo, plan in zip(slos, plans, strict=True)
+    ]
 
 
 def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
     """The SLO now: SLI over its period, budget left, burn rate per alert window, alerts."""
-    now_ms = rt.clock.now_ns() // 1_000_000
-    start_ms, period = period_of(slo, now_ms)
-    counts = _counts_for(rt, slo)
+    return slo_statuses(rt, [slo], min_events=min_events)[0]
+
+
+def _status(
+    rt: Runtime,
+    slo: SLO,
+    lake: _Lake,
+    plan: tuple[int, str, WindowSet, list[Window]],
+    *,
+    min_events: int,
+) -> SloStatus:
+    start_ms, period, windows, wanted = plan
+    counts = _counts_for(rt, slo, lake)
     if counts is None:
         return SloStatus(
             slo.name,
@@ -254,12 +251,9 @@ def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
             None,
             note="PromQL ratio SLI: evaluated by the generated rules",
         )
-    good, total = counts(start_ms, now_ms + 1)
-    windows = load_window_set(
-        slo.alerting,
-        period_s=(now_ms - start_ms) / 1000 if isinstance(slo.window, str) else slo.window,
-    )
-    by_window = {w: counts(now_ms - int(w * 1000), now_ms + 1) for w in windows.window_lengths()}
+    good, total = counts(*wanted[0])
+    lengths = windows.window_lengths()
+    by_window = {w: counts(*window) for w, window in zip(lengths, wanted[1:], strict=True)}
     alerts = evaluate_alerts(by_window, slo.objective, windows, min_events=min_events)
     warnings = feasibility(slo.objective, windows)
     burns = {
@@ -285,18 +279,17 @@ def slo_history(rt: Runtime, slo: SLO) -> list[tuple[str, float, float, float | 
     """Per day of the period: (day, good, total, budget remaining % at the end of the day)."""
     now_ms = rt.clock.now_ns() // 1_000_000
     start_ms, _ = period_of(slo, now_ms)
-    counts = _counts_for(rt, slo)
+    day_ms = 86_400_000
+    days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
+    spans = [(max(day, start_ms), min(day + day_ms, now_ms + 1)) for day in days]
+    counts = _counts_for(rt, slo, _Lake(rt, spans))
     if counts is None:
         return []
     out, good_sum, total_sum = [], 0.0, 0.0
-    day_ms = 86_400_000
-    day = start_ms - start_ms % day_ms
-    while day <= now_ms:
-        lo, hi = max(day, start_ms), min(day + day_ms, now_ms + 1)
+    for day, (lo, hi) in zip(days, spans, strict=True):
         good, total = counts(lo, hi)
         good_sum, total_sum = good_sum + good, total_sum + total
         left = error_budget(slo.objective, good_sum, total_sum).remaining_pct if total_sum else None
         stamp = dt.datetime.fromtimestamp(day / 1000, dt.UTC).date().isoformat()
         out.append((stamp, good, total, left))
-        day += day_ms
     return out

@@ -39,7 +39,7 @@ def status(
     """Each SLO now: SLI over its period, budget remaining, burn rate per window, alerts."""
     from dataclasses import asdict
 
-    from perfops.app.slo import slo_status
+    from perfops.app.slo import slo_statuses
 
     rt = runtime(ctx)
     slos = [s for s in rt.config.slos if name is None or s.name == name]
@@ -48,7 +48,7 @@ def status(
         raise UsageError(
             f"no SLO {name!r}" if name else "no SLOs in perfops.yaml", hint=f"SLOs: {known}"
         )
-    results = [slo_status(rt, s, min_events=min_events) for s in slos]
+    results = slo_statuses(rt, slos, min_events=min_events)
     if as_json:
         echo_json([{**asdict(r), "firing": r.firing} for r in results])
         return

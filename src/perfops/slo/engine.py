@@ -12,7 +12,7 @@ and does *not* exceed a 14.4x threshold (the comparison is strict, as in Sloth's
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,12 +22,16 @@ from perfops.slo.windows import AlertWindow, Severity, WindowSet
 __all__ = [
     "AlertState",
     "Budget",
+    "CounterSpan",
     "burn_rate",
     "detection_time_s",
     "error_budget",
     "evaluate_alerts",
     "feasibility",
+    "extrapolated_increase",
     "increase",
+    "join_spans",
+    "span_of",
     "window_counts",
 ]
 
@@ -195,6 +199,74 @@ def detection_time_s(
     return factor * budget * long_window_s / error_rate
 
 
+@dataclass(frozen=True, slots=True)
+class CounterSpan:
+    """A stretch of one counter's samples, summarised so that stretches combine exactly:
+    ``n`` samples from ``first`` at ``first_ts`` to ``last`` at ``last_ts`` (ms), and
+    ``resets``, the sum of the values just before each drop (Prometheus' reset correction).
+    Raw samples, hourly rollups and minutes at a window's edge all become spans."""
+
+    first_ts: int
+    first: float
+    last_ts: int
+    last: float
+    n: int
+    resets: float = 0.0
+
+    def then(self, later: CounterSpan) -> CounterSpan:
+        """This span followed by ``later``: a drop across the seam is a reset as well."""
+        seam = self.last if later.first < self.last else 0.0
+        return CounterSpan(
+            self.first_ts,
+            self.first,
+            later.last_ts,
+            later.last,
+            self.n + later.n,
+            self.resets + seam + later.resets,
+        )
+
+
+def span_of(ts_ms: Sequence[int], values: Sequence[float]) -> CounterSpan | None:
+    """The span of time-ordered samples (non-finite values, such as staleness markers, are
+    skipped as Prometheus skips them); None when there is no finite sample."""
+    points = [(t, v) for t, v in zip(ts_ms, values, strict=True) if math.isfinite(v)]
+    if not points:
+        return None
+    vals = [v for _, v in points]
+    return CounterSpan(
+        points[0][0], vals[0], points[-1][0], vals[-1], len(points), _reset_correction(vals)
+    )
+
+
+def join_spans(spans: Iterable[CounterSpan | None]) -> CounterSpan | None:
+    """Consecutive spans of one counter as one."""
+    out: CounterSpan | None = None
+    for span in spans:
+        if span is not None:
+            out = span if out is None else out.then(span)
+    return out
+
+
+def extrapolated_increase(span: CounterSpan | None, start_ms: int, end_ms: int) -> float:
+    """Prometheus' ``increase(counter[end-start])`` at ``end_ms`` from the span of the samples
+    in the range: see :func:`increase`."""
+    if span is None or span.n < 2:
+        return math.nan
+    result = span.last - span.first + span.resets
+    sampled = (span.last_ts - span.first_ts) / 1000
+    average = sampled / (span.n - 1)
+    threshold = average * 1.1
+    to_start = (span.first_ts - start_ms) / 1000
+    to_end = (end_ms - span.last_ts) / 1000
+    if to_start >= threshold:
+        to_start = average / 2
+    if result > 0 and span.first >= 0:
+        to_start = min(to_start, sampled * (span.first / result))
+    if to_end >= threshold:
+        to_end = average / 2
+    return result * ((sampled + to_start + to_end) / sampled)
+
+
 def increase(ts_ms: Sequence[int], values: Sequence[float], start_ms: int, end_ms: int) -> float:
     """Prometheus' ``increase(counter[end-start])`` evaluated at ``end_ms``.
 
@@ -206,22 +278,9 @@ def increase(ts_ms: Sequence[int], values: Sequence[float], start_ms: int, end_m
     extrapolated past the counter's zero point. Same float64 operations in the same order, so
     results agree with Prometheus to within float rounding (relative 1e-12 in the tests).
     """
-    points = [(t, v) for t, v in zip(ts_ms, values, strict=True) if start_ms < t <= end_ms]
-    if len(points) < 2:
-        return math.nan
-    result = points[-1][1] - points[0][1] + _reset_correction([v for _, v in points])
-    sampled = (points[-1][0] - points[0][0]) / 1000
-    average = sampled / (len(points) - 1)
-    threshold = average * 1.1
-    to_start = (points[0][0] - start_ms) / 1000
-    to_end = (end_ms - points[-1][0]) / 1000
-    if to_start >= threshold:
-        to_start = average / 2
-    if result > 0 and points[0][1] >= 0:
-        to_start = min(to_start, sampled * (points[0][1] / result))
-    if to_end >= threshold:
-        to_end = average / 2
-    return result * ((sampled + to_start + to_end) / sampled)
+    inside = [(t, v) for t, v in zip(ts_ms, values, strict=True) if start_ms < t <= end_ms]
+    span = span_of([t for t, _ in inside], [v for _, v in inside])
+    return extrapolated_increase(span, start_ms, end_ms)
 
 
 def _reset_correction(values: Sequence[float]) -> float:

@@ -83,6 +83,34 @@ SAMPLES_1M = TableSpec(
     1_000_000,
 )
 
+SAMPLES_1H = TableSpec(
+    "samples_1h",
+    pa.schema(
+        [
+            pa.field("day", pa.date32(), nullable=False),
+            pa.field("ts", pa.int64(), nullable=False),
+            pa.field("series_id", pa.int64(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+            pa.field("count", pa.int64(), nullable=False),
+            pa.field("n", pa.int64(), nullable=False),
+            pa.field("first_ts", pa.int64()),
+            pa.field("first", pa.float64()),
+            pa.field("last_ts", pa.int64()),
+            pa.field("last", pa.float64()),
+            pa.field("resets", pa.float64()),
+            pa.field("nonzero", pa.int64()),
+            pa.field("sum", pa.float64()),
+            pa.field("min", pa.float64()),
+            pa.field("max", pa.float64()),
+        ]
+    ),
+    ("day",),
+    "1-hour rollups of samples with what counter math needs (first/last sample and time, "
+    "counter-reset correction), written by `perfops store compact`",
+    "ts",
+    1_000_000,
+)
+
 REQUESTS = TableSpec(
     "requests",
     pa.schema(
@@ -187,5 +215,5 @@ COSTS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SAMPLES, SERIES, SAMPLES_1M, REQUESTS, RUNS, EVENTS, COSTS)
+    t.name: t for t in (SAMPLES, SERIES, SAMPLES_1M, SAMPLES_1H, REQUESTS, RUNS, EVENTS, COSTS)
 }

@@ -17,7 +17,7 @@ from perfops._internal.clock import Clock, SystemClock
 from perfops._internal.ids import new_id, series_id
 from perfops.errors import StoreError
 from perfops.store._delta import DeltaHandle
-from perfops.store._rollup import ROLLUP_SQL, raw_counts, stale_days
+from perfops.store._rollup import HOURLY_SQL, ROLLUP_SQL, raw_counts, stale_days
 from perfops.store._writer import BatchWriter
 from perfops.store.records import (
     EventRecord,
@@ -70,7 +70,7 @@ class Store:
         self._lock = threading.Lock()
         self._series: dict[int, SeriesInfo] = {}
         self._series_version = -1
-        self._stale: tuple[tuple[int, int], list[dt.date]] | None = None
+        self._stale: dict[str, tuple[tuple[int, int], list[dt.date]]] = {}
 
     def table(self, name: str) -> DeltaHandle:
         try:
@@ -260,19 +260,52 @@ class Store:
             return None
         return pa.table({"series_id": pa.array(list(self.series(metric, matchers)), pa.int64())})
 
-    def stale_rollup_days(self) -> list[dt.date]:
-        """Days whose 1-minute rollups do not cover exactly the raw samples of that day."""
+    def query_hourly(
+        self, metric: str, start_ms: int, end_ms: int, matchers: Matchers = None
+    ) -> pa.Table:
+        """Per-hour aggregates of ``metric`` for the hours starting in ``[start_ms, end_ms)``:
+        ts (hour start), series_id, n (finite samples), first_ts, first, last_ts, last, resets
+        (counter-reset correction), nonzero, sum, min, max. Like :meth:`query_rollups`, days
+        not compacted since their last sample are rolled up on the fly."""
+        ids = self._ids(metric, matchers)
+        first, last = day_of(start_ms), day_of(max(start_ms, end_ms - 1))
+        stale = [d for d in self.stale_rollup_days("samples_1h") if first <= d <= last]
+        join = " JOIN wanted USING (series_id)" if ids is not None else ""
+        cols = "ts, series_id, n, first_ts, first, last_ts, last, resets, nonzero, sum, min, max"
+        in_stale = ", ".join(f"DATE '{d.isoformat()}'" for d in stale)
+        parts = [
+            f"SELECT {cols} FROM samples_1h{join} WHERE day BETWEEN ? AND ? AND ts >= ? "
+            "AND ts < ? AND metric = ? AND n > 0"
+            + (f" AND day NOT IN ({in_stale})" if stale else "")
+        ]
+        params: list[Any] = [first, last, start_ms, end_ms, metric]
+        if stale:
+            where = f"day IN ({in_stale}) AND ts >= ? AND ts < ? AND metric = ?"
+            parts.append(
+                f"SELECT {cols} FROM ({HOURLY_SQL.format(source='samples', where=where)}){join} "
+                "WHERE n > 0"
+            )
+            params += [start_ms - start_ms % 3_600_000, end_ms, metric]
+        return self.sql(
+            " UNION ALL ".join(parts) + " ORDER BY series_id, ts",
+            params,
+            extra=None if ids is None else {"wanted": ids},
+        )
+
+    def stale_rollup_days(self, table: str = "samples_1m") -> list[dt.date]:
+        """Days whose rollups in ``table`` do not cover exactly the raw samples of that day."""
         key = (
             self._tables["samples"].snapshot().version(),
-            self._tables["samples_1m"].snapshot().version(),
+            self._tables[table].snapshot().version(),
         )
-        if self._stale is None or self._stale[0] != key:
-            self._stale = (key, self._stale_days())
-        return list(self._stale[1])
+        cached = self._stale.get(table)
+        if cached is None or cached[0] != key:
+            cached = self._stale[table] = (key, self._stale_days(table))
+        return list(cached[1])
 
-    def _stale_days(self) -> list[dt.date]:
+    def _stale_days(self, table: str) -> list[dt.date]:
         raw = raw_counts(self._tables["samples"].add_actions())
-        rolled_rows = self.sql("SELECT day, sum(count) AS n FROM samples_1m GROUP BY day")
+        rolled_rows = self.sql(f"SELECT day, sum(count) AS n FROM {table} GROUP BY day")
         rolled = {
             str(d): n
             for d, n in zip(
@@ -284,14 +317,21 @@ class Store:
         return [dt.date.fromisoformat(str(d)) for d in stale_days(raw, rolled)]
 
     def refresh_rollups(self) -> list[dt.date]:
-        """Rebuild the rollups of every day whose raw samples changed; returns those days."""
-        days = self.stale_rollup_days()
-        handle = self._tables["samples_1m"]
-        for day in days:
-            sql = ROLLUP_SQL.format(source="samples", where="day = ?")
-            rows = self.sql(f"{sql} ORDER BY metric, series_id, ts", [day])
-            handle.overwrite_where(rows, f"day = '{day.isoformat()}'", row_group_rows=8192)
-        return days
+        """Rebuild the 1-minute and 1-hour rollups of every day whose raw samples changed;
+        returns those days."""
+        changed: set[dt.date] = set()
+        for table, query, order in (
+            ("samples_1m", ROLLUP_SQL, "metric, series_id, ts"),
+            ("samples_1h", HOURLY_SQL, "metric, series_id, ts"),
+        ):
+            handle = self._tables[table]
+            for day in self.stale_rollup_days(table):
+                rows = self.sql(
+                    f"{query.format(source='samples', where='day = ?')} ORDER BY {order}", [day]
+                )
+                handle.overwrite_where(rows, f"day = '{day.isoformat()}'", row_group_rows=8192)
+                changed.add(day)
+        return sorted(changed)
 
     # -- runs, events, requests, costs ------------------------------------------------------------
 

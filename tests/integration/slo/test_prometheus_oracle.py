@@ -5,7 +5,9 @@ The same synthetic vLLM counter and histogram series are backfilled into a real 
 at several evaluation times the error ratio of each alert window from perfops must match the
 `slo:sli_error:ratio_rate<w>` expression Prometheus 2.42 computes, within 0.1% relative (the
 two extrapolate to the window edges the same way; perfops' edges sit 1 ms apart from
-Prometheus' to select the same samples), and 2% for windows read from the 1-minute rollups.
+Prometheus' to select the same samples), 1% for a window that starts before the data (see
+the comment at the assertion), whether a window is read from raw samples or, for
+its whole hours, from the hourly rollups.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
         scrape = "\n".join(HEADER + samples(row, "")) + "\n"
         sink(mapper.rows(parse(scrape), row[0] * 1000))
     sink.flush()
+    store.compact(retention_hours=0)  # windows over an hour read the hourly rollups
     rt = Runtime(config=config, store=store, clock=ManualClock())
     rules = generate_rules(config.slos, selector=model_selector(config.services))
     exprs = {
@@ -149,9 +152,10 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
                     )
                     good, total = counts((at - seconds) * 1000, at * 1000 + 1)
                     ours = 1 - good / total
-                    # windows over 6 h read the 1-minute rollups: minute resolution, no
-                    # extrapolation at the edges, so 2% there
-                    rel = 1e-3 if seconds <= 6 * 3600 else 0.02
+                    # A window that starts before the first sample extrapolates to the
+                    # counter's zero point: Prometheus 2.x clamps before comparing with the
+                    # 1.1x-interval threshold, 3.x (which perfops follows) after; 1% there.
+                    rel = 1e-3 if at - seconds >= start else 0.01
                     assert ours == pytest.approx(theirs, rel=rel, abs=1e-6), (
                         slo.name,
                         hours,
