@@ -164,3 +164,31 @@ def test_openslo_import_prints_a_slos_block(tmp_path: Path) -> None:
     bad = run_cli("slo", "import", str(fixture.with_name("bad_version.yaml")), cwd=tmp_path)
     assert bad.returncode == 2
     assert "openslo/v1" in bad.stderr
+
+
+def test_gpu_health_counts_throttled_gpu_time(tmp_path: Path) -> None:
+    """One of two GPUs throttled for the whole collection: about half the GPU-time is bad."""
+    with sim_fleet(replicas=2, dcgm_interval=0.1) as fleet:
+        (tmp_path / "perfops.yaml").write_text(
+            sim_service_yaml(
+                fleet,
+                metrics=False,
+                extra=f"""telemetry:
+  interval: 0.25s
+  targets:
+    - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
+slos:
+  - name: gpus-healthy
+    service: chat
+    sli: {{kind: gpu_health}}
+    objective: 99
+""",
+            )
+        )
+        fleet.admin("POST", body={"kind": "throttle", "clock_factor": 0.6, "replica": 0})
+        collected = run_cli("collect", "--duration", "2s", cwd=tmp_path, timeout=60)
+        assert collected.returncode == 0, collected.stderr
+    status = json.loads(run_cli("slo", "status", "--json", cwd=tmp_path).stdout)[0]
+    assert status["total"] >= 8  # two GPUs, a sample of each per scrape
+    assert status["sli_pct"] == pytest.approx(50, abs=10)
+    assert status["budget"]["remaining_pct"] < 0  # far past a 1% budget

@@ -196,7 +196,8 @@ def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
     from perfops.app.slo import slo_statuses
     from perfops.slo.alertmanager import render_alertmanager_yaml
     from perfops.slo.grafana import render_dashboard_json
-    from perfops.slo.rules import generate_rule_tests, model_selector, render_rules_yaml
+    from perfops.slo.rule_tests import generate_rule_tests
+    from perfops.slo.rules import model_selector, render_rules_yaml
 
     say(f"  {'SLO':<20} {'SLI':>9} {'objective':>9} {'budget left':>12} {'burn 1h':>8} alerts")
     out: dict[str, object] = {}

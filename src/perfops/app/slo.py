@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from perfops._internal.durations import format_duration
 from perfops.app._sli import Counts, Reader, Window, request_counts
 from perfops.app.runtime import Runtime
@@ -30,6 +32,7 @@ from perfops.slo import (
     load_window_set,
 )
 from perfops.slo.engine import burn_rate
+from perfops.store.store import day_of
 
 __all__ = ["SloStatus", "period_of", "slo_history", "slo_status", "slo_statuses"]
 
@@ -171,12 +174,33 @@ def _counter_counts(lake: _Lake, svc: Service) -> Counts:
     return counts
 
 
+_THROTTLED = 0xEC  # clocks event reasons that slow a GPU: power cap, HW slowdown, thermal
+
+
 def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
-    """GPU-time free of XID errors: samples of ``gpu.xid`` that are zero, of all samples."""
+    """GPU-time free of XID errors and throttling: of the samples of ``gpu.xid``, those that
+    are zero and whose GPU's ``gpu.clocks_event_reasons`` shows no throttle bit. The two are
+    scraped together, so the bad samples are the XID ones plus the throttled ones, capped at
+    all samples (a sample both throttled and in XID would count twice otherwise)."""
     ids = lake.ids("gpu.xid", {"service": svc.name})
+    reasons = lake.ids("gpu.clocks_event_reasons", {"service": svc.name})
+
+    def throttled(start_ms: int, end_ms: int) -> int:
+        if not reasons:
+            return 0
+        table = lake.rt.store.sql(
+            "SELECT count(*) AS n FROM samples JOIN wanted USING (series_id) "
+            "WHERE day BETWEEN ? AND ? AND ts >= ? AND ts < ? "
+            "AND metric = 'gpu.clocks_event_reasons' "
+            f"AND isfinite(value) AND (CAST(value AS BIGINT) & {_THROTTLED}) != 0",
+            [day_of(start_ms), day_of(max(start_ms, end_ms - 1)), start_ms, end_ms],
+            extra={"wanted": pa.table({"series_id": pa.array(reasons, pa.int64())})},
+        )
+        return int(table.column("n")[0].as_py())
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
         n, bad = lake.read((start_ms, end_ms)).sample_counts("gpu.xid", ids, (start_ms, end_ms))
+        bad = min(n, bad + throttled(start_ms, end_ms))
         return float(n - bad), float(n)
 
     return counts

@@ -129,12 +129,8 @@ def rules(
     runbook_url: Annotated[str | None, typer.Option(help="base URL of the runbooks")] = None,
 ) -> None:
     """Prometheus recording and alerting rules for every SLO, plus a promtool test file."""
-    from perfops.slo.rules import (
-        DEFAULT_RUNBOOK,
-        generate_rule_tests,
-        model_selector,
-        render_rules_yaml,
-    )
+    from perfops.slo.rule_tests import generate_rule_tests
+    from perfops.slo.rules import DEFAULT_RUNBOOK, model_selector, render_rules_yaml
 
     rt = runtime(ctx)
     if not rt.config.slos:

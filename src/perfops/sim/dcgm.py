@@ -57,6 +57,13 @@ class GpuState:
     sm_clock_mhz: float = 0.0
     mem_clock_mhz: float = 0.0
     xid: int = 0
+    clocks_event_reasons: int = 0
+
+
+# DCGM_FI_DEV_CLOCKS_EVENT_REASONS bits (nvml.h, nvmlClocksEventReason*): GPU idle 0x1,
+# SW power cap 0x4, HW slowdown 0x8, SW thermal slowdown 0x20, HW thermal slowdown 0x40.
+_IDLE_REASON = 0x1
+_THROTTLE_REASONS = 0x8 | 0x20
 
 
 def new_gpu(index: int, profile: GpuProfile, hostname: str, seed: int) -> GpuState:
@@ -112,6 +119,8 @@ def advance(state: GpuState, activity: GpuActivity, profile: GpuProfile, dt: flo
         sm_clock_mhz=round(profile.max_sm_clock_mhz * clock),
         mem_clock_mhz=profile.max_mem_clock_mhz,
         xid=activity.xid if activity.xid else state.xid,
+        clocks_event_reasons=(_THROTTLE_REASONS if clock < 1.0 else 0)
+        | (_IDLE_REASON if busy == 0 else 0),
     )
 
 
@@ -128,6 +137,12 @@ _FIELDS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %).", "util_pct"),
     ("DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered.", "xid"),
+    (
+        "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
+        "gauge",
+        "Current clock event reasons (bitmask of nvmlClocksEventReason*).",
+        "clocks_event_reasons",
+    ),
     ("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB).", "fb_free_mib"),
     ("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB).", "fb_used_mib"),
     (

@@ -25,14 +25,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 
-from perfops._internal.durations import format_duration
+from perfops._internal.durations import format_duration, parse_duration
 from perfops.config.models import SLO, Service
-from perfops.slo.rules import WINDOW_SETS
+from perfops.slo.rules import burn_windows, period_s
 
 __all__ = ["dashboard", "dashboard_uid", "render_dashboard_json"]
-
-_DEFAULT_WINDOW_SET = "google-30d"
-_PERIODS = {"week": 7 * 86400.0, "month": 30 * 86400.0}
 
 
 def dashboard_uid(service: Service) -> str:
@@ -78,18 +75,19 @@ def _timeseries(
 
 
 def _period(slo: SLO) -> str:
-    window = slo.window
-    return format_duration(_PERIODS[window] if isinstance(window, str) else window)
+    return format_duration(period_s(slo))
 
 
 def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
     sel = f'{{slo="{_escape(slo.name)}", service="{_escape(slo.service)}"}}'
-    sli = f"1 - slo:sli_error:ratio_rate5m{sel}"
+    windows = burn_windows(slo)
+    shortest = min((w.short for w in windows), key=parse_duration)
+    sli = f"1 - slo:sli_error:ratio_rate{shortest}{sel}"
     budget = (
-        f"1 - (avg_over_time(slo:sli_error:ratio_rate5m{sel}[{_period(slo)}])"
+        f"1 - (avg_over_time(slo:sli_error:ratio_rate{shortest}{sel}[{_period(slo)}])"
         f" / on(slo, service) slo:error_budget:ratio{sel})"
     )
-    longs = [w.long for w in WINDOW_SETS.get(slo.alerting, WINDOW_SETS[_DEFAULT_WINDOW_SET])]
+    longs = [w.long for w in windows]
     burns = [
         (f"slo:sli_error:ratio_rate{w}{sel} / on(slo, service) slo:error_budget:ratio{sel}", w)
         for w in dict.fromkeys(longs)

@@ -25,21 +25,32 @@ from typing import Any
 
 import yaml
 
-from perfops._internal.durations import parse_duration
-from perfops.config.models import SLO, AvailabilitySLI, LatencySLI, RatioSLI, Service
+from perfops._internal.durations import format_duration, parse_duration
+from perfops.config.models import (
+    SLO,
+    AvailabilitySLI,
+    GoodputSLI,
+    GpuHealthSLI,
+    LatencySLI,
+    RatioSLI,
+    Service,
+)
 from perfops.errors import ConfigError, Problem
+from perfops.slo.windows import load_window_set
 
 __all__ = [
     "BUCKETS",
-    "WINDOW_SETS",
+    "CALENDAR_PERIOD_S",
     "BurnWindow",
     "alert_prefix",
     "alert_annotations",
+    "burn_windows",
     "default_selector",
     "format_le",
-    "generate_rule_tests",
+    "gpu_selector",
     "generate_rules",
     "model_selector",
+    "period_s",
     "render_rules_yaml",
 ]
 
@@ -48,7 +59,8 @@ Selector = Callable[[SLO], str]
 
 @dataclass(frozen=True, slots=True)
 class BurnWindow:
-    """One alert condition: both windows must burn faster than ``factor`` times the budget."""
+    """One alert condition as the rules write it: both windows (Prometheus durations) must burn
+    faster than ``factor`` times the budget."""
 
     severity: str
     long: str
@@ -56,16 +68,29 @@ class BurnWindow:
     factor: float
 
 
-# The SRE workbook, "Alerting on SLOs", table 5-8 (sre.google/workbook/alerting-on-slos), as in
-# Sloth's internal/alert/windows/google-30d.yaml: factor = budget fraction * 720h / long window.
-WINDOW_SETS: dict[str, tuple[BurnWindow, ...]] = {
-    "google-30d": (
-        BurnWindow("page", "1h", "5m", 14.4),
-        BurnWindow("page", "6h", "30m", 6.0),
-        BurnWindow("ticket", "1d", "2h", 3.0),
-        BurnWindow("ticket", "3d", "6h", 1.0),
-    ),
-}
+# Calendar periods as a rule sees them: Prometheus has no calendar, so a week is 7d and a
+# month 30d; the factors follow from that period as for a rolling window.
+CALENDAR_PERIOD_S = {"week": 7 * 86400.0, "month": 30 * 86400.0}
+
+
+def period_s(slo: SLO) -> float:
+    """The SLO period in seconds; calendar periods at their nominal length."""
+    return CALENDAR_PERIOD_S[slo.window] if isinstance(slo.window, str) else float(slo.window)
+
+
+def burn_windows(slo: SLO) -> tuple[BurnWindow, ...]:
+    """The SLO's alert windows: its window set (``alerting``, a data file in slo/windows/)
+    adapted to its period, exactly as ``perfops slo status`` evaluates them."""
+    chosen = load_window_set(slo.alerting, period_s=period_s(slo))
+    return tuple(
+        BurnWindow(w.severity, _prom_duration(w.long_s), _prom_duration(w.short_s), w.factor)
+        for w in chosen.windows
+    )
+
+
+def _prom_duration(seconds: float) -> str:
+    return format_duration(round(seconds))
+
 
 # vLLM v1 histogram buckets, copied from vllm/v1/metrics/loggers.py (PrometheusStatLogger);
 # perfops.sim.metrics serves the same tuples. A latency threshold must be one of them.
@@ -130,13 +155,28 @@ def _rate(series: str, window: str) -> str:
     return f"sum(rate({series}[{window}]))"
 
 
+def _latency_error(metric: str, threshold: float, selector: str, window: str) -> str:
+    name = _HISTOGRAMS[metric]
+    le = f'le="{format_le(threshold)}"'
+    good = _rate(f"{name}_bucket{_with(selector, le)}", window)
+    return f"1 - ({good} / {_rate(f'{name}_count{_with(selector)}', window)})"
+
+
 def _error_ratio(slo: SLO, selector: str, window: str) -> str:
     sli = slo.sli
     if isinstance(sli, LatencySLI):
-        name = _HISTOGRAMS[sli.metric]
-        le = f'le="{format_le(sli.threshold)}"'
-        good = _rate(f"{name}_bucket{_with(selector, le)}", window)
-        return f"1 - ({good} / {_rate(f'{name}_count{_with(selector)}', window)})"
+        return _latency_error(sli.metric, sli.threshold, selector, window)
+    if isinstance(sli, GoodputSLI):
+        # A request misses the goodput SLO when it misses any threshold; vLLM's histograms are
+        # per metric, so the rules alert on the union bound (the sum of the per-threshold error
+        # ratios, at most 1): never lower than the exact ratio `perfops slo status` computes
+        # from request records, so the alerts err towards firing.
+        terms = [
+            f"({_latency_error(m, t, selector, window)})" for m, t in sorted(sli.thresholds.items())
+        ]
+        return f"clamp_max({' + '.join(terms)}, 1)"
+    if isinstance(sli, GpuHealthSLI):
+        return f"avg_over_time({_GPU_BAD}{_with('', *_label_matchers(slo))}[{window}])"
     if isinstance(sli, AvailabilitySLI):
         reasons = f'finished_reason=~"{_GOOD_REASONS}"'
         good = _rate(f"{_SUCCESS}{_with(selector, reasons)}", window)
@@ -148,20 +188,50 @@ def _error_ratio(slo: SLO, selector: str, window: str) -> str:
     return f"1 - (({_rate(str(sli.good), window)}) / ({total}))"
 
 
+# GPU health: the share of GPUs, now, in an XID error or throttled (clocks event reasons
+# 0xEC: SW power cap, HW slowdown, SW/HW thermal, HW power brake). PromQL has no bitwise
+# AND, so each bit is floor(x / bit) % 2. Where the exporter does not export the reasons,
+# the XID part stands alone. Recorded every evaluation; the windows average it over time.
+_GPU_BAD = "slo:gpu_bad:ratio"
+_XID = "DCGM_FI_DEV_XID_ERRORS"
+_REASONS = "DCGM_FI_DEV_CLOCKS_EVENT_REASONS"
+_THROTTLE_BITS = (4, 8, 32, 64, 128)
+
+
+def gpu_selector(slo: SLO) -> str:
+    """``{service="<slo.service>"}``: dcgm-exporter series relabelled with the service."""
+    return f'{{service="{slo.service}"}}'
+
+
+def _gpu_bad_now(selector: str) -> str:
+    reasons = f"{_REASONS}{selector}"
+    bits = " + ".join(f"(floor({reasons} / {b}) % 2)" for b in _THROTTLE_BITS)
+    xid = f"max by (UUID) ({_XID}{selector} != bool 0)"
+    throttled = f"max by (UUID) (({bits}) > bool 0)"
+    return f"avg(clamp_max({xid} + on (UUID) {throttled}, 1) or on (UUID) {xid})"
+
+
+def _label_matchers(slo: SLO) -> tuple[str, ...]:
+    return tuple(f'{k}="{v}"' for k, v in _labels(slo).items())
+
+
 def _budget(slo: SLO) -> float:
     return round(1 - slo.objective / 100, 12)
 
 
 def _problems(slo: SLO, index: int, windows: Sequence[BurnWindow]) -> list[Problem]:
     where, sli = f"slos[{index}]", slo.sli
-    if not isinstance(sli, LatencySLI | AvailabilitySLI | RatioSLI):
-        return [Problem("perfops.yaml", f"{where}.sli.kind", f"{sli.kind!r} has no rule "
-                        "generator", "use latency, availability or ratio")]  # fmt: skip
     if isinstance(sli, RatioSLI) and (sli.good is None) == (sli.bad is None):
         return [Problem("perfops.yaml", f"{where}.sli", "set exactly one of good and bad")]
     out = []
     if isinstance(sli, LatencySLI) and sli.threshold not in BUCKETS[sli.metric]:
-        out.append(_bucket_problem(where, sli))
+        out.append(_bucket_problem(f"{where}.sli.threshold", sli.metric, sli.threshold))
+    if isinstance(sli, GoodputSLI):
+        out += [
+            _bucket_problem(f"{where}.sli.thresholds.{metric}", metric, limit)
+            for metric, limit in sli.thresholds.items()
+            if limit not in BUCKETS[metric]
+        ]
     worst = max((w.factor for w in windows), default=0.0)
     if worst * _budget(slo) >= 1:
         out.append(Problem("perfops.yaml", f"{where}.objective", f"{slo.objective}% cannot "
@@ -170,31 +240,21 @@ def _problems(slo: SLO, index: int, windows: Sequence[BurnWindow]) -> list[Probl
     return out
 
 
-def _bucket_problem(where: str, sli: LatencySLI) -> Problem:
-    buckets = BUCKETS[sli.metric]
-    below = max((b for b in buckets if b < sli.threshold), default=None)
-    above = min((b for b in buckets if b > sli.threshold), default=None)
+def _bucket_problem(path: str, metric: str, threshold: float) -> Problem:
+    buckets = BUCKETS[metric]
+    below = max((b for b in buckets if b < threshold), default=None)
+    above = min((b for b in buckets if b > threshold), default=None)
     near = " and ".join(f"{b:g}s" for b in (below, above) if b is not None)
     return Problem(
         "perfops.yaml",
-        f"{where}.sli.threshold",
-        f"{sli.threshold:g}s is not a vLLM {sli.metric} histogram bucket boundary",
+        path,
+        f"{threshold:g}s is not a vLLM {metric} histogram bucket boundary",
         f"use a boundary; the nearest are {near}",
     )
 
 
-def _windows(window_set: str, windows: Sequence[BurnWindow] | None) -> Sequence[BurnWindow]:
-    if windows is not None:
-        return windows
-    if window_set not in WINDOW_SETS:
-        known = ", ".join(sorted(WINDOW_SETS))
-        raise ConfigError([Problem("rules", "window_set", f"unknown {window_set!r}",
-                                   f"valid: {known}")])  # fmt: skip
-    return WINDOW_SETS[window_set]
-
-
-def _check(slos: Sequence[SLO], windows: Sequence[BurnWindow]) -> None:
-    problems = [p for i, slo in enumerate(slos) for p in _problems(slo, i, windows)]
+def _check(slos: Sequence[SLO], windows: Callable[[SLO], Sequence[BurnWindow]]) -> None:
+    problems = [p for i, slo in enumerate(slos) for p in _problems(slo, i, windows(slo))]
     if problems:
         raise ConfigError(problems, source="SLO rules")
 
@@ -203,9 +263,12 @@ def _labels(slo: SLO) -> dict[str, str]:
     return {"slo": slo.name, "service": slo.service}
 
 
-def _sli_group(slo: SLO, selector: str, windows: Sequence[BurnWindow]) -> dict[str, Any]:
+def _sli_group(slo: SLO, selector: str, gpus: str, windows: Sequence[BurnWindow]) -> dict[str, Any]:
     spans = sorted({w for b in windows for w in (b.long, b.short)}, key=parse_duration)
-    rules = [
+    now: list[dict[str, Any]] = []
+    if isinstance(slo.sli, GpuHealthSLI):  # first: later rules of the group read it
+        now = [{"record": _GPU_BAD, "expr": _gpu_bad_now(gpus), "labels": _labels(slo)}]
+    rules = now + [
         {
             "record": f"slo:sli_error:ratio_rate{w}",
             "expr": _error_ratio(slo, selector, w),
@@ -265,23 +328,31 @@ def _alert_group(slo: SLO, windows: Sequence[BurnWindow], runbook: str) -> dict[
 def generate_rules(
     slos: Sequence[SLO],
     *,
-    window_set: str = "google-30d",
     windows: Sequence[BurnWindow] | None = None,
     runbook_url_base: str = DEFAULT_RUNBOOK,
     selector: Selector | None = None,
+    gpus: Selector | None = None,
 ) -> dict[str, Any]:
     """The Prometheus rule file for ``slos``; ConfigError lists every SLO that cannot be built.
 
-    ``windows`` overrides the named ``window_set``; ``selector`` maps an SLO to the label
-    selector of its vLLM series (default :func:`default_selector`).
+    Each SLO alerts on its own window set adapted to its period (:func:`burn_windows`) unless
+    ``windows`` overrides them all. ``selector`` maps an SLO to the label selector of its vLLM
+    series (default :func:`default_selector`), ``gpus`` to that of its dcgm-exporter series
+    (default :func:`gpu_selector`).
     """
-    chosen = _windows(window_set, windows)
+
+    def chosen(slo: SLO) -> Sequence[BurnWindow]:
+        return windows if windows is not None else burn_windows(slo)
+
     _check(slos, chosen)
-    select = selector or default_selector
+    select, select_gpus = selector or default_selector, gpus or gpu_selector
     groups = []
     for slo in slos:
-        groups += [_sli_group(slo, select(slo), chosen), _meta_group(slo)]
-        groups.append(_alert_group(slo, chosen, runbook_url_base))
+        groups += [
+            _sli_group(slo, select(slo), select_gpus(slo), chosen(slo)),
+            _meta_group(slo),
+            _alert_group(slo, chosen(slo), runbook_url_base),
+        ]
     return {"groups": groups}
 
 
@@ -304,79 +375,3 @@ _Dumper.add_representer(str, _str)
 
 def _dump(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
-
-
-# ---- promtool unit tests ---------------------------------------------------------------
-
-_MINUTES = 180  # three hours of samples, one a minute
-_EVAL = "2h"
-
-
-def _series(slo: SLO, selector: str, good: float, total: float) -> list[dict[str, str]]:
-    """Input series where ``good`` of every ``total`` events per minute are good."""
-    sli, n = slo.sli, _MINUTES
-
-    def grow(step: float) -> str:
-        return f"0+{step:g}x{n}"
-
-    if isinstance(sli, LatencySLI):
-        name = _HISTOGRAMS[sli.metric]
-        le = f'le="{format_le(sli.threshold)}"'
-        return [
-            {"series": f"{name}_bucket{_with(selector, le)}", "values": grow(good)},
-            {"series": f"{name}_count{_with(selector)}", "values": grow(total)},
-        ]
-    stop, abort = 'finished_reason="stop"', 'finished_reason="abort"'
-    return [
-        {"series": f"{_SUCCESS}{_with(selector, stop)}", "values": grow(good)},
-        {"series": f"{_SUCCESS}{_with(selector, abort)}", "values": grow(total - good)},
-    ]
-
-
-def _expect(slo: SLO, severity: str, fires: bool, runbook: str) -> dict[str, Any]:
-    alerts = []
-    if fires:
-        labels = {"severity": severity, **_labels(slo)}
-        alerts = [
-            {"exp_labels": labels, "exp_annotations": alert_annotations(slo, severity, runbook)}
-        ]
-    name = f"{alert_prefix(slo.name)}{severity.capitalize()}BurnRate"
-    return {"eval_time": _EVAL, "alertname": name, "exp_alerts": alerts}
-
-
-def _case(slo: SLO, selector: str, error_rate: float, fires: dict[str, bool], runbook: str) -> Any:
-    total = 1000.0
-    return {
-        "interval": "1m",
-        "input_series": _series(slo, selector, total * (1 - error_rate), total),
-        "alert_rule_test": [_expect(slo, s, f, runbook) for s, f in fires.items()],
-    }
-
-
-def _cases(slo: SLO, selector: str, runbook: str) -> list[Any]:
-    slow = 2 * _budget(slo)  # burns 2x: under every page factor, over the 3d/6h ticket one
-    return [
-        _case(slo, selector, 1.0, {"page": True, "ticket": True}, runbook),
-        _case(slo, selector, 0.0, {"page": False, "ticket": False}, runbook),
-        _case(slo, selector, slow, {"page": False, "ticket": True}, runbook),
-    ]
-
-
-def generate_rule_tests(
-    slos: Sequence[SLO],
-    *,
-    rule_file: str = "rules.yml",
-    runbook_url_base: str = DEFAULT_RUNBOOK,
-    selector: Selector | None = None,
-) -> str:
-    """A promtool unit-test file for the google-30d rules of ``slos``.
-
-    Each latency and availability SLO gets three cases, evaluated at 2h: a total outage pages
-    and tickets, a healthy series stays silent, and a 2x burn tickets without paging. Ratio
-    SLOs read arbitrary PromQL, which cannot be synthesised, so they are left out.
-    """
-    select = selector or default_selector
-    testable = [s for s in slos if isinstance(s.sli, LatencySLI | AvailabilitySLI)]
-    tests = [c for s in testable for c in _cases(s, select(s), runbook_url_base)]
-    doc = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
-    return _dump(doc)

@@ -90,6 +90,9 @@ def test_throttle_lowers_clocks_and_slows_steps(fleet: FleetThread) -> None:
     throttled = {lab["gpu"]: v for lab, v in sample(url, "DCGM_FI_DEV_SM_CLOCK")}
     assert throttled["0"] == pytest.approx(full["0"] * 0.5, rel=0.01)
     assert throttled["1"] == full["1"]  # the other replica's GPU is untouched
+    reasons = {lab["gpu"]: int(v) for lab, v in sample(url, "DCGM_FI_DEV_CLOCKS_EVENT_REASONS")}
+    assert reasons["0"] & 0xEC  # a throttle bit (HW slowdown, thermal) is set
+    assert not reasons["1"] & 0xEC
     slow_gap = min(timing(fleet.url("replica-0"), tokens=20)[1] for _ in range(2))
     assert slow_gap > gap * 1.6
     fleet.admin("DELETE", f"/{fault['id']}")
