@@ -20,6 +20,7 @@ from pydantic import (
     PositiveInt,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from perfops._internal.durations import parse_duration
@@ -204,25 +205,70 @@ class SLO(Spec):
         return value
 
 
+Purchase = Literal["on_demand", "committed", "spot"]
+
+
 class GpuPrice(Spec):
+    """A GPU price that wins over the bundled catalog (``perfops.finops.prices.yaml``)."""
+
     gpu: str
-    hourly: NonNegativeFloat
-    provider: str | None = None
-    purchase: Literal["on_demand", "committed", "spot"] = "on_demand"
+    hourly: NonNegativeFloat = Field(description="price per GPU-hour in pricing.currency")
+    provider: str | None = Field(default=None, description="applies to this provider only")
+    region: str | None = Field(default=None, description="applies to this region only")
+    purchase: Purchase = "on_demand"
+    host: Literal["included", "excluded"] = Field(
+        default="included",
+        description="excluded: the price is the bare GPU; the catalog's host overheads "
+        "(CPU, RAM per GPU-hour) are added",
+    )
 
 
 class SharedCost(Spec):
+    """A cost outside the GPUs (control plane, storage, observability), shared by ``split``."""
+
     name: str
-    monthly: NonNegativeFloat
-    split: Literal["weighted", "even"] = "weighted"
+    monthly: NonNegativeFloat | None = Field(default=None, description="per month (730 h)")
+    hourly: NonNegativeFloat | None = Field(default=None, description="per hour")
+    split: Literal["weighted", "even", "none"] = Field(
+        default="weighted",
+        description="weighted: by each line's GPU cost; even: equal per line; none: shown apart",
+    )
+    services: tuple[str, ...] = Field(
+        default=(), description="only these services share it (default: every service)"
+    )
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> SharedCost:
+        if (self.monthly is None) == (self.hourly is None):
+            raise ValueError(
+                f"shared cost {self.name!r} needs exactly one of monthly: or hourly: "
+                "(e.g. monthly: 1200 or hourly: 1.65)"
+            )
+        return self
 
 
 class Pricing(Spec):
     currency: str = "USD"
-    catalog: str | None = None
+    catalog: str | None = Field(
+        default=None, description="a price catalog file replacing the bundled one"
+    )
+    provider: str | None = Field(
+        default=None, description="default provider for catalog prices (aws, gcp, azure, ...)"
+    )
+    region: str | None = None
+    purchase: Purchase = "on_demand"
     gpus: tuple[GpuPrice, ...] = ()
     energy_per_kwh: NonNegativeFloat | None = None
     shared: tuple[SharedCost, ...] = ()
+    basis: Literal["allocation", "usage"] = Field(
+        default="allocation",
+        description="allocation: a service pays for the GPU-hours it holds; usage: for the "
+        "share it keeps busy (DCGM activity), the rest is idle",
+    )
+    idle: Literal["separate", "weighted", "even"] = Field(
+        default="separate",
+        description="separate: idle cost shown apart as __idle__; weighted/even: shared out",
+    )
 
     @field_validator("currency")
     @classmethod

@@ -1,0 +1,92 @@
+"""The pure FinOps core of ``perfops cost``: prices, attribution, unit economics, ROI, what-if.
+
+Plain functions over frozen dataclasses; no store, no I/O beyond reading the bundled price
+catalog. Money is :class:`decimal.Decimal`, conserved to the cent:
+
+* :mod:`~perfops.finops.catalog` and :mod:`~perfops.finops.pricing`: the price catalog
+  (``prices.yaml``, each price with its source) and perfops.yaml overrides -> :class:`PriceBook`.
+* :mod:`~perfops.finops.usage`: GPU usage rows (telemetry, declared GPUs, fleet gaps).
+* :mod:`~perfops.finops.attribution`: GPU, idle and shared cost per service, model, team and
+  tenant; allocated + idle + shared = the bill.
+* :mod:`~perfops.finops.unit`: $/1M tokens (input, output, SLO-compliant), $/request, SLO waste.
+* :mod:`~perfops.finops.roi` and :mod:`~perfops.finops.scenario`: a change's return, and the
+  cheapest configuration for forecast traffic.
+"""
+
+from perfops.finops.attribution import (
+    IDLE,
+    SHARED,
+    Attribution,
+    Basis,
+    CostLine,
+    IdleShare,
+    SharedItem,
+    attribute,
+    shared_items,
+)
+from perfops.finops.catalog import (
+    PURCHASES,
+    CatalogPrice,
+    PriceCatalog,
+    Purchase,
+    load_catalog,
+)
+from perfops.finops.pricing import PriceBook, Rate, price_book
+from perfops.finops.roi import Roi, RunEconomics, compare, gpus_needed
+from perfops.finops.scenario import Candidate, Forecast, MonthPlan, Plan, Scenario, plan
+from perfops.finops.unit import ServedWork, UnitCosts, UnitRow, unit_costs, unit_economics
+from perfops.finops.usage import (
+    DAY_MS,
+    HOUR_MS,
+    Declared,
+    Owner,
+    UsageColumns,
+    UsageRow,
+    declared_from_services,
+    declared_usage,
+    fill_gaps,
+)
+
+__all__ = [
+    "DAY_MS",
+    "HOUR_MS",
+    "IDLE",
+    "PURCHASES",
+    "SHARED",
+    "Attribution",
+    "Basis",
+    "Candidate",
+    "CatalogPrice",
+    "CostLine",
+    "Declared",
+    "Forecast",
+    "IdleShare",
+    "MonthPlan",
+    "Owner",
+    "Plan",
+    "PriceBook",
+    "PriceCatalog",
+    "Purchase",
+    "Rate",
+    "Roi",
+    "RunEconomics",
+    "Scenario",
+    "ServedWork",
+    "SharedItem",
+    "UnitCosts",
+    "UnitRow",
+    "UsageColumns",
+    "UsageRow",
+    "attribute",
+    "compare",
+    "declared_from_services",
+    "declared_usage",
+    "fill_gaps",
+    "gpus_needed",
+    "load_catalog",
+    "plan",
+    "price_book",
+    "shared_items",
+    "unit_costs",
+    "unit_economics",
+]

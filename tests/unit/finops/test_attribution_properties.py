@@ -1,0 +1,155 @@
+"""Money is conserved to the cent whatever the usage looks like (hypothesis).
+
+Random fleets with telemetry gaps, missing activity, unassigned GPUs, odd prices, shared costs
+and every basis / idle rule: the lines always add up to the bill, the bill is the exact cost
+rounded once, and nothing is negative.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perfops.finops import HOUR_MS, IDLE, SharedItem, UsageRow, attribute
+from perfops.finops._money import cents, split_cents
+
+PROPS = settings(max_examples=200, deadline=None)
+GPU_TYPES = ("H100", "H200", "L40S")
+OWNERS = (None, "chat", "search", "embed")
+
+prices = st.decimals(min_value=0, max_value=50, places=4, allow_nan=False, allow_infinity=False)
+
+
+hours = st.tuples(
+    st.sampled_from([True, True, False]),  # False: a telemetry gap
+    st.sampled_from([0, 0, 1, 59_999, 1_800_000]),  # late start within the hour
+    st.sampled_from(OWNERS),
+    st.sampled_from([None, "a", "b"]),
+    st.none() | st.floats(0, 1),
+)
+
+
+@st.composite
+def fleets(draw: st.DrawFn) -> tuple[list[UsageRow], dict[str, Decimal]]:
+    price = {t: draw(prices) for t in GPU_TYPES}
+    rows = []
+    for g in range(draw(st.integers(1, 5))):
+        gpu_type = draw(st.sampled_from(GPU_TYPES))
+        for hour, (seen, late, owner, team, activity) in enumerate(
+            draw(st.lists(hours, min_size=1, max_size=50))
+        ):
+            if seen:
+                start, end = hour * HOUR_MS + late, (hour + 1) * HOUR_MS
+                rows.append(
+                    UsageRow(start, end, f"g{g}", gpu_type, owner, None, team, None, activity)
+                )
+    return rows, price
+
+
+shared = st.lists(
+    st.builds(
+        SharedItem,
+        name=st.sampled_from(["cp", "obs", "db"]),
+        amount=st.decimals(min_value=0, max_value=10_000, places=2),
+        per=st.sampled_from(["month", "hour"]),
+        split=st.sampled_from(["weighted", "even", "none"]),
+        services=st.sampled_from([(), ("chat",), ("embed", "nobody")]),
+    ),
+    max_size=3,
+)
+
+
+def exact_bill(rows: list[UsageRow], price: dict[str, Decimal], items: list[SharedItem]) -> int:
+    start = min(r.start_ms for r in rows)
+    end = max(r.end_ms for r in rows)
+    gpu = sum(Fraction(price[r.gpu_type]) * (r.end_ms - r.start_ms) / HOUR_MS for r in rows)
+    hours = Fraction(end - start, HOUR_MS)
+    extra = sum(Fraction(i.amount) * hours / (730 if i.per == "month" else 1) for i in items)
+    return cents(Fraction(gpu) + extra)
+
+
+@PROPS
+@given(
+    fleets(),
+    shared,
+    st.sampled_from(["allocation", "usage"]),
+    st.sampled_from(["separate", "weighted", "even"]),
+    st.sampled_from([HOUR_MS, 6 * HOUR_MS, 24 * HOUR_MS, None]),
+)
+def test_money_is_conserved_to_the_cent(fleet, items, basis, idle, bucket) -> None:  # type: ignore[no-untyped-def]
+    rows, price = fleet
+    if not rows:
+        return
+    result = attribute(
+        rows, price.__getitem__, shared=items, basis=basis, idle=idle, bucket_ms=bucket
+    )
+    lines = result.lines
+    assert sum(line.total for line in lines) == result.paid
+    assert result.paid == Decimal(exact_bill(rows, price, items)) / 100
+    assert result.paid == result.gpu_paid + result.shared_paid
+    assert sum(line.shared_cost for line in lines) == result.shared_paid
+    assert sum(result.shared_by_item.values()) == result.shared_paid
+    assert sum(line.idle_cost for line in lines) == result.idle_cost
+    for line in lines:
+        assert line.gpu_cost >= 0
+        assert line.idle_cost >= 0
+        assert line.shared_cost >= 0
+        assert line.gpu_seconds >= 0
+        assert line.busy_gpu_seconds <= line.gpu_seconds + 1e-6
+    held = sum(line.gpu_seconds for line in lines if line.service != IDLE)
+    assert abs(held - sum((r.end_ms - r.start_ms) / 1000 for r in rows if r.service)) < 1e-3
+
+
+@PROPS
+@given(fleets())
+def test_allocation_idle_is_the_unassigned_time(fleet) -> None:  # type: ignore[no-untyped-def]
+    rows, price = fleet
+    if not rows:
+        return
+    result = attribute(rows, price.__getitem__, bucket_ms=None)
+    unassigned = sum(
+        Fraction(price[r.gpu_type]) * (r.end_ms - r.start_ms) / HOUR_MS
+        for r in rows
+        if r.service is None
+    )
+    # Idle is split from the bill by largest remainder: within a cent of its exact value.
+    assert abs(Fraction(result.idle_cost) - unassigned) < Fraction(1, 100)
+
+
+@PROPS
+@given(fleets())
+def test_usage_basis_never_charges_more_than_allocation(fleet) -> None:  # type: ignore[no-untyped-def]
+    rows, price = fleet
+    if not rows:
+        return
+    alloc = attribute(rows, price.__getitem__, bucket_ms=None)
+    usage = attribute(rows, price.__getitem__, bucket_ms=None, basis="usage")
+    assert usage.paid == alloc.paid
+    held = {(line.service, line.team): line.gpu_cost for line in alloc.lines}
+    owners = 1 + len(held)
+    for line in usage.lines:
+        if line.service != IDLE:
+            # each split is within a cent of exact; the two can differ by a cent per line
+            assert line.gpu_cost <= held[line.service, line.team] + Decimal("0.01") * owners
+    assert usage.idle_cost >= alloc.idle_cost - Decimal("0.01") * owners
+
+
+@PROPS
+@given(
+    st.integers(0, 10**9),
+    st.lists(st.floats(0, 1e6, allow_subnormal=False) | st.just(0.0), min_size=1, max_size=50),
+)
+def test_largest_remainder_split_adds_up(total: int, weights: list[float]) -> None:
+    w = np.array(weights)
+    if not (w > 0).any():
+        return
+    parts = split_cents(total, w)
+    assert int(parts.sum()) == total
+    assert (parts >= 0).all()
+    assert (parts[w == 0] == 0).all()
+    exact = w / w.sum() * total
+    assert (np.abs(parts - exact) <= 1 + 1e-6 * total).all()
