@@ -106,6 +106,11 @@ def test_demo_records_a_run_and_events(tmp_path: Path) -> None:
     result = run_cli("demo", "ws", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "recorded run demo-" in result.stdout
+    # the cost step: $/1M tokens of the sweep, and H100 vs H200 at the measured capacity
+    assert "$/1M SLO tok" in result.stdout
+    assert "H100-SXM" in result.stdout
+    assert "H200" in result.stdout
+    assert "<- cheapest" in result.stdout
     info = json.loads(
         run_cli("-c", "ws/perfops.yaml", "store", "info", "--json", cwd=tmp_path).stdout
     )

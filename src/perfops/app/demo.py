@@ -89,8 +89,11 @@ def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
         for line in _metric_lines(fleet):
             say(f"  {line}")
         summary["collected_samples"] = _collect_step(rt, fleet, svc.name, svc.model, say)
-        summary["load"] = _load_step(rt, fleet, svc.model, say)
+        started_ms = rt.clock.now_ns() // 1_000_000
+        load = _load_step(rt, fleet, svc.name, svc.model, say)
+        summary["load"] = load
         summary["slo"] = _slo_step(rt, directory, say)
+    summary["cost"] = _cost_step(rt, started_ms, load, say)
     rt.store.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
@@ -103,20 +106,8 @@ def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -
     import threading
 
     from perfops.app.collect import collect
-    from perfops.telemetry.runner import TargetSpec
 
-    targets = [TargetSpec("dcgm", fleet.url("dcgm-metrics"), "dcgm", 0.5, 2, {"service": service})]
-    targets += [
-        TargetSpec(
-            f"{service}-vllm-{i}",
-            fleet.url(f"replica-{i}-metrics"),
-            "vllm",
-            0.5,
-            2,
-            {"service": service},
-        )
-        for i in range(fleet.replicas)
-    ]
+    targets = _sim_targets(fleet, service)
     load = threading.Thread(target=_background_load, args=(fleet.url(), model, 24), daemon=True)
     load.start()
     say(f"collecting from {len(targets)} targets for 4 s under load ...")
@@ -129,10 +120,23 @@ def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -
     return samples
 
 
+def _sim_targets(fleet: Any, service: str) -> list[Any]:
+    """The sim's DCGM exporter and each replica's vLLM metrics, scraped every 0.5 s."""
+    from perfops.telemetry.runner import TargetSpec
+
+    labels = {"service": service}
+    targets = [TargetSpec("dcgm", fleet.url("dcgm-metrics"), "dcgm", 0.5, 2, labels)]
+    targets += [
+        TargetSpec(f"{service}-vllm-{i}", fleet.url(f"replica-{i}-metrics"), "vllm", 0.5, 2, labels)
+        for i in range(fleet.replicas)
+    ]
+    return targets
+
+
 DEMO_SLO = "ttft_p99=300ms,tpot_p99=40ms"
 
 
-def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, object]:
+def _load_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -> dict[str, object]:
     """A short open-loop rate sweep against the sim, then the capacity at DEMO_SLO."""
     import asyncio
 
@@ -154,6 +158,8 @@ def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, objec
         slo=tuple(parse_slo(DEMO_SLO)),
         gpus=gpus,
         seed=1,
+        service=service,
+        scrape=tuple(_sim_targets(fleet, service)),  # GPU time and tokens for `perfops cost`
     )
     say(
         f"load sweep against the sim (poisson, 512-token prompts, 64-token answers, "
@@ -187,6 +193,55 @@ def _load_step(rt: Runtime, fleet: Any, model: str, say: Say) -> dict[str, objec
         "capacity_rps": found.capacity_rps,
         "capacity_run": run_id,
     }
+
+
+def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> dict[str, object]:
+    """What the sweep's tokens cost, and H100 vs H200 at the measured capacity."""
+    from perfops.app.cost import cost_report
+    from perfops.app.cost_plan import scenario
+    from perfops.loadgen.slo import parse_slo
+
+    report = cost_report(rt, start_ms, rt.clock.now_ns() // 1_000_000 + 1)
+    cur = report.currency
+    say(f"cost of the sweep ({report.basis} basis, {cur}; `perfops cost report`):")
+    say(f"  {'service':<10} {'GPU-h':>7} {'cost':>8} {'tokens':>9} {'$/1M tok':>9} "
+        f"{'$/1M SLO tok':>13} {'SLO waste':>10}")  # fmt: skip
+    out: dict[str, object] = {"paid": str(report.paid)}
+    for r in report.rows:
+        u = r.unit
+        say(
+            f"  {r.group:<10} {r.gpu_hours:>7.4f} {r.total:>8.4f} "
+            f"{r.work.input_tokens + r.work.output_tokens:>9,} {_money(u.per_1m_tokens):>9} "
+            f"{_money(u.per_1m_slo_tokens):>13} {_money(u.slo_waste):>10}"
+        )
+        out[r.group] = {"per_1m_tokens": _money(u.per_1m_tokens),
+                        "per_1m_slo_tokens": _money(u.per_1m_slo_tokens)}  # fmt: skip
+    capacity = load.get("capacity_rps")
+    if not capacity:
+        return out
+    svc = rt.config.services[0]
+    plan, caps = scenario(
+        rt, [("H100-SXM", {"on_demand": 1.0}), ("H200", {"on_demand": 1.0})],
+        model=svc.model, slo=parse_slo(DEMO_SLO), traffic_rps=float(str(capacity)),
+        growth=0.0, months=1, utilisation=0.7, prompt_tokens=512, output_tokens=64,
+    )  # fmt: skip
+    say(f"scenario: {capacity:.1f} req/s at SLO {DEMO_SLO}, 70% utilisation "
+        "(`perfops cost scenario`):")  # fmt: skip
+    by_gpu = {c.gpu: c for c in caps}
+    for p in plan.plans:
+        cap = by_gpu[p.candidate.gpu_type]
+        per_gpu = "fails SLO" if cap.rps_per_gpu is None else f"{cap.rps_per_gpu:.1f} req/s/GPU"
+        say(
+            f"  {p.candidate.name:<9} {per_gpu:>16} ({cap.source}) {p.peak_gpus:>3} GPUs "
+            f"{p.total_cost:>10,.2f} {cur}/month {_money(p.cost_per_1m_tokens):>8} "
+            f"$/1M output tokens{'  <- cheapest' if plan.cheapest is p else ''}"
+        )
+    out["cheapest"] = None if plan.cheapest is None else plan.cheapest.candidate.name
+    return out
+
+
+def _money(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import collect, demo, doctor, init, load, metrics, sim, slo, store
+from perfops.cli import collect, cost, demo, doctor, init, load, metrics, sim, slo, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.add_typer(collect.app, name="collect")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(load.app, name="load")
 app.add_typer(slo.app, name="slo")
+app.add_typer(cost.app, name="cost")
 
 
 def _version(value: bool) -> None:
@@ -70,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("PERFOPS_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="perfops", standalone_mode=False)
+        # without standalone mode click returns the code of a typer.Exit instead of raising
+        code = command.main(args=args, prog_name="perfops", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument

@@ -68,9 +68,13 @@ def load_config(
     lake = config.workspace.lake
     if not lake.is_absolute():
         lake = (file.parent / lake).resolve()
-    return config.model_copy(
-        update={"workspace": config.workspace.model_copy(update={"lake": lake})}
-    )
+    update: dict[str, object] = {"workspace": config.workspace.model_copy(update={"lake": lake})}
+    catalog = config.pricing.catalog
+    if catalog and not Path(catalog).is_absolute():  # relative to perfops.yaml, as the lake
+        update["pricing"] = config.pricing.model_copy(
+            update={"catalog": str((file.parent / catalog).resolve())}
+        )
+    return config.model_copy(update=update)
 
 
 def parse_config(

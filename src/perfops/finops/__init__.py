@@ -1,7 +1,8 @@
 """The pure FinOps core of ``perfops cost``: prices, attribution, unit economics, ROI, what-if.
 
 Plain functions over frozen dataclasses; no store, no I/O beyond reading the bundled price
-catalog. Money is :class:`decimal.Decimal`, conserved to the cent:
+catalog and reading or writing FOCUS files. Money is :class:`decimal.Decimal`, conserved to
+the cent:
 
 * :mod:`~perfops.finops.catalog` and :mod:`~perfops.finops.pricing`: the price catalog
   (``prices.yaml``, each price with its source) and perfops.yaml overrides -> :class:`PriceBook`.
@@ -11,6 +12,9 @@ catalog. Money is :class:`decimal.Decimal`, conserved to the cent:
 * :mod:`~perfops.finops.unit`: $/1M tokens (input, output, SLO-compliant), $/request, SLO waste.
 * :mod:`~perfops.finops.roi` and :mod:`~perfops.finops.scenario`: a change's return, and the
   cheapest configuration for forecast traffic.
+* :mod:`~perfops.finops.focus`: perfops' charges exported as a FOCUS 1.2 table (Parquet, CSV).
+* :mod:`~perfops.finops.bill`: a provider's FOCUS bill read, checked and reconciled with
+  perfops' charges.
 """
 
 from perfops.finops.attribution import (
@@ -24,12 +28,29 @@ from perfops.finops.attribution import (
     attribute,
     shared_items,
 )
+from perfops.finops.bill import (
+    BILL_REQUIRED_COLUMNS,
+    GroupDiff,
+    Reconciliation,
+    read_focus_bill,
+    reconcile,
+)
 from perfops.finops.catalog import (
     PURCHASES,
     CatalogPrice,
     PriceCatalog,
     Purchase,
     load_catalog,
+)
+from perfops.finops.focus import (
+    APPLICABILITY_CRITERIA,
+    FOCUS_SCHEMA,
+    FOCUS_VERSION,
+    Charge,
+    ChargeKind,
+    PurchaseOption,
+    to_focus_table,
+    write_focus,
 )
 from perfops.finops.pricing import PriceBook, Rate, price_book
 from perfops.finops.roi import Roi, RunEconomics, compare, gpus_needed
@@ -48,7 +69,11 @@ from perfops.finops.usage import (
 )
 
 __all__ = [
+    "APPLICABILITY_CRITERIA",
+    "BILL_REQUIRED_COLUMNS",
     "DAY_MS",
+    "FOCUS_SCHEMA",
+    "FOCUS_VERSION",
     "HOUR_MS",
     "IDLE",
     "PURCHASES",
@@ -57,9 +82,12 @@ __all__ = [
     "Basis",
     "Candidate",
     "CatalogPrice",
+    "Charge",
+    "ChargeKind",
     "CostLine",
     "Declared",
     "Forecast",
+    "GroupDiff",
     "IdleShare",
     "MonthPlan",
     "Owner",
@@ -67,7 +95,9 @@ __all__ = [
     "PriceBook",
     "PriceCatalog",
     "Purchase",
+    "PurchaseOption",
     "Rate",
+    "Reconciliation",
     "Roi",
     "RunEconomics",
     "Scenario",
@@ -86,7 +116,11 @@ __all__ = [
     "load_catalog",
     "plan",
     "price_book",
+    "read_focus_bill",
+    "reconcile",
     "shared_items",
+    "to_focus_table",
     "unit_costs",
     "unit_economics",
+    "write_focus",
 ]

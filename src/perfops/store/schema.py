@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from perfops._internal.focus_schema import FOCUS_SCHEMA
+
 __all__ = ["TABLES", "TableSpec"]
 
 
@@ -173,44 +175,12 @@ EVENTS = TableSpec(
     "ts_ns",
 )
 
-_DEC = pa.decimal128(38, 10)
 COSTS = TableSpec(
     "costs",
-    pa.schema(
-        [
-            pa.field("BilledCost", _DEC, nullable=False),
-            pa.field("EffectiveCost", _DEC, nullable=False),
-            pa.field("ListCost", _DEC, nullable=False),
-            pa.field("ContractedCost", _DEC, nullable=False),
-            pa.field("BillingCurrency", pa.string(), nullable=False),
-            pa.field("BillingPeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("BillingPeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("ChargePeriodStart", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("ChargePeriodEnd", pa.timestamp("us", tz="UTC"), nullable=False),
-            pa.field("ChargeCategory", pa.string(), nullable=False),
-            pa.field("ChargeClass", pa.string()),
-            pa.field("ChargeDescription", pa.string()),
-            pa.field("BillingAccountId", pa.string(), nullable=False),
-            pa.field("BillingAccountName", pa.string()),
-            pa.field("InvoiceIssuerName", pa.string(), nullable=False),
-            pa.field("ProviderName", pa.string(), nullable=False),
-            pa.field("PublisherName", pa.string(), nullable=False),
-            pa.field("ServiceName", pa.string(), nullable=False),
-            pa.field("ServiceCategory", pa.string(), nullable=False),
-            pa.field("PricingQuantity", _DEC),
-            pa.field("PricingUnit", pa.string()),
-            pa.field("ResourceId", pa.string()),
-            pa.field("ResourceName", pa.string()),
-            pa.field("x_Service", pa.string()),
-            pa.field("x_Team", pa.string()),
-            pa.field("x_Model", pa.string()),
-            pa.field("x_GpuSeconds", pa.float64()),
-            pa.field("x_Tokens", pa.int64()),
-            pa.field("x_SloCompliantTokens", pa.int64()),
-        ]
-    ),
+    FOCUS_SCHEMA,
     (),
-    "FOCUS 1.2 cost rows plus x_ columns (tokens, SLO-compliant tokens, GPU-seconds)",
+    "FOCUS 1.2 cost rows plus x_ columns (service, team, tokens, SLO-compliant tokens, "
+    "GPU-seconds), as `perfops cost export` writes them",
     None,
 )
 

@@ -435,6 +435,24 @@ class Store:
     def append_costs(self, table: pa.Table) -> None:
         self._tables["costs"].append(table)
 
+    def replace_costs(self, table: pa.Table, start_ms: int, end_ms: int) -> None:
+        """Replace the cost rows charged in ``[start_ms, end_ms)`` by ``table`` in one commit,
+        so exporting a period again does not count it twice."""
+        lo, hi = (
+            "arrow_cast('"
+            + dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            + """', 'Timestamp(Microsecond, Some("UTC"))')"""
+            for ms in (start_ms, end_ms)
+        )
+        handle = self._tables["costs"]
+        if handle.stats().files == 0:
+            handle.append(table)
+            return
+        handle.overwrite_where(
+            table,
+            f"ChargePeriodStart >= {lo} AND ChargePeriodStart < {hi}",
+        )
+
     # -- maintenance ------------------------------------------------------------------------------
 
     def info(self) -> list[TableInfo]:

@@ -31,7 +31,7 @@ import pytest
 from tests.conftest import SHARED
 from tests.integration.finops._validator import NoPython312, Validator, ensure_validator
 
-from perfops.finops.focus import (
+from perfops.finops import (
     APPLICABILITY_CRITERIA,
     Charge,
     read_focus_bill,

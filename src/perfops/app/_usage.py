@@ -1,0 +1,219 @@
+"""What cost attribution reads from the lake: GPU time and activity per service, and the work
+served (tokens, requests, SLO-compliant tokens, prefill/decode time, energy).
+
+GPU time comes from the DCGM activity series (``gpu.sm_active``, else
+``gpu.gr_engine_active``, else ``gpu.util``) through the hourly rollups: a GPU is present
+from its first to its last sample of each hour, plus one scrape interval, and its activity is
+the hour's mean. A service with no GPU series in the window is charged the GPUs it declares in
+perfops.yaml for the whole window (the allocation view of reserved GPUs), and the report
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from perfops.app._sli import Reader
+from perfops.app.metrics import _owner
+from perfops.app.runtime import Runtime
+from perfops.app.slo import _request_checks
+from perfops.config import Service
+from perfops.config.models import GoodputSLI, LatencySLI
+from perfops.finops import ServedWork, UsageRow, declared_from_services, declared_usage
+
+__all__ = ["GpuUsage", "gpu_usage", "served_work"]
+
+_HOUR = 3_600_000
+_ACTIVITY = ("gpu.sm_active", "gpu.gr_engine_active", "gpu.util")
+# dcgm-exporter's modelName label -> the catalog's GPU types, for GPUs no service claims
+_MODEL_NAMES = (
+    ("H200", "H200"),
+    ("H100", "H100-SXM"),
+    ("A100-SXM4-40GB", "A100-40GB"),
+    ("A100 40GB", "A100-40GB"),
+    ("A100", "A100-80GB"),
+    ("L40S", "L40S"),
+)
+
+
+@dataclass
+class GpuUsage:
+    rows: list[UsageRow]
+    metric: str | None
+    declared: list[str] = field(default_factory=list)  # services charged their declared GPUs
+    unknown_types: set[str] = field(default_factory=set)
+
+
+def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
+    if svc is not None:
+        return svc.gpu.type
+    model = labels.get("modelName", "")
+    for needle, gpu in _MODEL_NAMES:
+        if needle in model:
+            return gpu
+    return model or "unknown"
+
+
+def _gpu_id(labels: Mapping[str, str], sid: int) -> str:
+    if "UUID" in labels:
+        return labels["UUID"]
+    if "gpu" in labels:
+        return f"{labels.get('hostname', '')}/{labels['gpu']}"
+    return f"series-{sid}"
+
+
+def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
+    """GPU usage rows over ``[start_ms, end_ms)``, hour by hour."""
+    services = rt.config.services
+    interval_ms = int(rt.config.telemetry.interval * 1000)
+    metric, table = None, None
+    for name in _ACTIVITY:
+        table = rt.store.query_hourly(name, start_ms - start_ms % _HOUR, end_ms)
+        if table.num_rows:
+            metric = name
+            break
+    rows: list[UsageRow] = []
+    seen: set[str] = set()
+    if metric is not None and table is not None:
+        infos = rt.store.series(metric)
+        cols = {c: table.column(c).to_pylist() for c in ("ts", "series_id", "n", "sum")}
+        cols |= {c: table.column(c).to_pylist() for c in ("first_ts", "last_ts")}
+        per_series_step: dict[int, int] = {}
+        for i, sid in enumerate(cols["series_id"]):
+            labels = infos[sid].labels if sid in infos else {}
+            svc = _owner(labels, services)
+            n = cols["n"][i]
+            first, last = cols["first_ts"][i], cols["last_ts"][i]
+            if n > 1:
+                per_series_step[sid] = (last - first) // (n - 1)
+            step = per_series_step.get(sid, interval_ms)
+            lo = max(cols["ts"][i], first, start_ms)
+            hi = min(cols["ts"][i] + _HOUR, last + step, end_ms)
+            if hi <= lo:
+                continue
+            mean = cols["sum"][i] / n if n else math.nan
+            if metric == "gpu.util":
+                mean /= 100  # percent
+            activity = None if math.isnan(mean) else min(1.0, max(0.0, mean))
+            gpu = _gpu_id(labels, sid)
+            rows.append(
+                UsageRow(
+                    lo,
+                    hi,
+                    gpu,
+                    _gpu_type(labels, svc),
+                    None if svc is None else svc.name,
+                    None if svc is None else svc.model,
+                    None if svc is None else svc.team,
+                    None if svc is None else svc.tenant,
+                    activity,
+                )
+            )
+            if svc is not None:
+                seen.add(svc.name)
+    silent = [s for s in services if s.name not in seen]
+    rows += declared_usage(declared_from_services(silent), start_ms, end_ms)
+    return GpuUsage(rows, metric, [s.name for s in silent])
+
+
+def _counter_by_service(
+    rt: Runtime, reader: Reader, metric: str, window: tuple[int, int]
+) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for sid, info in rt.store.series(metric).items():
+        svc = _owner(info.labels, rt.config.services)
+        if svc is not None:
+            out[svc.name] += reader.increase(metric, [sid], window)
+    return out
+
+
+@dataclass(frozen=True)
+class _Requests:
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    slo_tokens: int | None
+
+
+def _request_work(rt: Runtime, svc: Service, window: tuple[int, int]) -> _Requests:
+    """Load-test requests of the service's endpoint in the window; a request's tokens are
+    SLO-compliant when it finished and met every request-based SLO of the service."""
+    table = rt.store.sql(
+        "SELECT error, sent_ns, first_token_ns, end_ns, prompt_tokens, output_tokens, "
+        "chunk_gaps_us FROM requests WHERE target = ? AND scheduled_ns >= ? AND scheduled_ns < ?",
+        [svc.endpoint, window[0] * 1_000_000, window[1] * 1_000_000],
+    )
+    slos = [
+        s
+        for s in rt.config.slos
+        if s.service == svc.name
+        and (
+            isinstance(s.sli, GoodputSLI)
+            or (isinstance(s.sli, LatencySLI) and s.sli.source == "requests")
+        )
+    ]
+    checks = [c for s in slos for c in _request_checks(s)]
+    n = inp = out = good = 0
+    for row in table.to_pylist():
+        tokens_in, tokens_out = int(row["prompt_tokens"] or 0), int(row["output_tokens"] or 0)
+        n, inp, out = n + 1, inp + tokens_in, out + tokens_out
+        if row["error"] is None and all(c(row) for c in checks):
+            good += tokens_in + tokens_out
+    return _Requests(n, inp, out, good if n else None)
+
+
+def served_work(
+    rt: Runtime, buckets: Iterable[tuple[int, int]]
+) -> dict[tuple[int, str], ServedWork]:
+    """Work per (bucket start, service). Tokens and requests come from the engine's counters
+    when they account for at least the load tests' tokens (they see all traffic, but only
+    when every replica was scraped throughout), else from the load-test records; the
+    SLO-compliant share comes from the load-test records when there are any."""
+    windows = sorted(set(buckets))
+    reader = Reader(rt.store, windows)
+    out: dict[tuple[int, str], ServedWork] = {}
+    for window in windows:
+        counters = {
+            key: _counter_by_service(rt, reader, metric, window)
+            for key, metric in (
+                ("input", "llm.prompt_tokens_total"),
+                ("output", "llm.generation_tokens_total"),
+                ("requests", "llm.requests_total"),
+                ("prefill", "llm.prefill_seconds_sum"),
+                ("decode", "llm.decode_seconds_sum"),
+                ("energy", "gpu.energy_joules_total"),
+            )
+        }
+        for svc in rt.config.services:
+            records = _request_work(rt, svc, window)
+            tokens_in = counters["input"].get(svc.name, 0.0)
+            tokens_out = counters["output"].get(svc.name, 0.0)
+            # the engine's counters see all traffic, load tests included, when every replica
+            # was scraped throughout; fewer tokens than the load test sent means they were not
+            if tokens_in + tokens_out >= records.input_tokens + records.output_tokens > 0 or (
+                tokens_in + tokens_out > 0 and not records.requests
+            ):
+                inp, outp = round(tokens_in), round(tokens_out)
+                requests = max(round(counters["requests"].get(svc.name, 0.0)), records.requests)
+            else:
+                inp, outp, requests = records.input_tokens, records.output_tokens, records.requests
+            slo_tokens = None
+            if records.slo_tokens is not None and records.input_tokens + records.output_tokens:
+                share = records.slo_tokens / (records.input_tokens + records.output_tokens)
+                slo_tokens = min(inp + outp, round((inp + outp) * share))
+            prefill = counters["prefill"].get(svc.name)
+            decode = counters["decode"].get(svc.name)
+            energy = counters["energy"].get(svc.name)
+            out[(window[0], svc.name)] = ServedWork(
+                input_tokens=inp,
+                output_tokens=outp,
+                requests=requests,
+                slo_tokens=slo_tokens,
+                prefill_seconds=prefill if prefill else None,
+                decode_seconds=decode if decode else None,
+                energy_joules=energy if energy else None,
+            )
+    return out

@@ -1,0 +1,235 @@
+"""`perfops cost roi` and `perfops cost scenario`: what a change saves, what a fleet costs.
+
+Capacity per GPU at the SLO comes from the lake's capacity runs (`perfops load capacity`) when
+every candidate GPU type has one, else from `perfops sim`'s virtual-time driver for all of
+them: Poisson load for 30 s on one replica of the bundled profile, the rate doubled until the
+SLO breaks and then bisected to 5%. Traffic and capacity are in output tokens per second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from perfops.app.cost import workspace_prices
+from perfops.app.runtime import Runtime
+from perfops.errors import UsageError
+from perfops.finops import Candidate, Forecast, Roi, RunEconomics, Scenario, compare, plan
+from perfops.finops.catalog import Purchase
+from perfops.loadgen.slo import Threshold
+from perfops.sim.profiles import serving_profile
+from perfops.sim.virtual import VirtualResult, poisson_workload, simulate
+
+__all__ = [
+    "MeasuredCapacity",
+    "capacities",
+    "capacity_from_run",
+    "measured_capacity",
+    "roi_of_runs",
+    "scenario",
+    "simulated_capacity",
+]
+
+
+@dataclass(frozen=True)
+class MeasuredCapacity:
+    """Capacity per GPU at an SLO, in requests/s and output tokens/s, and where it came from."""
+
+    gpu: str
+    rps_per_gpu: float | None
+    tokens_per_request: float
+    source: str  # "run <id>" or "simulated"
+
+    @property
+    def tokens_per_gpu(self) -> float | None:
+        return None if self.rps_per_gpu is None else self.rps_per_gpu * self.tokens_per_request
+
+
+def capacity_from_run(rt: Runtime, run_id: str) -> MeasuredCapacity:
+    """The capacity a `capacity` run found, per GPU of its service."""
+    run = rt.store.run(run_id)
+    if run.kind != "capacity":
+        known = [r.run_id for r in rt.store.runs("capacity", limit=5)]
+        raise UsageError(
+            f"run {run_id} is a {run.kind} run, not a capacity search",
+            hint=f"use a run of `perfops load capacity`: {', '.join(known) or 'none yet'}",
+        )
+    spec, summary = run.spec, run.summary
+    service = rt.config.service(spec["service"])
+    passed = [p for p in summary.get("points", []) if p["passed"]]
+    best = max(passed, key=lambda p: p["rate"], default=None)
+    per_request = 0.0
+    if best is not None and best["summary"]["completed"]:
+        per_request = best["summary"]["output_tokens"] / best["summary"]["completed"]
+    rps = summary.get("capacity_rps_per_gpu")
+    if rps is None and summary.get("capacity_rps"):
+        rps = summary["capacity_rps"] / max(1, service.gpu.count)
+    return MeasuredCapacity(service.gpu.type, rps, per_request, f"run {run_id}")
+
+
+def roi_of_runs(
+    rt: Runtime,
+    before_id: str,
+    after_id: str,
+    *,
+    traffic_rps: float,
+    one_off: Decimal,
+    utilisation: float,
+) -> tuple[Roi, MeasuredCapacity, MeasuredCapacity]:
+    """Compare two capacity runs (before and after a change) at ``traffic_rps``."""
+    book = workspace_prices(rt)
+    sides = []
+    for run_id in (before_id, after_id):
+        cap = capacity_from_run(rt, run_id)
+        if not cap.tokens_per_gpu:
+            raise UsageError(
+                f"run {run_id} found no rate that met its SLO", hint="compare passing runs"
+            )
+        sides.append(cap)
+    before, after = sides
+    tokens_per_request = before.tokens_per_request
+    economics = [
+        RunEconomics(c.tokens_per_gpu or 0.0, book.hourly(c.gpu), 1) for c in (before, after)
+    ]
+    roi = compare(
+        economics[0],
+        economics[1],
+        traffic=traffic_rps * tokens_per_request,
+        one_off_cost=one_off,
+        utilisation_target=utilisation,
+    )
+    return roi, before, after
+
+
+def _quantile(values: np.ndarray, q: float) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.percentile(finite, q)) if len(finite) else math.inf
+
+
+def _meets(result: VirtualResult, slo: Sequence[Threshold]) -> bool:
+    t = result.timings
+    if t.rejected.any():
+        return False
+    out = t.output_tokens.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(out > 1, (t.e2e - t.ttft) / (out - 1), 0.0)
+    by_metric = {"ttft": t.ttft, "e2e": t.e2e, "tpot": tpot}
+    for th in slo:
+        if th.metric == "itl":
+            itl = result.summary.itl
+            value = itl.p99 if th.quantile >= 99 else itl.p90 if th.quantile >= 90 else itl.p50
+        else:
+            value = _quantile(by_metric[th.metric], th.quantile)
+        if not value <= th.seconds:
+            return False
+    return True
+
+
+def simulated_capacity(
+    gpu: str,
+    model: str,
+    slo: Sequence[Threshold],
+    *,
+    prompt_tokens: int = 512,
+    output_tokens: int = 128,
+    duration_s: float = 30.0,
+    seed: int = 0,
+) -> MeasuredCapacity:
+    """Requests/s one GPU sustains within ``slo`` in the simulator (None if even 0.25 fails)."""
+    profile = serving_profile(gpu, model)
+
+    def ok(rate: float) -> bool:
+        load = poisson_workload(
+            rate, duration_s, prompt_tokens=prompt_tokens, output_tokens=output_tokens, seed=seed
+        )
+        return bool(load) and _meets(simulate(load, profile, seed=seed), slo)
+
+    low, high = 0.0, 0.25
+    while high <= 4096 and ok(high):
+        low, high = high, high * 2
+    if low == 0.0:
+        return MeasuredCapacity(gpu, None, float(output_tokens), "simulated")
+    while high - low > 0.05 * low:
+        mid = (low + high) / 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return MeasuredCapacity(gpu, low, float(output_tokens), "simulated")
+
+
+def measured_capacity(rt: Runtime, gpu: str, model: str) -> MeasuredCapacity | None:
+    """The newest passing capacity run on a service with this GPU type and model."""
+    for run in rt.store.runs("capacity", limit=50):
+        name = run.spec.get("service")
+        svc = next((s for s in rt.config.services if s.name == name), None)
+        if svc is not None and svc.gpu.type == gpu and svc.model == model:
+            cap = capacity_from_run(rt, run.run_id)
+            if cap.rps_per_gpu:
+                return cap
+    return None
+
+
+def capacities(
+    rt: Runtime,
+    gpus: Sequence[str],
+    model: str,
+    slo: Sequence[Threshold],
+    *,
+    output_tokens: int,
+    prompt_tokens: int,
+) -> list[MeasuredCapacity]:
+    """Capacity per GPU for each type: measured when every type has a capacity run, else
+    simulated for all of them, so that the candidates compare like with like (a short
+    real-time search and a long virtual-time one do not measure the same thing)."""
+    measured = [measured_capacity(rt, gpu, model) for gpu in gpus]
+    if all(m is not None for m in measured):
+        return [m for m in measured if m is not None]
+    return [
+        simulated_capacity(
+            gpu, model, slo, output_tokens=output_tokens, prompt_tokens=prompt_tokens
+        )
+        for gpu in gpus
+    ]
+
+
+def scenario(
+    rt: Runtime,
+    gpus: Sequence[tuple[str, Mapping[Purchase, float]]],
+    *,
+    model: str,
+    slo: Sequence[Threshold],
+    traffic_rps: float,
+    growth: float,
+    months: int,
+    utilisation: float,
+    prompt_tokens: int = 512,
+    output_tokens: int = 128,
+) -> tuple[Scenario, list[MeasuredCapacity]]:
+    """Each GPU type (with its purchase mix) priced at the forecast traffic."""
+    book = workspace_prices(rt)
+    types = list(dict.fromkeys(gpu for gpu, _ in gpus))
+    found = capacities(
+        rt, types, model, slo, output_tokens=output_tokens, prompt_tokens=prompt_tokens
+    )
+    by_type = dict(zip(types, found, strict=True))
+    candidates, caps = [], []
+    for gpu, mix in gpus:
+        cap = by_type[gpu]
+        caps.append(cap)
+        prices = {p: book.rate(gpu, purchase=p).hourly for p in mix}
+        name = gpu + "".join(f" {p}={share:g}" for p, share in mix.items() if len(mix) > 1)
+        candidates.append(
+            Candidate(
+                name,
+                gpu,
+                cap.tokens_per_gpu or 1e-9,
+                prices,
+                dict(mix),
+                meets_slo=cap.tokens_per_gpu is not None,
+            )
+        )
+    per_request = caps[0].tokens_per_request if caps else float(output_tokens)
+    forecast = Forecast(traffic_rps * per_request, growth, months)
+    return plan(candidates, forecast, utilisation_target=utilisation), caps

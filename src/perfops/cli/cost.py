@@ -1,0 +1,348 @@
+"""`perfops cost report|roi|scenario|export|reconcile`: the GPU bill, split and explained."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from perfops.cli._context import echo_json, runtime
+from perfops.cli.collect import _seconds
+from perfops.errors import UsageError
+
+if TYPE_CHECKING:
+    from perfops.app.cost import CostReport
+
+app = typer.Typer(
+    help="GPU cost attribution, $/1M tokens (and $/1M SLO-compliant tokens), ROI of a change, "
+    "what-if scenarios, FOCUS export.",
+    no_args_is_help=True,
+)
+
+
+def _money(x: Decimal | None, currency: str = "") -> str:
+    if x is None:
+        return "n/a"
+    text = f"{x:,.2f}" if abs(x) >= 1 or x == 0 else f"{x:.4f}"
+    return f"{text} {currency}".strip()
+
+
+def _window(ctx_end_ms: int, since: str) -> tuple[int, int]:
+    seconds = _seconds(since, "--since")
+    if not seconds:
+        raise UsageError(f"--since {since!r} is not a window", hint="e.g. 1h, 1d, 30d")
+    return ctx_end_ms - int(seconds * 1000), ctx_end_ms + 1
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option(help="window ending now, e.g. 1h, 1d, 30d")] = "1d",
+    by: Annotated[str, typer.Option(help="group by service, model, team or tenant")] = "service",
+    basis: Annotated[
+        str | None,
+        typer.Option(help="allocation (GPU-hours held) or usage (busy time); default perfops.yaml"),
+    ] = None,
+    idle: Annotated[str | None, typer.Option(help="idle cost: separate, weighted or even")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Who spent the GPU bill, idle and shared costs apart, and what each token cost."""
+    from perfops.app.cost import cost_report, report_json
+
+    if by not in ("service", "model", "team", "tenant"):
+        raise UsageError(f"--by {by!r}", hint="use service, model, team or tenant")
+    if basis not in (None, "allocation", "usage"):
+        raise UsageError(f"--basis {basis!r}", hint="use allocation or usage")
+    if idle not in (None, "separate", "weighted", "even"):
+        raise UsageError(f"--idle {idle!r}", hint="use separate, weighted or even")
+    rt = runtime(ctx)
+    start, end = _window(rt.clock.now_ns() // 1_000_000, since)
+    result = cost_report(rt, start, end, by=by, basis=basis, idle=idle)  # type: ignore[arg-type]
+    if as_json:
+        echo_json(report_json(result))
+        return
+    _print_report(result, since)
+
+
+def _print_report(result: CostReport, since: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cur = result.currency
+    table = Table(
+        title=f"perfops cost report: last {since}, {result.basis} basis, idle {result.idle} "
+        f"({cur})",
+        title_justify="left",
+    )
+    for col in (
+        result.by, "GPU-h", "GPU", "idle", "shared", "total",
+        "tokens", "$/1M tok", "$/1M SLO tok", "SLO waste", "tok/J",
+    ):  # fmt: skip
+        table.add_column(col, justify="left" if col == result.by else "right")
+    for r in result.rows:
+        tokens = r.work.input_tokens + r.work.output_tokens
+        tpj = r.unit.tokens_per_joule
+        table.add_row(
+            r.group,
+            f"{r.gpu_hours:.3f}",
+            _money(r.gpu_cost),
+            _money(r.idle_cost),
+            _money(r.shared_cost),
+            _money(r.total),
+            f"{tokens:,}" if tokens else "-",
+            _money(r.unit.per_1m_tokens),
+            _money(r.unit.per_1m_slo_tokens),
+            _money(r.unit.slo_waste),
+            "-" if tpj is None else f"{tpj:.2f}",
+        )
+    table.add_section()
+    table.add_row(
+        "total", f"{sum(r.gpu_hours for r in result.rows):.3f}",
+        _money(sum((r.gpu_cost for r in result.rows), Decimal(0))),
+        _money(sum((r.idle_cost for r in result.rows), Decimal(0))),
+        _money(sum((r.shared_cost for r in result.rows), Decimal(0))),
+        _money(result.total), "", "", "", "", "",
+    )  # fmt: skip
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    console.print(
+        f"paid {_money(result.paid, cur)} = allocated + idle + shared "
+        f"({'balanced' if result.total == result.paid else 'MISMATCH'})"
+    )
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def _rate(text: str, option: str) -> float:
+    value = text.strip().lower().removesuffix("rps").removesuffix("req/s").strip()
+    try:
+        rate = float(value)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a rate", hint="e.g. 40rps or 40") from None
+    if not rate > 0:
+        raise UsageError(f"{option} must be positive, got {text!r}")
+    return rate
+
+
+def _fraction(text: str, option: str) -> float:
+    value = text.strip()
+    try:
+        number = float(value.removesuffix("%")) / (100 if value.endswith("%") else 1)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a fraction", hint="e.g. 0.7 or 70%") from None
+    return number
+
+
+@app.command("roi")
+def roi(
+    ctx: typer.Context,
+    before: Annotated[str, typer.Option(help="capacity run before the change (run id)")],
+    after: Annotated[str, typer.Option(help="capacity run after the change (run id)")],
+    traffic: Annotated[str, typer.Option(help="traffic to serve, e.g. 40rps")],
+    one_off: Annotated[
+        float, typer.Option(help="one-off cost of the change (engineering, migration)")
+    ] = 0.0,
+    utilisation: Annotated[
+        str, typer.Option(help="utilisation target per GPU, e.g. 0.7 or 70%")
+    ] = "0.7",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What a change (quantisation, batching, GPU type, engine flags) bought: capacity at the
+    SLO, $/1M output tokens, GPUs and monthly cost at a traffic, payback of a one-off cost."""
+    from dataclasses import asdict
+
+    from perfops.app.cost import workspace_prices
+    from perfops.app.cost_plan import roi_of_runs
+
+    if one_off < 0:
+        raise UsageError("--one-off cannot be negative")
+    rt = runtime(ctx)
+    result, b, a = roi_of_runs(
+        rt,
+        before,
+        after,
+        traffic_rps=_rate(traffic, "--traffic"),
+        one_off=Decimal(repr(one_off)),
+        utilisation=_fraction(utilisation, "--utilisation"),
+    )
+    cur = workspace_prices(rt).currency
+    if as_json:
+        echo_json({"roi": asdict(result), "before": asdict(b), "after": asdict(a)})
+        return
+    lines = [
+        ("", "before", "after"),
+        ("run", b.source, a.source),
+        ("GPU", b.gpu, a.gpu),
+        ("capacity / GPU at SLO", f"{b.rps_per_gpu:.2f} req/s", f"{a.rps_per_gpu:.2f} req/s"),
+        ("$/1M output tokens", _money(result.cost_per_1m_before, cur),
+         _money(result.cost_per_1m_after, cur)),
+        (f"GPUs for {traffic}", str(result.gpus_before), str(result.gpus_after)),
+        ("monthly cost", _money(result.monthly_cost_before, cur),
+         _money(result.monthly_cost_after, cur)),
+    ]  # fmt: skip
+    for label, x, y in lines:
+        typer.echo(f"{label:<24} {x:>20} {y:>20}")
+    typer.echo(
+        f"capacity per GPU {result.capacity_change:+.1%}; $/1M tokens "
+        f"{_money(result.cost_per_1m_change, cur)}; monthly savings "
+        f"{_money(result.monthly_savings, cur)}; payback "
+        + (
+            f"{result.payback_months} months"
+            if result.payback_months is not None
+            else "never (nothing saved)"
+        )
+    )
+
+
+def _gpu_choice(text: str) -> tuple[str, dict[str, float]]:
+    """``H200`` or ``H200:spot=0.5,on_demand=0.5``."""
+    gpu, _, mix_text = text.partition(":")
+    if not mix_text:
+        return gpu, {"on_demand": 1.0}
+    mix: dict[str, float] = {}
+    for item in mix_text.split(","):
+        key, _, value = item.partition("=")
+        if key not in ("on_demand", "committed", "spot"):
+            raise UsageError(
+                f"--gpu {text!r}: unknown purchase option {key!r}",
+                hint="use on_demand, committed or spot, e.g. H200:spot=0.3,on_demand=0.7",
+            )
+        mix[key] = _fraction(value, "--gpu")
+    return gpu, mix
+
+
+@app.command("scenario")
+def scenario(
+    ctx: typer.Context,
+    traffic: Annotated[str, typer.Option(help="forecast traffic now, e.g. 40rps")],
+    gpu: Annotated[
+        list[str],
+        typer.Option(
+            help="candidate GPU, with a purchase mix: H200 or H200:spot=0.3,on_demand=0.7"
+        ),
+    ],
+    service: Annotated[
+        str | None, typer.Option(help="the service whose model and SLO to plan for")
+    ] = None,
+    slo: Annotated[
+        str | None, typer.Option(help="SLO to size for, e.g. ttft_p99=300ms,tpot_p99=40ms")
+    ] = None,
+    growth: Annotated[str, typer.Option(help="traffic growth per month, e.g. 10%")] = "0",
+    months: Annotated[int, typer.Option(help="months to plan")] = 1,
+    utilisation: Annotated[str, typer.Option(help="utilisation target, e.g. 70%")] = "0.7",
+    output_tokens: Annotated[int, typer.Option(help="output tokens per request")] = 128,
+    prompt_tokens: Annotated[int, typer.Option(help="prompt tokens per request")] = 512,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What-if on GPU type, purchase mix, traffic growth, utilisation and SLO: each
+    candidate's GPUs and monthly cost, and the cheapest that meets the SLO."""
+    from dataclasses import asdict
+
+    from perfops.app.cost import workspace_prices
+    from perfops.app.cost_plan import scenario as plan_scenario
+    from perfops.loadgen.slo import parse_slo
+
+    rt = runtime(ctx)
+    svc = rt.config.service(service) if service else rt.config.services[0]
+    thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
+    if months < 1:
+        raise UsageError("--months must be at least 1")
+    result, caps = plan_scenario(
+        rt,
+        [_gpu_choice(g) for g in gpu],  # type: ignore[misc]
+        model=svc.model,
+        slo=thresholds,
+        traffic_rps=_rate(traffic, "--traffic"),
+        growth=_fraction(growth, "--growth"),
+        months=months,
+        utilisation=_fraction(utilisation, "--utilisation"),
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+    )
+    cur = workspace_prices(rt).currency
+    if as_json:
+        echo_json(
+            {
+                "plans": [asdict(p) for p in result.plans],
+                "cheapest": None if result.cheapest is None else result.cheapest.candidate.name,
+                "capacity": [asdict(c) for c in caps],
+            }
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    wanted = ",".join(f"{t.key}={t.seconds * 1000:g}ms" for t in thresholds)
+    table = Table(
+        title=f"perfops cost scenario: {svc.model} at {traffic} (+{growth}/month, {months} "
+        f"months), SLO {wanted}",
+        title_justify="left",
+    )
+    for col in ("candidate", "capacity/GPU", "source", "GPUs (peak)", "cost", "$/1M out tok"):
+        table.add_column(col, justify="left" if col in ("candidate", "source") else "right")
+    by_gpu = {c.gpu: c for c in caps}
+    for p in result.plans:
+        cap = by_gpu[p.candidate.gpu_type]
+        mark = " *" if result.cheapest is p else ""
+        table.add_row(
+            p.candidate.name + mark,
+            "fails SLO" if cap.rps_per_gpu is None else f"{cap.rps_per_gpu:.2f} req/s",
+            cap.source,
+            str(p.peak_gpus) if p.candidate.meets_slo else "-",
+            _money(p.total_cost, cur) if p.candidate.meets_slo else "-",
+            _money(p.cost_per_1m_tokens, cur) if p.candidate.meets_slo else "-",
+        )
+    Console(width=max(120, Console().width)).print(table)
+    if result.cheapest is None:
+        typer.echo("no candidate meets the SLO")
+    else:
+        typer.echo(f"cheapest meeting the SLO: {result.cheapest.candidate.name} (*)")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    focus: Annotated[
+        Path, typer.Option("--focus", help="FOCUS 1.2 file to write: .parquet or .csv")
+    ],
+    since: Annotated[str, typer.Option(help="window ending now, e.g. 1d, 30d")] = "1d",
+) -> None:
+    """The attributed costs, hour by hour from the hour --since falls in, as a FOCUS 1.2 file
+    (x_Tokens, x_SloCompliantTokens, x_GpuSeconds, x_Service, x_Team beside the standard
+    columns), also kept in the lake's costs table (an hour exported again is replaced)."""
+    from perfops.app.cost import export_focus
+
+    rt = runtime(ctx)
+    start, end = _window(rt.clock.now_ns() // 1_000_000, since)
+    path, rows, result = export_focus(rt, start, end, focus)
+    typer.echo(
+        f"wrote {rows} FOCUS 1.2 rows ({_money(result.paid, result.currency)}) to {path} "
+        "and the lake's costs table"
+    )
+
+
+@app.command("reconcile")
+def reconcile(
+    ctx: typer.Context,
+    bill: Annotated[Path, typer.Argument(help="a FOCUS bill (CSV or Parquet, FOCUS 1.0-1.2)")],
+    by: Annotated[
+        list[str] | None, typer.Option(help="FOCUS column to compare by, e.g. Day or SkuId")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Does perfops' attribution account for the bill? perfops attributes the bill's own
+    period and compares totals (and groups, with --by); exit 1 when they disagree."""
+    from dataclasses import asdict
+
+    from perfops.app.cost import reconcile_bill
+
+    rt = runtime(ctx)
+    result, _ = reconcile_bill(rt, bill, by=by or ())
+    if as_json:
+        echo_json({**asdict(result), "difference": result.difference})
+    else:
+        typer.echo(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)

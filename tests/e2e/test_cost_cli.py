@@ -1,0 +1,212 @@
+"""`perfops cost` as a user runs it, over a lake filled by a real load test on `perfops sim`."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tests._servers import sim_fleet, sim_service_yaml
+from tests.conftest import SHARED, run_cli
+
+PRICING = """slos:
+  - name: chat-ttft
+    service: chat
+    sli: {kind: latency, metric: ttft, threshold: 150ms}
+    objective: 99
+pricing:
+  currency: USD
+  energy_per_kwh: 0.10
+  gpus:
+    - {gpu: H100-SXM, hourly: 3.60}
+    - {gpu: H200, hourly: 7.20}
+  shared:
+    - {name: control-plane, hourly: 0.36, split: even}
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two replicas, their DCGM and engine metrics scraped during a 3 s load test."""
+    root = tmp_path_factory.mktemp("cost")
+    with sim_fleet(replicas=2, dcgm_interval=0.2) as fleet:
+        extra = f"""telemetry:
+  interval: 0.5s
+  targets:
+    - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
+{PRICING}"""
+        (root / "perfops.yaml").write_text(sim_service_yaml(fleet, extra=extra))
+        run = run_cli(
+            "load", "run", "--service", "chat", "--rate", "12", "--duration", "3s",
+            "--max-tokens", "32", cwd=root, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    return root
+
+
+def _report(workspace: Path, *args: str) -> dict:
+    result = run_cli("cost", "report", "--since", "1h", "--json", *args, cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_report_splits_the_bill_exactly_and_prices_tokens(workspace: Path) -> None:
+    report = _report(workspace)
+    rows = {r["group"]: r for r in report["rows"]}
+    chat = rows["chat"]
+    assert Decimal(report["paid"]) == sum(Decimal(r["total"]) for r in report["rows"])
+    # two GPUs seen for about the 3 s of load (plus a scrape interval each)
+    assert 2 * 2.5 / 3600 <= chat["gpu_hours"] <= 2 * 8 / 3600
+    assert Decimal(chat["gpu_cost"]) == pytest.approx(
+        Decimal(str(chat["gpu_hours"])) * Decimal("3.60"), abs=Decimal("0.01")
+    )
+    # the control plane runs all hour, whoever is there: $0.36 of it is this window's
+    assert Decimal(chat["shared_cost"]) == Decimal("0.36")
+    tokens = chat["input_tokens"] + chat["output_tokens"]
+    assert tokens > 0
+    assert chat["requests"] >= 30
+    per_1m = Decimal(chat["total"]) / tokens * 1_000_000
+    assert Decimal(chat["per_1m_tokens"]) == pytest.approx(per_1m, rel=Decimal("1e-4"))
+    assert chat["slo_tokens"] is not None
+    assert chat["slo_tokens"] <= tokens
+    if chat["slo_tokens"]:
+        assert Decimal(chat["per_1m_slo_tokens"]) >= Decimal(chat["per_1m_tokens"])
+    assert chat["tokens_per_joule"]
+    assert chat["tokens_per_joule"] > 0
+
+
+def test_usage_basis_shows_idle_apart_and_still_balances(workspace: Path) -> None:
+    report = _report(workspace, "--basis", "usage", "--idle", "separate")
+    rows = {r["group"]: r for r in report["rows"]}
+    assert Decimal(rows["__idle__"]["total"]) > 0  # a sim GPU is not busy all the time
+    assert Decimal(report["paid"]) == sum(Decimal(r["total"]) for r in report["rows"])
+    allocation = _report(workspace)
+    assert Decimal(allocation["paid"]) == Decimal(report["paid"])  # same bill, other split
+
+
+def test_report_table_says_the_parts_add_up(workspace: Path) -> None:
+    result = run_cli("cost", "report", "--since", "1h", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    assert "chat" in result.stdout
+    assert "(balanced)" in result.stdout
+
+
+def test_scenario_picks_the_cheapest_gpu_at_the_slo(workspace: Path) -> None:
+    result = run_cli(
+        "cost", "scenario", "--traffic", "30rps", "--gpu", "H100-SXM", "--gpu", "H200",
+        "--slo", "ttft_p99=300ms,tpot_p99=40ms", "--months", "2", "--json", cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    plans = {p["candidate"]["gpu_type"]: p for p in out["plans"]}
+    for gpu, price in (("H100-SXM", Decimal("3.60")), ("H200", Decimal("7.20"))):
+        months = plans[gpu]["months"]
+        assert all(Decimal(m["cost"]) == m["gpus"] * price * 730 for m in months)
+    # the H200 is twice the price and nowhere near twice the capacity in the simulator
+    assert out["cheapest"] == "H100-SXM"
+    assert {c["source"] for c in out["capacity"]} == {"simulated"}
+
+
+def test_focus_export_is_valid_idempotent_and_reconciles(workspace: Path, tmp_path: Path) -> None:
+    from tests.integration.finops._validator import NoPython312, ensure_validator
+
+    from perfops.finops import APPLICABILITY_CRITERIA
+    from perfops.store import Store
+
+    path = tmp_path / "costs.parquet"
+    for _ in range(2):  # a second export replaces the same hours in the lake
+        result = run_cli("cost", "export", "--focus", str(path), "--since", "1h", cwd=workspace)
+        assert result.returncode == 0, result.stderr
+    lake = Store(workspace / ".perfops" / "lake")
+    rows = lake.sql("SELECT sum(BilledCost) AS paid, sum(x_Tokens) AS tokens FROM costs")
+    import pyarrow.parquet as pq
+
+    exported = pq.read_table(path)
+    assert rows.column("paid")[0].as_py() == sum(exported.column("BilledCost").to_pylist())
+    assert rows.column("tokens")[0].as_py() == sum(exported.column("x_Tokens").to_pylist()) > 0
+    assert set(exported.column("x_Service").to_pylist()) >= {"chat"}
+
+    same = run_cli("cost", "reconcile", str(path), cwd=workspace)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "perfops accounts for the bill" in same.stdout
+
+    try:
+        validator = ensure_validator()
+    except NoPython312 as exc:
+        pytest.skip(str(exc))
+    checked = validator.validate(path, tmp_path, criteria=",".join(APPLICABILITY_CRITERIA))
+    # InvoiceId-C-005-C fails on any dataset (focus-validator's 1.2 model lost its condition;
+    # tests/integration/finops/test_focus_validator.py shows it)
+    assert checked.failing == ("InvoiceId-C-005-C",), checked.failing
+
+
+def test_bad_input_is_a_clear_error(workspace: Path) -> None:
+    result = run_cli("cost", "scenario", "--traffic", "10rps", "--gpu", "B300", cwd=workspace)
+    assert result.returncode == 2
+    assert "B300" in result.stderr
+    assert "Traceback" not in result.stderr
+    # a real bill for other resources and another year: perfops does not account for it
+    bill = run_cli(
+        "cost", "reconcile", str(SHARED / "fixtures/focus-sample-1.0.csv"), cwd=workspace
+    )
+    assert bill.returncode == 1
+    assert "does NOT account for the bill" in bill.stdout
+    euro = workspace / "eur.csv"
+    text = (SHARED / "fixtures/focus-sample-1.0.csv").read_text()
+    euro.write_text(text.replace("USD", "EUR"))
+    wrong = run_cli("cost", "reconcile", str(euro), cwd=workspace)
+    assert wrong.returncode == 2
+    assert "EUR" in wrong.stderr
+    assert "USD" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+
+def _capacity_run(store: object, run_id: str, rps_per_gpu: float) -> None:
+    """A capacity search as `perfops load capacity` journals it (128 output tokens a request)."""
+    from perfops.store import RunRecord, Store
+
+    assert isinstance(store, Store)
+    point = {"completed": 100, "output_tokens": 12_800}
+    store.write_run(
+        RunRecord(
+            run_id, "capacity", 1, "passed", 2,
+            {"service": "chat", "gpus": 1, "slo": ["ttft_p99<=300ms"]},
+            {"capacity_rps": rps_per_gpu, "capacity_rps_per_gpu": rps_per_gpu,
+             "points": [{"rate": rps_per_gpu, "passed": True, "summary": point}]},
+        )
+    )  # fmt: skip
+
+
+def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
+    from perfops.store import Store
+
+    lake = Store(workspace / ".perfops" / "lake")
+    _capacity_run(lake, "capacity-before", 10.0)  # 1,280 output tokens/s per GPU
+    _capacity_run(lake, "capacity-after", 15.0)  # 1,920 after, say, FP8
+    result = run_cli(
+        "cost", "roi", "--before", "capacity-before", "--after", "capacity-after",
+        "--traffic", "40rps", "--one-off", "1000", "--json", cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    roi = json.loads(result.stdout)["roi"]
+    # 40 req/s x 128 = 5,120 tokens/s at 70% utilisation: ceil(5120 / 896) = 6 GPUs before,
+    # ceil(5120 / 1344) = 4 after; at $3.60 x 730 h: 15,768.00 vs 10,512.00 a month
+    assert (roi["gpus_before"], roi["gpus_after"]) == (6, 4)
+    assert Decimal(roi["monthly_cost_before"]) == Decimal("15768.00")
+    assert Decimal(roi["monthly_savings"]) == Decimal("5256.00")
+    assert Decimal(roi["payback_months"]) == Decimal("0.19")  # 1,000 / 5,256
+    assert roi["capacity_change"] == pytest.approx(0.5)
+    # $3.60 / (1,280 tok/s x 3,600 s x 0.7) x 10^6 = $1.116071 per 1M output tokens
+    assert Decimal(roi["cost_per_1m_before"]) == Decimal("1.116071")
+    table = run_cli(
+        "cost", "roi", "--before", "capacity-before", "--after", "capacity-after",
+        "--traffic", "40rps", cwd=workspace,
+    )  # fmt: skip
+    assert "monthly savings 5,256.00 USD" in table.stdout
+    wrong = run_cli(
+        "cost", "roi", "--before", "nope", "--after", "capacity-after", "--traffic", "1",
+        cwd=workspace,
+    )  # fmt: skip
+    assert wrong.returncode in (1, 2)
+    assert "Traceback" not in wrong.stderr
