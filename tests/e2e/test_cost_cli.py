@@ -210,3 +210,32 @@ def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode in (1, 2)
     assert "Traceback" not in wrong.stderr
+
+
+def test_roi_of_two_periods_uses_what_was_paid_and_served(workspace: Path) -> None:
+    import datetime as dt
+
+    from perfops.store import Store
+
+    span = Store(workspace / ".perfops" / "lake").sql(
+        "SELECT min(scheduled_ns) AS lo, max(end_ns) AS hi FROM requests"
+    )
+    lo, hi = span.column("lo")[0].as_py() // 10**9, span.column("hi")[0].as_py() // 10**9 + 2
+    mid = (lo + hi) // 2
+
+    def iso(s: int) -> str:
+        return dt.datetime.fromtimestamp(s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+    before, after = f"{iso(lo - 1)}/{iso(mid)}", f"{iso(mid)}/{iso(hi)}"
+    result = run_cli(
+        "cost", "roi", "--before", before, "--after", after, "--service", "chat", "--json",
+        cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    for side, key in (("before", "cost_per_1m_before"), ("after", "cost_per_1m_after")):
+        paid = Decimal(out[side]["cost"]) / out[side]["output_tokens"] * 1_000_000
+        assert Decimal(out["roi"][key]) == paid.quantize(Decimal("0.000001"))
+    mixed = run_cli("cost", "roi", "--before", before, "--after", "some-run", cwd=workspace)
+    assert mixed.returncode == 2
+    assert "two runs or two periods" in mixed.stderr

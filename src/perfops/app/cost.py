@@ -22,6 +22,7 @@ from perfops.app._usage import gpu_usage, served_work
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
 from perfops.finops import (
+    DAY_MS,
     HOUR_MS,
     IDLE,
     SHARED,
@@ -60,6 +61,7 @@ class GroupRow:
     total: Decimal
     work: ServedWork
     unit: UnitCosts
+    day: str | None = None  # the UTC day, in a per-day report
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def cost_report(
     basis: Literal["allocation", "usage"] | None = None,
     idle: Literal["separate", "weighted", "even"] | None = None,
     bucket_ms: int | None = None,
+    daily: bool = False,
 ) -> CostReport:
     """The bill of ``[start_ms, end_ms)`` split by ``by``, with each group's unit costs."""
     if end_ms <= start_ms:
@@ -110,12 +113,11 @@ def cost_report(
         shared=shared_items(pricing),
         basis=basis,
         idle=idle,
-        bucket_ms=bucket_ms,
+        bucket_ms=DAY_MS if daily else bucket_ms,
         window=(start_ms, end_ms),
         currency=book.currency,
     )
-    work = served_work(rt, [(start_ms, end_ms)])
-    rows = _group_rows(rt, attribution, work, by, start_ms, pricing.energy_per_kwh)
+    rows = _group_rows(rt, attribution, by, daily, pricing.energy_per_kwh)
     notes = [
         f"{name}: no GPU telemetry in the window; charged its declared "
         f"{rt.config.service(name).gpu.count}x {rt.config.service(name).gpu.type} for all of it"
@@ -141,21 +143,28 @@ def cost_report(
 
 
 def _group_rows(
-    rt: Runtime,
-    attribution: Attribution,
-    work: dict[tuple[int, str], ServedWork],
-    by: GroupBy,
-    start_ms: int,
-    energy_per_kwh: float | None,
+    rt: Runtime, attribution: Attribution, by: GroupBy, daily: bool, energy_per_kwh: float | None
 ) -> list[GroupRow]:
-    groups: dict[str, dict[str, Any]] = {}
-    served: dict[str, ServedWork] = {}
-    for line in attribution.lines:
-        key = line.service if line.service in (IDLE, SHARED) else str(getattr(line, by) or "-")
+    """Sum the attribution lines per group (and per day), with the work each group served."""
+    lines = attribution.lines
+    work = served_work(
+        rt,
+        sorted(
+            {
+                (max(x.start_ms, attribution.start_ms), min(x.end_ms, attribution.end_ms))
+                for x in lines
+                if x.service not in (IDLE, SHARED)
+            }
+        ),
+    )
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in lines:
+        name = line.service if line.service in (IDLE, SHARED) else str(getattr(line, by) or "-")
+        day = _utc(line.start_ms).date().isoformat() if daily else ""
         g = groups.setdefault(
-            key,
+            (day, name),
             {"gpu_s": 0.0, "busy_s": 0.0, "gpu": Decimal(0), "idle": Decimal(0),
-             "shared": Decimal(0), "services": set()},
+             "shared": Decimal(0), "work": ServedWork()},
         )  # fmt: skip
         g["gpu_s"] += line.gpu_seconds
         g["busy_s"] += line.busy_gpu_seconds
@@ -163,27 +172,24 @@ def _group_rows(
         g["idle"] += line.idle_cost
         g["shared"] += line.shared_cost
         if line.service not in (IDLE, SHARED):
-            g["services"].add(line.service)
-    for key, g in groups.items():
-        total = ServedWork()
-        for name in sorted(g["services"]):
-            total = _add(total, work.get((start_ms, name), ServedWork()))
-        served[key] = total
+            start = max(line.start_ms, attribution.start_ms)
+            g["work"] = _add(g["work"], work.get((start, line.service), ServedWork()))
     rows = []
-    for key in sorted(groups, key=lambda k: (k in (IDLE, SHARED), k)):
-        g = groups[key]
+    for day, name in sorted(groups, key=lambda k: (k[0], k[1] in (IDLE, SHARED), k[1])):
+        g = groups[(day, name)]
         cost = g["gpu"] + g["idle"] + g["shared"]
         rows.append(
             GroupRow(
-                key,
+                name,
                 g["gpu_s"] / 3600,
                 g["busy_s"] / 3600,
                 g["gpu"],
                 g["idle"],
                 g["shared"],
                 cost,
-                served[key],
-                unit_costs(cost, served[key], energy_per_kwh=energy_per_kwh),
+                g["work"],
+                unit_costs(cost, g["work"], energy_per_kwh=energy_per_kwh),
+                day or None,
             )
         )
     return rows
@@ -225,6 +231,7 @@ def report_json(report: CostReport) -> dict[str, Any]:
         "total": money(report.total),
         "rows": [
             {
+                "day": r.day,
                 "group": r.group,
                 "gpu_hours": round(r.gpu_hours, 6),
                 "busy_gpu_hours": round(r.busy_gpu_hours, 6),

@@ -233,3 +233,77 @@ def scenario(
     per_request = caps[0].tokens_per_request if caps else float(output_tokens)
     forecast = Forecast(traffic_rps * per_request, growth, months)
     return plan(candidates, forecast, utilisation_target=utilisation), caps
+
+
+@dataclass(frozen=True)
+class PeriodEconomics:
+    """What a period of production cost and served: the observed side of a before/after."""
+
+    start_ms: int
+    end_ms: int
+    cost: Decimal
+    gpu_hours: float
+    output_tokens: int
+
+    @property
+    def tokens_per_gpu_s(self) -> float:
+        return self.output_tokens / (self.gpu_hours * 3600) if self.gpu_hours else 0.0
+
+    @property
+    def price_per_gpu_hour(self) -> Decimal:
+        hours = Decimal(repr(self.gpu_hours))
+        return (self.cost / hours).quantize(Decimal("0.000001")) if hours else Decimal(0)
+
+
+def period_economics(
+    rt: Runtime, start_ms: int, end_ms: int, service: str | None
+) -> PeriodEconomics:
+    """Cost (allocation basis, idle and shared included), GPU-hours and output tokens of one
+    service (or all) over a period."""
+    from perfops.app.cost import cost_report
+
+    report = cost_report(rt, start_ms, end_ms, idle="weighted")
+    rows = [r for r in report.rows if service is None or r.group == service]
+    if service is not None and not rows:
+        raise UsageError(f"no cost for service {service!r} in the period", hint="check --service")
+    return PeriodEconomics(
+        start_ms,
+        end_ms,
+        sum((r.total for r in rows), Decimal(0)),
+        sum(r.gpu_hours for r in rows if r.group not in ("__idle__", "__shared__")),
+        sum(r.work.output_tokens for r in rows),
+    )
+
+
+def roi_of_periods(
+    rt: Runtime,
+    before: tuple[int, int],
+    after: tuple[int, int],
+    *,
+    service: str | None,
+    traffic_tokens_s: float | None,
+    one_off: Decimal,
+) -> tuple[Roi, PeriodEconomics, PeriodEconomics]:
+    """Compare two periods of production: the GPUs each would need for the same traffic at
+    the throughput per GPU it achieved (utilisation as it was, so no target on top), and the
+    $/1M output tokens each actually paid. Traffic defaults to the after period's rate."""
+    sides = [period_economics(rt, *window, service) for window in (before, after)]
+    for side in sides:
+        if not side.output_tokens or not side.gpu_hours:
+            raise UsageError(
+                f"no tokens or GPU time between {side.start_ms} and {side.end_ms} ms",
+                hint="pick periods in which the service served traffic and was scraped",
+            )
+    b, a = sides
+    traffic = traffic_tokens_s or a.output_tokens / ((a.end_ms - a.start_ms) / 1000)
+    economics = [
+        RunEconomics(
+            s.tokens_per_gpu_s,
+            s.price_per_gpu_hour,
+            max(1, round(s.gpu_hours * 3600 / ((s.end_ms - s.start_ms) / 1000))),
+            (s.cost / s.output_tokens * 1_000_000).quantize(Decimal("0.000001")),
+        )
+        for s in sides
+    ]
+    roi = compare(economics[0], economics[1], traffic=traffic, one_off_cost=one_off)
+    return roi, b, a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -46,6 +46,7 @@ def report(
         typer.Option(help="allocation (GPU-hours held) or usage (busy time); default perfops.yaml"),
     ] = None,
     idle: Annotated[str | None, typer.Option(help="idle cost: separate, weighted or even")] = None,
+    daily: Annotated[bool, typer.Option("--daily", help="one row per group and UTC day")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Who spent the GPU bill, idle and shared costs apart, and what each token cost."""
@@ -59,7 +60,8 @@ def report(
         raise UsageError(f"--idle {idle!r}", hint="use separate, weighted or even")
     rt = runtime(ctx)
     start, end = _window(rt.clock.now_ns() // 1_000_000, since)
-    result = cost_report(rt, start, end, by=by, basis=basis, idle=idle)  # type: ignore[arg-type]
+    options: dict[str, Any] = {"by": by, "basis": basis, "idle": idle, "daily": daily}
+    result = cost_report(rt, start, end, **options)
     if as_json:
         echo_json(report_json(result))
         return
@@ -76,6 +78,9 @@ def _print_report(result: CostReport, since: str) -> None:
         f"({cur})",
         title_justify="left",
     )
+    daily = any(r.day for r in result.rows)
+    if daily:
+        table.add_column("day")
     for col in (
         result.by, "GPU-h", "GPU", "idle", "shared", "total",
         "tokens", "$/1M tok", "$/1M SLO tok", "SLO waste", "tok/J",
@@ -85,6 +90,7 @@ def _print_report(result: CostReport, since: str) -> None:
         tokens = r.work.input_tokens + r.work.output_tokens
         tpj = r.unit.tokens_per_joule
         table.add_row(
+            *([r.day or ""] if daily else []),
             r.group,
             f"{r.gpu_hours:.3f}",
             _money(r.gpu_cost),
@@ -99,7 +105,7 @@ def _print_report(result: CostReport, since: str) -> None:
         )
     table.add_section()
     table.add_row(
-        "total", f"{sum(r.gpu_hours for r in result.rows):.3f}",
+        *([""] if daily else []), "total", f"{sum(r.gpu_hours for r in result.rows):.3f}",
         _money(sum((r.gpu_cost for r in result.rows), Decimal(0))),
         _money(sum((r.idle_cost for r in result.rows), Decimal(0))),
         _money(sum((r.shared_cost for r in result.rows), Decimal(0))),
@@ -135,55 +141,105 @@ def _fraction(text: str, option: str) -> float:
     return number
 
 
+def _interval(text: str) -> tuple[int, int] | None:
+    """``2026-11-01/2026-11-08`` (ISO 8601 dates or times, UTC) as ms; None for a run id."""
+    import datetime as dt
+
+    if "/" not in text:
+        return None
+    try:
+        lo, hi = (dt.datetime.fromisoformat(part.strip()) for part in text.split("/", 1))
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not a period", hint="use START/END, e.g. 2026-11-01/2026-11-08"
+        ) from None
+    lo, hi = (t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (lo, hi))
+    if hi <= lo:
+        raise UsageError(f"the period {text!r} ends before it starts")
+    return int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
+
+
 @app.command("roi")
 def roi(
     ctx: typer.Context,
-    before: Annotated[str, typer.Option(help="capacity run before the change (run id)")],
-    after: Annotated[str, typer.Option(help="capacity run after the change (run id)")],
-    traffic: Annotated[str, typer.Option(help="traffic to serve, e.g. 40rps")],
+    before: Annotated[
+        str, typer.Option(help="before the change: a capacity run id, or a period START/END")
+    ],
+    after: Annotated[
+        str, typer.Option(help="after the change: a capacity run id, or a period START/END")
+    ],
+    traffic: Annotated[
+        str | None,
+        typer.Option(help="traffic to serve, e.g. 40rps (periods: default their own rate)"),
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="periods: one service (default all)")] = None,
     one_off: Annotated[
         float, typer.Option(help="one-off cost of the change (engineering, migration)")
     ] = 0.0,
     utilisation: Annotated[
-        str, typer.Option(help="utilisation target per GPU, e.g. 0.7 or 70%")
+        str, typer.Option(help="runs: utilisation target per GPU, e.g. 0.7 or 70%")
     ] = "0.7",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """What a change (quantisation, batching, GPU type, engine flags) bought: capacity at the
-    SLO, $/1M output tokens, GPUs and monthly cost at a traffic, payback of a one-off cost."""
+    """What a change (quantisation, batching, GPU type, engine flags) bought, from two capacity
+    runs (capacity at the SLO) or two periods of production (what was paid and served):
+    $/1M output tokens, GPUs and monthly cost at a traffic, payback of a one-off cost."""
     from dataclasses import asdict
 
     from perfops.app.cost import workspace_prices
-    from perfops.app.cost_plan import roi_of_runs
+    from perfops.app.cost_plan import roi_of_periods, roi_of_runs
 
     if one_off < 0:
         raise UsageError("--one-off cannot be negative")
     rt = runtime(ctx)
-    result, b, a = roi_of_runs(
-        rt,
-        before,
-        after,
-        traffic_rps=_rate(traffic, "--traffic"),
-        one_off=Decimal(repr(one_off)),
-        utilisation=_fraction(utilisation, "--utilisation"),
-    )
     cur = workspace_prices(rt).currency
-    if as_json:
-        echo_json({"roi": asdict(result), "before": asdict(b), "after": asdict(a)})
-        return
-    lines = [
-        ("", "before", "after"),
-        ("run", b.source, a.source),
-        ("GPU", b.gpu, a.gpu),
-        ("capacity / GPU at SLO", f"{b.rps_per_gpu:.2f} req/s", f"{a.rps_per_gpu:.2f} req/s"),
+    periods = _interval(before), _interval(after)
+    if (periods[0] is None) != (periods[1] is None):
+        raise UsageError("compare two runs or two periods", hint="not one of each")
+    if periods[0] is not None and periods[1] is not None:
+        tokens_s = None
+        if traffic is not None:
+            per_request = _tokens_per_request(rt, periods[1], service)
+            tokens_s = _rate(traffic, "--traffic") * per_request
+        result, pb, pa = roi_of_periods(
+            rt, periods[0], periods[1], service=service, traffic_tokens_s=tokens_s,
+            one_off=Decimal(repr(one_off)),
+        )  # fmt: skip
+        if as_json:
+            echo_json({"roi": asdict(result), "before": asdict(pb), "after": asdict(pa)})
+            return
+        rows = [
+            ("", "before", "after"),
+            ("output tokens/s per GPU", f"{pb.tokens_per_gpu_s:,.1f}",
+             f"{pa.tokens_per_gpu_s:,.1f}"),
+            ("paid per GPU-hour", _money(pb.price_per_gpu_hour, cur),
+             _money(pa.price_per_gpu_hour, cur)),
+        ]  # fmt: skip
+    else:
+        if traffic is None:
+            raise UsageError("comparing runs needs --traffic", hint="e.g. --traffic 40rps")
+        result, b, a = roi_of_runs(
+            rt, before, after, traffic_rps=_rate(traffic, "--traffic"),
+            one_off=Decimal(repr(one_off)), utilisation=_fraction(utilisation, "--utilisation"),
+        )  # fmt: skip
+        if as_json:
+            echo_json({"roi": asdict(result), "before": asdict(b), "after": asdict(a)})
+            return
+        rows = [
+            ("", "before", "after"),
+            ("run", b.source, a.source),
+            ("GPU", b.gpu, a.gpu),
+            ("capacity / GPU at SLO", f"{b.rps_per_gpu:.2f} req/s", f"{a.rps_per_gpu:.2f} req/s"),
+        ]
+    rows += [
         ("$/1M output tokens", _money(result.cost_per_1m_before, cur),
          _money(result.cost_per_1m_after, cur)),
-        (f"GPUs for {traffic}", str(result.gpus_before), str(result.gpus_after)),
+        (f"GPUs for {traffic or 'the traffic'}", str(result.gpus_before), str(result.gpus_after)),
         ("monthly cost", _money(result.monthly_cost_before, cur),
          _money(result.monthly_cost_after, cur)),
     ]  # fmt: skip
-    for label, x, y in lines:
-        typer.echo(f"{label:<24} {x:>20} {y:>20}")
+    for label, x, y in rows:
+        typer.echo(f"{label:<26} {x:>22} {y:>22}")
     typer.echo(
         f"capacity per GPU {result.capacity_change:+.1%}; $/1M tokens "
         f"{_money(result.cost_per_1m_change, cur)}; monthly savings "
@@ -194,6 +250,19 @@ def roi(
             else "never (nothing saved)"
         )
     )
+
+
+def _tokens_per_request(rt: Any, period: tuple[int, int], service: str | None) -> float:
+    """Output tokens per request in a period, to turn req/s into tokens/s."""
+    from perfops.app.cost import cost_report
+
+    rows = [
+        r
+        for r in cost_report(rt, *period).rows
+        if (service is None or r.group == service) and r.work.requests
+    ]
+    requests = sum(r.work.requests for r in rows)
+    return sum(r.work.output_tokens for r in rows) / requests if requests else 0.0
 
 
 def _gpu_choice(text: str) -> tuple[str, dict[str, float]]:
