@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import collect, cost, demo, doctor, init, load, metrics, sim, slo, store
+from perfops.cli import chaos, collect, cost, demo, doctor, init, load, metrics, sim, slo, store
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(load.app, name="load")
 app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
+app.add_typer(chaos.app, name="chaos")
 
 
 def _version(value: bool) -> None:

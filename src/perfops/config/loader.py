@@ -11,10 +11,10 @@ import difflib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from perfops.config._schema import field_names, resolve
@@ -22,7 +22,7 @@ from perfops.config._yaml import Located, Path_, _dotted, load_located
 from perfops.config.models import API_VERSION, Config
 from perfops.errors import ConfigError, Problem
 
-__all__ = ["CONFIG_ENV", "ENV_PREFIX", "find_config", "load_config", "parse_config"]
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "find_config", "load_config", "parse_config", "parse_spec"]
 
 ENV_PREFIX = "PERFOPS__"
 CONFIG_ENV = "PERFOPS_CONFIG"
@@ -114,6 +114,37 @@ def parse_config(
         problems.sort(key=_line_order)
         raise ConfigError(problems, source=source)
     return config
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+Locate = Callable[[Path_, str, str | None], Problem]
+
+
+def parse_spec(model: type[SpecT], text: str, source: str) -> tuple[SpecT, Locate]:
+    """Validate YAML ``text`` into ``model`` with every problem located (file:line:col, field
+    path, hint), as perfops.yaml is. Returns the spec and a function that locates further
+    problems (cross-references the caller checks) by their data path."""
+    located = load_located(text, source)
+    data = located.data if located.data is not None else {}
+
+    def locate(path: Path_, message: str, hint: str | None) -> Problem:
+        return _located(path, message, hint, located, {}, source)
+
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [Problem(f"{source}:1:1", "", "the file must be a mapping", "start with apiVersion:")],
+            source=source,
+        )
+    problems = list(located.problems)
+    spec = None
+    try:
+        spec = model.model_validate(data)
+    except ValidationError as exc:
+        problems += [_problem(e, located, {}, source, model) for e in exc.errors()]
+    if problems or spec is None:
+        problems.sort(key=_line_order)
+        raise ConfigError(problems, source=source)
+    return spec, locate
 
 
 def _line_order(problem: Problem) -> tuple[int, int, str]:
@@ -217,12 +248,18 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> Path_:
     return tuple(path)
 
 
-def _problem(err: ErrorDetails, located: Located, env: dict[Path_, str], source: str) -> Problem:
+def _problem(
+    err: ErrorDetails,
+    located: Located,
+    env: dict[Path_, str],
+    source: str,
+    model: type[BaseModel] = Config,
+) -> Problem:
     path = _data_path(err["loc"], located.data)
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
-        valid = field_names(resolve(Config, path[:-1]))
+        valid = field_names(resolve(model, path[:-1]))
         guess = difflib.get_close_matches(str(path[-1]), valid, n=1)
         hint = f'did you mean "{guess[0]}"?' if guess else f"valid fields: {', '.join(valid)}"
         return _located(path, "unknown field", hint, located, env, source, key=True)

@@ -1,0 +1,172 @@
+"""The chaos experiment spec (``apiVersion: perfops/v1``, ``kind: Experiment``) and game days.
+
+An experiment states its steady-state hypothesis as SLOs of perfops.yaml (burn rate below N
+over the experiment window), plus goodput and error-ratio floors and optional probes; runs a
+`perfops load` workload; injects faults at offsets for a duration; stops early on page-level
+burn or a budget floor (like AWS FIS stop conditions); and always rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from perfops.config.models import Duration, Spec
+
+__all__ = [
+    "BudgetStop",
+    "BurnStop",
+    "ErrorStop",
+    "Experiment",
+    "FaultStep",
+    "GameDay",
+    "HttpProbe",
+    "Hypothesis",
+    "HypothesisSLO",
+    "LakeProbe",
+    "LoadPlan",
+    "PromqlProbe",
+    "RollbackAction",
+]
+
+MAX_EXPERIMENT_S = 3600.0
+
+
+class HypothesisSLO(Spec):
+    slo: str = Field(description="an SLO of perfops.yaml, evaluated on the experiment's requests")
+    max_burn_rate: PositiveFloat = Field(
+        default=1.0, description="the SLO holds while its burn rate stays at or below this"
+    )
+
+
+class HttpProbe(Spec):
+    kind: Literal["http"]
+    name: str | None = None
+    url: str
+    method: Literal["GET", "POST", "HEAD"] = "GET"
+    expect_status: tuple[int, ...] = (200,)
+    timeout: Duration = 5.0
+
+
+class PromqlProbe(Spec):
+    kind: Literal["promql"]
+    name: str | None = None
+    url: str = Field(description="Prometheus-compatible base URL, e.g. http://127.0.0.1:9090")
+    query: str
+    min: float | None = None
+    max: float | None = None
+
+
+class LakeProbe(Spec):
+    kind: Literal["lake"]
+    name: str | None = None
+    sql: str = Field(description="DuckDB SQL over the lake returning one number")
+    min: float | None = None
+    max: float | None = None
+
+
+Probe = Annotated[HttpProbe | PromqlProbe | LakeProbe, Field(discriminator="kind")]
+
+
+class Hypothesis(Spec):
+    """The steady state: checked before the faults, during them and after they are reverted."""
+
+    slos: tuple[HypothesisSLO, ...] = ()
+    min_goodput: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="share of requests meeting every load.slo threshold"
+    )
+    max_error_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
+    probes: tuple[Probe, ...] = ()
+    baseline: Duration = Field(default=5.0, description="load before the faults, to check it")
+    recovery: Duration = Field(default=5.0, description="load after the rollback, to check it")
+
+
+class LoadPlan(Spec):
+    """The open-loop `perfops load` workload that runs through the experiment."""
+
+    service: str
+    rate: PositiveFloat = Field(description="requests per second (Poisson)")
+    duration: Duration = Field(description="the experiment window, in which the faults land")
+    prompt_tokens: PositiveInt = 256
+    max_tokens: PositiveInt = 64
+    slo: str | None = Field(
+        default=None, description="per-request thresholds for goodput, e.g. ttft_p99=500ms"
+    )
+    seed: int = 0
+
+
+class FaultStep(Spec):
+    name: str | None = None
+    kind: str = Field(description="sim.throttle, sim.error, proxy.latency, process.stop, ...")
+    target: str | None = Field(default=None, description="a service (default: load.service)")
+    params: dict[str, Any] = Field(default_factory=dict)
+    start: Duration = Field(default=0.0, description="offset from the start of the window")
+    duration: Duration
+
+    @model_validator(mode="after")
+    def _positive(self) -> FaultStep:
+        if self.duration <= 0:
+            raise ValueError("a fault needs a positive duration, e.g. duration: 10s")
+        return self
+
+
+class BurnStop(Spec):
+    kind: Literal["burn_rate"]
+    slo: str
+    above: PositiveFloat = Field(default=14.4, description="the page-level burn rate")
+    window: Duration = Field(default=10.0, description="the rolling window it is measured over")
+
+
+class BudgetStop(Spec):
+    kind: Literal["budget_remaining"]
+    slo: str
+    below_pct: Annotated[float, Field(ge=-1000, le=100)]
+
+
+class ErrorStop(Spec):
+    kind: Literal["error_ratio"]
+    above: Annotated[float, Field(gt=0, le=1)]
+    window: Duration = 10.0
+
+
+StopCondition = Annotated[BurnStop | BudgetStop | ErrorStop, Field(discriminator="kind")]
+
+
+class RollbackAction(Spec):
+    """An extra action after the faults are reverted (the faults always are)."""
+
+    kind: Literal["http"]
+    url: str
+    method: Literal["POST", "PUT", "DELETE", "GET"] = "POST"
+    body: dict[str, Any] | None = None
+
+
+class Experiment(Spec):
+    apiVersion: Literal["perfops/v1"] = "perfops/v1"  # noqa: N815 (the spec's field name)
+    kind: Literal["Experiment"] = "Experiment"
+    title: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    hypothesis: Hypothesis
+    load: LoadPlan
+    method: tuple[FaultStep, ...] = ()
+    stop: tuple[StopCondition, ...] = ()
+    rollbacks: tuple[RollbackAction, ...] = ()
+    weight: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=1.0, description="its weight in a game day's resilience score"
+    )
+
+
+class GameDay(Spec):
+    """Several experiments in sequence, one summary and a resilience score."""
+
+    apiVersion: Literal["perfops/v1"] = "perfops/v1"  # noqa: N815
+    kind: Literal["GameDay"] = "GameDay"
+    title: str
+    experiments: tuple[Experiment, ...] = Field(min_length=1)
+    pause: Duration = Field(default=2.0, description="rest between experiments")
+
+
+def window_of(step: FaultStep) -> tuple[float, float]:
+    return step.start, step.start + step.duration
