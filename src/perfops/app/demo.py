@@ -93,6 +93,7 @@ def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
         load = _load_step(rt, fleet, svc.name, svc.model, say)
         summary["load"] = load
         summary["slo"] = _slo_step(rt, directory, say)
+        summary["chaos"] = _chaos_step(rt, directory, say)
     summary["cost"] = _cost_step(rt, started_ms, load, say)
     rt.store.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
@@ -238,6 +239,50 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
         )
     out["cheapest"] = None if plan.cheapest is None else plan.cheapest.candidate.name
     return out
+
+
+_EXPERIMENT = """apiVersion: perfops/v1
+kind: Experiment
+title: one replica's GPU throttled under load
+description: >-
+  The GPU of replica 0 drops to 30% of its clocks (a thermal or power throttle) for 4 s while
+  the service takes 8 req/s. Does chat-ttft hold?
+hypothesis:
+  slos: [{slo: chat-ttft, max_burn_rate: 2}]
+  max_error_ratio: 0.01
+  baseline: 3s
+  recovery: 3s
+load: {service: chat, rate: 8, duration: 6s, prompt_tokens: 512, max_tokens: 64}
+method:
+  - {name: throttle-replica-0, kind: sim.throttle, params: {clock_factor: 0.3, replica: 0},
+     start: 1s, duration: 4s}
+stop:
+  - {kind: burn_rate, slo: chat-ttft, above: 14.4, window: 3s}
+"""
+
+
+def _chaos_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
+    """One short SLO-guarded experiment: a GPU throttle on one replica under load."""
+    import asyncio
+
+    from perfops.app.chaos import load_experiment, run_experiment
+
+    path = directory / "experiments" / "gpu-throttle.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(_EXPERIMENT)
+    say(f"chaos experiment {path.name} (`perfops chaos run experiments/{path.name}`):")
+    result = asyncio.run(run_experiment(rt, load_experiment(rt, path), say=lambda m: say(f"  {m}")))
+    say(f"  verdict: {result.status} ({result.reason})")
+    for imp in result.impact:
+        budget = ", ".join(
+            f"{k}: {v:.4f}% of its budget" for k, v in imp.budget_consumed_pct.items()
+        )
+        say(
+            f"  fault window {imp.fault}: {(imp.end_ns - imp.start_ns) / 1e9:.1f}s, "
+            f"{imp.requests} requests, {sum(imp.bad.values())} bad; {budget}; "
+            f"{imp.goodput_lost:.0f} good requests lost"
+        )
+    return {"status": result.status, "run_id": result.run_id}
 
 
 def _money(value: Any) -> str:

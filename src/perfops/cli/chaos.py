@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -118,3 +119,209 @@ async def _until_signal(duration: float | None) -> None:
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+
+
+def _say(message: str) -> None:
+    typer.echo(message)
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    experiment: Annotated[Path, typer.Argument(help="an Experiment YAML file")],
+) -> None:
+    """Check an experiment: every problem at once, each with its file:line and a fix."""
+    from perfops.app.chaos import load_experiment
+    from perfops.cli._context import runtime
+
+    spec = load_experiment(runtime(ctx), experiment)
+    typer.echo(
+        f"{experiment}: valid ({len(spec.method)} fault(s), {spec.load.duration:g}s window, "
+        f"{len(spec.stop)} stop condition(s))"
+    )
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    experiment: Annotated[Path, typer.Argument(help="an Experiment YAML file")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the result (journal) as JSON here")
+    ] = None,
+) -> None:
+    """Run an experiment: hypothesis before, load and faults with SLO checks during,
+    hypothesis after; every fault reverted whatever happens (exit 1 unless it passed)."""
+    import json
+
+    from perfops.app.chaos import load_experiment, run_experiment
+    from perfops.cli._context import runtime
+
+    rt = runtime(ctx)
+    spec = load_experiment(rt, experiment)
+    result = _with_signals(lambda stop: run_experiment(rt, spec, say=_say, stop=stop))
+    _print_result(result)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.as_dict(), indent=2))
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+    if result.status != "passed":
+        raise typer.Exit(1)
+
+
+def _with_signals(factory: Any) -> Any:
+    """Run the coroutine with SIGINT and SIGTERM setting its stop event, so that the runner
+    reverts its faults and journals the run before the process ends."""
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            return await factory(stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
+
+
+def _print_result(result: Any) -> None:
+    typer.echo(f"verdict: {result.status} ({result.reason})")
+    for name, hyp in (("before", result.before), ("during", result.during),
+                      ("after", result.after)):  # fmt: skip
+        if hyp is not None:
+            checks = "; ".join(c.describe() for c in hyp.checks) or "no checks"
+            typer.echo(
+                f"  {name:<6} {'met' if hyp.met else 'NOT met':<8} {hyp.requests:>4} req  {checks}"
+            )
+    for imp in result.impact:
+        budget = ", ".join(f"{k} {v:.3f}% of budget" for k, v in imp.budget_consumed_pct.items())
+        cost = "" if imp.wasted_cost is None else f", {imp.wasted_cost:.4f} wasted on GPU time"
+        typer.echo(
+            f"  fault {imp.fault}: {(imp.end_ns - imp.start_ns) / 1e9:.1f}s, {imp.requests} req, "
+            f"{budget}, goodput {imp.goodput_rps:.2f}/s, {imp.goodput_lost:.0f} good requests "
+            f"lost{cost}"
+        )
+    typer.echo(f"journal: run {result.run_id} in the lake (runs, events, requests)")
+
+
+@app.command("recover")
+def recover(ctx: typer.Context) -> None:
+    """Revert every fault a killed runner left injected (also done by every chaos run)."""
+    from perfops.app.chaos import recover_faults
+    from perfops.cli._context import runtime
+
+    count = recover_faults(runtime(ctx), _say)
+    if not count:
+        typer.echo("nothing to recover: no fault is left injected")
+
+
+@app.command("drill")
+def drill(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="a Drill YAML file")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+) -> None:
+    """Rollback drill: deploy a candidate under load, detect the SLO regression from burn
+    rates, roll back automatically; time to detect, time to restore, budget spent."""
+    import json
+
+    from perfops.app.drill import load_drill, run_drill
+    from perfops.cli._context import runtime
+
+    rt = runtime(ctx)
+    plan = load_drill(rt, spec)
+    result = _with_signals(lambda stop: run_drill(rt, plan, say=_say, stop=stop))
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}s"
+
+    typer.echo(f"drill: {result.status} ({result.reason})")
+    typer.echo(
+        f"  time to detect {seconds(result.time_to_detect_s)}, time to restore "
+        f"{seconds(result.time_to_restore_s)} after the rollback, {result.bad_events} bad "
+        "events, budget spent "
+        + ("-" if result.budget_spent_pct is None else f"{result.budget_spent_pct:.3f}%")
+    )
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.as_dict(), indent=2))
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+    if result.status != "restored":
+        raise typer.Exit(1)
+
+
+@app.command("gameday")
+def gameday(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="a GameDay YAML file (experiments in order)")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
+) -> None:
+    """Several experiments in sequence: one summary table and a resilience score (0-100)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from perfops.app.gameday import load_gameday, run_gameday
+    from perfops.cli._context import runtime
+
+    rt = runtime(ctx)
+    day = load_gameday(rt, spec)
+    result = _with_signals(lambda stop: run_gameday(rt, day, say=_say, stop=stop))
+    table = Table(title=f"game day: {result.title}", title_justify="left")
+    for col in ("experiment", "verdict", "weight", "score", "worst budget hit", "reason"):
+        table.add_column(col, justify="right" if col in ("weight", "score") else "left")
+    for res, weight, points in result.results:
+        worst = max((v for i in res.impact for v in i.budget_consumed_pct.values()), default=0.0)
+        table.add_row(res.title, res.status, f"{weight:g}", f"{points:.1f}",
+                      f"{worst:.3f}%", res.reason[:80])  # fmt: skip
+    Console(width=max(120, Console().width)).print(table)
+    typer.echo(f"resilience score: {result.score:.1f} / 100")
+    if json_out is not None:
+        json_out.write_text(json.dumps(
+            {"title": result.title, "score": result.score,
+             "experiments": [{**r.as_dict(), "weight": w, "score": s}
+                             for r, w, s in result.results]}, indent=2))  # fmt: skip
+    if any(r.status != "passed" for r, _, _ in result.results):
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    experiment: Annotated[Path, typer.Argument(help="an Experiment YAML file")],
+    out: Annotated[Path, typer.Option(help="Chaos Toolkit experiment JSON to write")],
+    journal: Annotated[
+        str | None, typer.Option(help="also export this chaos run's journal (a run id)")
+    ] = None,
+    journal_out: Annotated[
+        Path | None, typer.Option(help="where the journal goes (default: OUT.journal.json)")
+    ] = None,
+) -> None:
+    """The experiment (and a run's journal) in Chaos Toolkit's format: its sim and proxy
+    faults become HTTP actions with HTTP rollbacks that always run; the SLO judgement stays
+    with `perfops chaos run` and is listed in the perfops extension."""
+    import json
+
+    from perfops.app.chaos import load_experiment
+    from perfops.chaos.ctk import journal_to_chaostoolkit, to_chaostoolkit, unsupported_steps
+    from perfops.cli._context import runtime
+
+    rt = runtime(ctx)
+    spec = load_experiment(rt, experiment)
+    endpoints = {s.name: s.endpoint for s in rt.config.services}
+    out.write_text(json.dumps(to_chaostoolkit(spec, endpoints=endpoints), indent=2))
+    typer.echo(f"wrote {out}")
+    for warning in unsupported_steps(spec):
+        typer.echo(f"note: {warning}")
+    if journal is not None:
+        run = rt.store.run(journal)
+        started, ended = run.started_ns / 1e9, (run.ended_ns or run.started_ns) / 1e9
+        doc = journal_to_chaostoolkit(
+            spec, dict(run.summary), started=started, ended=ended, endpoints=endpoints
+        )
+        target = journal_out or out.with_suffix(".journal.json")
+        target.write_text(json.dumps(doc, indent=2))
+        typer.echo(f"wrote {target}")

@@ -17,6 +17,8 @@ from perfops.config.models import Duration, Spec
 __all__ = [
     "BudgetStop",
     "BurnStop",
+    "Deploy",
+    "Drill",
     "ErrorStop",
     "Experiment",
     "FaultStep",
@@ -74,7 +76,9 @@ class Hypothesis(Spec):
 
     slos: tuple[HypothesisSLO, ...] = ()
     min_goodput: Annotated[float, Field(ge=0, le=1)] | None = Field(
-        default=None, description="share of requests meeting every load.slo threshold"
+        default=None,
+        description="share of requests meeting every load.slo threshold (without load.slo: "
+        "every SLO the experiment watches)",
     )
     max_error_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     probes: tuple[Probe, ...] = ()
@@ -170,3 +174,31 @@ class GameDay(Spec):
 
 def window_of(step: FaultStep) -> tuple[float, float]:
     return step.start, step.start + step.duration
+
+
+class Deploy(Spec):
+    """How the candidate goes out: a change the fault plugins can apply and undo (for the sim,
+    a slower build is ``sim.ttft_latency`` or ``sim.token_latency``; a local engine can be
+    restarted with other flags by ``process.kill`` with ``restart``)."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    target: str | None = None
+
+
+class Drill(Spec):
+    """A rollback drill: deploy a candidate under load, detect the SLO regression from burn
+    rates, roll back automatically, and measure detection, restoration and budget spent."""
+
+    apiVersion: Literal["perfops/v1"] = "perfops/v1"  # noqa: N815
+    kind: Literal["Drill"] = "Drill"
+    title: str
+    slo: str = Field(description="the SLO whose burn rate detects the regression")
+    load: LoadPlan
+    deploy: Deploy
+    deploy_after: Duration = Field(default=3.0, description="load before the candidate goes out")
+    burn_threshold: PositiveFloat = Field(default=14.4, description="page-level burn rate")
+    window: Duration = Field(default=3.0, description="rolling window of the burn rate")
+    restored_below: PositiveFloat = Field(
+        default=1.0, description="restored once the rolling burn rate is back at or below this"
+    )

@@ -8,6 +8,7 @@ slower clock, a smaller KV cache, an XID on a GPU, a crash) and applies it.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -16,9 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from perfops._internal.durations import parse_duration
 from perfops._internal.ids import new_id
 
-__all__ = ["MAX_FAULT_SECONDS", "ActiveFault", "FaultBoard", "FaultSpec", "parse_fault"]
+__all__ = [
+    "FAULT_ID",
+    "MAX_FAULT_SECONDS",
+    "ActiveFault",
+    "FaultBoard",
+    "FaultIdTaken",
+    "FaultSpec",
+    "parse_fault",
+]
 
 MAX_FAULT_SECONDS = 3600.0
+FAULT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a fault id a client may choose
+_RETIRED_IDS = 4096  # ids reverted before they were injected, remembered so they stay unused
 _Seconds = Annotated[float, Field(ge=0)]
 
 
@@ -112,24 +123,62 @@ class ActiveFault:
         }
 
 
+class FaultIdTaken(ValueError):
+    """A client-chosen fault id that cannot be used: in force with another spec, or spent."""
+
+
 @dataclass
 class FaultBoard:
-    """Faults in force, by id. Times are seconds on the fleet's monotonic clock."""
+    """Faults in force, by id. Times are seconds on the fleet's monotonic clock.
+
+    A client may choose the id (so that it can journal the id before it injects): injecting
+    an id already in force with the same spec returns that fault (a retry is harmless); an id
+    that has ended, or was reverted before it was ever injected, is never used again, so a
+    late or retried injection cannot resurrect a fault its client has already undone."""
 
     active: dict[str, ActiveFault] = field(default_factory=dict)
     history: dict[str, ActiveFault] = field(default_factory=dict)
+    retired: dict[str, None] = field(default_factory=dict)
 
-    def inject(self, spec: FaultSpec, now: float, now_ns: int) -> ActiveFault:
+    def inject(
+        self, spec: FaultSpec, now: float, now_ns: int, fault_id: str | None = None
+    ) -> ActiveFault:
+        """Put ``spec`` in force; raises :class:`FaultIdTaken` for an id that cannot be used."""
+        if fault_id is not None:
+            existing = self._reusable(fault_id, spec)
+            if existing is not None:
+                return existing
         limit = spec.restart_after if isinstance(spec, Crash) else spec.duration
-        fault = ActiveFault(new_id(now_ns, "flt-"), spec, now, now + limit)
+        fault = ActiveFault(fault_id or new_id(now_ns, "flt-"), spec, now, now + limit)
         self.active[fault.id] = fault
         self.history[fault.id] = fault
         return fault
 
+    def _reusable(self, fault_id: str, spec: FaultSpec) -> ActiveFault | None:
+        if not FAULT_ID.match(fault_id):
+            raise FaultIdTaken(
+                f"fault id {fault_id!r} is not 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'"
+            )
+        existing = self.active.get(fault_id)
+        if existing is not None:
+            if existing.spec != spec:
+                raise FaultIdTaken(f"fault {fault_id} is already in force with another spec")
+            return existing
+        if fault_id in self.history or fault_id in self.retired:
+            raise FaultIdTaken(
+                f"fault id {fault_id} was already used and has ended; choose a new id"
+            )
+        return None
+
     def revert(self, fault_id: str, now: float) -> ActiveFault | None:
-        """Revert ``fault_id``; reverting twice is harmless. None when the id is unknown."""
+        """Revert ``fault_id``; reverting twice is harmless. None when the id is unknown (the
+        id is then retired: a later injection under it is refused)."""
         fault = self.active.pop(fault_id, None) or self.history.get(fault_id)
-        if fault is not None and fault.reverted_at is None:
+        if fault is None:
+            self.retired[fault_id] = None
+            while len(self.retired) > _RETIRED_IDS:
+                del self.retired[next(iter(self.retired))]
+        elif fault.reverted_at is None:
             fault.reverted_at = now
         return fault
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from perfops.errors import UsageError
 from perfops.sim import dcgm
 from perfops.sim._records import EngineConfig
-from perfops.sim.faults import ActiveFault, FaultBoard, parse_fault
+from perfops.sim.faults import FAULT_ID, ActiveFault, FaultBoard, FaultIdTaken, parse_fault
 from perfops.sim.model import RequestRejected
 from perfops.sim.openai_api import (
     ApiError,
@@ -361,10 +361,15 @@ class Fleet:
         return web.json_response({"faults": [f.as_json() for f in faults.values()]})
 
     async def _inject(self, request: web.Request, replica: int | None) -> web.StreamResponse:
+        """201 with the new fault; 200 with the fault already in force under the body's
+        optional client-chosen ``id`` (a retry); 409 for an id in use otherwise."""
         try:
             body = await request.json()
-            if isinstance(body, dict) and replica is not None:
-                body.setdefault("replica", replica)
+            fault_id = None
+            if isinstance(body, dict):
+                fault_id = body.pop("id", None)
+                if replica is not None:
+                    body.setdefault("replica", replica)
             spec = parse_fault(body)
         except json.JSONDecodeError:
             return _error(ApiError(400, "the fault is not valid JSON"))
@@ -373,12 +378,19 @@ class Fleet:
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
             )
             return _error(ApiError(400, f"invalid fault: {problems}"))
+        if fault_id is not None and not isinstance(fault_id, str):
+            return _error(ApiError(400, "id: the fault id is a string", param="id"))
         problem = self._check_target(spec)
         if problem:
             return _error(ApiError(400, problem, param="replica"))
-        fault = self.board.inject(spec, time.monotonic(), time.time_ns())
+        again = fault_id is not None and fault_id in self.board.active
+        try:
+            fault = self.board.inject(spec, time.monotonic(), time.time_ns(), fault_id)
+        except FaultIdTaken as exc:
+            status = 409 if FAULT_ID.match(fault_id or "") else 400
+            return _error(ApiError(status, str(exc), param="id"))
         self._apply_faults()
-        return web.json_response(fault.as_json(), status=201)
+        return web.json_response(fault.as_json(), status=200 if again else 201)
 
     def _check_target(self, spec: Any) -> str | None:
         if spec.replica is not None and spec.replica >= len(self.replicas):
@@ -398,12 +410,18 @@ class Fleet:
         return web.json_response(fault.as_json())
 
     def inject(self, spec_data: dict[str, Any]) -> ActiveFault:
-        """Inject a fault from Python (tests, the chaos runner in-process)."""
-        spec = parse_fault(spec_data)
+        """Inject a fault from Python (tests, the chaos runner in-process); ``spec_data`` may
+        carry a client-chosen ``id``, as over HTTP."""
+        data = dict(spec_data)
+        fault_id = data.pop("id", None)
+        spec = parse_fault(data)
         problem = self._check_target(spec)
         if problem:
             raise UsageError(problem)
-        fault = self.board.inject(spec, time.monotonic(), time.time_ns())
+        try:
+            fault = self.board.inject(spec, time.monotonic(), time.time_ns(), fault_id)
+        except FaultIdTaken as exc:
+            raise UsageError(str(exc)) from None
         self._apply_faults()
         return fault
 

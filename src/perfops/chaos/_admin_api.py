@@ -1,0 +1,75 @@
+"""JSON calls to the control APIs faults talk to (the simulator's admin API, the fault proxy's
+API): standard library only, synchronous, short timeouts, never through an HTTP proxy."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from perfops.errors import PerfopsError
+
+__all__ = ["Unreachable", "call", "problem"]
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Unreachable(PerfopsError):
+    """No answer from a control API; ``refused`` when nothing listens there any more."""
+
+    def __init__(self, message: str, *, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+def call(
+    method: str, url: str, body: object = None, *, token: str | None = None, timeout: float = 5.0
+) -> tuple[int, Any]:
+    """(status, JSON body or None) for any HTTP answer; raises :class:`Unreachable`."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with _OPENER.open(request, timeout=timeout) as resp:
+            return resp.status, _json(resp.read())
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, _json(err.read())
+    except urllib.error.URLError as err:
+        reason = err.reason
+        refused = isinstance(reason, ConnectionRefusedError)
+        raise Unreachable(f"{method} {url}: {_why(reason)}", refused=refused) from None
+    except TimeoutError:
+        message = f"{method} {url}: no answer within {timeout:g} s"
+        raise Unreachable(message, refused=False) from None
+    except OSError as err:
+        raise Unreachable(f"{method} {url}: {_why(err)}", refused=False) from None
+
+
+def problem(status: int, body: Any) -> str:
+    """The error message of an answer, in the shapes perfops' APIs use."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if error:
+            return str(error)
+    return f"HTTP {status}"
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _why(reason: object) -> str:
+    if isinstance(reason, TimeoutError):
+        return "no answer in time"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return str(reason)

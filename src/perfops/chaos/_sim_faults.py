@@ -1,0 +1,146 @@
+"""``sim.<kind>``: the simulator's own faults, through its admin API.
+
+Inject POSTs the fault with the id chosen before it was journaled and the step's duration,
+so the simulator ends it by itself if nobody reverts it; revert DELETEs it. A fault the
+simulator no longer knows (404), or a simulator that is gone (connection refused), counts as
+reverted: its faults lived in its memory. ``sim.crash`` restarts the replica after
+``restart_after``, which defaults to the step's duration.
+
+Params are the simulator's fault fields (:mod:`perfops.sim.faults`), less ``kind``,
+``duration`` and ``id``, which the runner sets; that module's models are the admin API's
+schema, so the params are checked against them before anything runs. It is imported only to
+check params: reverting (``perfops chaos recover``) needs nothing of the simulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, ClassVar, get_args
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+
+from perfops._internal.durations import parse_duration
+from perfops.chaos._admin_api import Unreachable, call, problem
+from perfops.chaos._fault_base import (
+    FaultContext,
+    UndoEntry,
+    base_entry,
+    bearer,
+    model_problems,
+    refuse,
+    reserved_params,
+    with_token,
+)
+from perfops.errors import PerfopsError
+
+__all__ = ["SIM_FAULTS", "SIM_KINDS", "SimFault"]
+
+# perfops.sim.faults' kinds (a unit test keeps the two lists equal)
+SIM_KINDS = ("ttft_latency", "token_latency", "error", "throttle", "xid", "crash", "kv_shrink")
+MAX_FAULT_SECONDS = 3600.0  # perfops.sim.faults.MAX_FAULT_SECONDS
+_RESERVED = {"kind": "the fault kind", "duration": "the step's duration", "id": "the journal"}
+
+
+@cache
+def _sim_models() -> dict[str, type[BaseModel]]:
+    """The simulator's fault models by kind, read off its FaultSpec union."""
+    from perfops.sim.faults import FaultSpec
+
+    union = get_args(FaultSpec)[0]
+    return {get_args(m.model_fields["kind"].annotation)[0]: m for m in get_args(union)}
+
+
+class SimFault:
+    """Base of the ``sim.*`` kinds; each subclass names one simulator fault kind."""
+
+    kind: ClassVar[str]
+    sim_kind: ClassVar[str]
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        return [f for f in _sim_models()[cls.sim_kind].model_fields if f not in _RESERVED]
+
+    @classmethod
+    def check(cls, params: Mapping[str, Any]) -> list[str]:
+        if not isinstance(params, Mapping):
+            return [f"params: {cls.kind} takes a mapping of {', '.join(cls.fields())}"]
+        problems = reserved_params(cls.kind, params, _RESERVED)
+        body = {k: v for k, v in params.items() if k not in _RESERVED}
+        from perfops.sim.faults import parse_fault
+
+        try:
+            parse_fault({**body, "kind": cls.sim_kind, "duration": 1.0})
+        except ValidationError as exc:
+            problems += model_problems(cls.kind, exc, cls.fields(), tag=cls.sim_kind)
+        return problems
+
+    def plan(
+        self, ctx: FaultContext, params: Mapping[str, Any], *, fault_id: str, duration_s: float
+    ) -> UndoEntry:
+        refuse(self.kind, self.check(params))
+        entry = base_entry(
+            self.kind, ctx, fault_id=fault_id, duration_s=duration_s, max_s=MAX_FAULT_SECONDS
+        )
+        if not ctx.admin_url:
+            raise PerfopsError(
+                f"{self.kind}: service {ctx.service} has no simulator admin URL",
+                hint="its endpoint must be an http(s) URL, or set admin_url",
+            )
+        body: dict[str, Any] = {**params, "kind": self.sim_kind, "id": fault_id}
+        body["duration"] = float(duration_s)
+        if self.sim_kind == "crash":
+            restart = parse_duration(body.setdefault("restart_after", float(duration_s)))
+            entry["expires_at"] = time.time() + restart
+        entry.update(url=ctx.admin_url.rstrip("/"), body=body)
+        return with_token(entry, ctx)
+
+    def inject(self, entry: UndoEntry) -> None:
+        try:
+            status, answer = call("POST", entry["url"], entry["body"], token=bearer(entry))
+        except Unreachable as exc:
+            raise PerfopsError(
+                f"{self.kind} {entry['id']}: cannot reach the simulator's admin API ({exc})",
+                hint="is the service up at its endpoint?",
+            ) from None
+        if status not in (200, 201):
+            raise _refused(entry, "inject", status, answer)
+
+    def revert(self, entry: UndoEntry) -> None:
+        url = f"{entry['url']}/{quote(entry['id'], safe='')}"
+        try:
+            status, answer = call("DELETE", url, token=bearer(entry))
+        except Unreachable as exc:
+            if exc.refused:  # the simulator is gone, and its faults with it
+                return
+            raise PerfopsError(
+                f"{entry['kind']} {entry['id']}: cannot revert ({exc})",
+                hint="run `perfops chaos recover` once the service answers",
+            ) from None
+        if status not in (200, 404):
+            raise _refused(entry, "revert", status, answer)
+
+
+def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> PerfopsError:
+    hint = None
+    if status == 401:
+        hint = "give the simulator's token (the service's token, or token_env for recovery)"
+    return PerfopsError(
+        f"{entry['kind']} {entry['id']}: the simulator refused to {action} it "
+        f"(HTTP {status}: {problem(status, answer)})",
+        hint=hint,
+    )
+
+
+def _sim_class(sim_kind: str) -> type[SimFault]:
+    doc = f"The simulator's {sim_kind} fault; params: its fields in perfops.sim.faults."
+    return type(
+        f"Sim_{sim_kind}",
+        (SimFault,),
+        {"kind": f"sim.{sim_kind}", "sim_kind": sim_kind, "__doc__": doc},
+    )
+
+
+SIM_FAULTS: dict[str, type[SimFault]] = {f"sim.{kind}": _sim_class(kind) for kind in SIM_KINDS}
