@@ -16,6 +16,8 @@ import pytest
 from tests._servers import FleetThread, sim_fleet, sim_service_yaml
 from tests.conftest import REPO, run_cli
 
+from perfops.chaos import ProxyThread, running_proxy
+
 SLOS = """slos:
   - name: chat-ttft
     service: chat
@@ -89,9 +91,15 @@ def test_a_fault_that_breaks_the_slo_deviates_and_is_in_the_lake(
 
 def test_a_harmless_fault_passes(workspace: Path, fleet: FleetThread) -> None:
     fault = "  - {kind: sim.token_latency, params: {seconds: 0.001}, start: 1s, duration: 2s}"
-    result = _run(workspace, _experiment(fault))
+    admin = fleet.url().removesuffix("/v1") + "/admin/faults"
+    rollback = f"rollbacks:\n  - {{kind: http, url: '{admin}', method: GET}}"
+    result = _run(workspace, _experiment(fault, stop=rollback))
     assert result["status"] == "passed", result["reason"]
     assert _faults(fleet) == []
+    from perfops.store import Store
+
+    ran = [e for e in Store(workspace / ".perfops" / "lake").events() if e.kind == "rollback"]
+    assert [e.data["status"] for e in ran] == [200]  # the experiment's own rollback ran
 
 
 def test_a_stop_condition_aborts_early(workspace: Path, fleet: FleetThread) -> None:
@@ -126,9 +134,22 @@ def test_validate_reports_every_problem_with_its_place(workspace: Path) -> None:
     assert "cannot read" in good.stderr
 
 
-def _start(workspace: Path, fleet: FleetThread) -> subprocess.Popen[str]:
-    fault = "  - {kind: sim.ttft_latency, params: {seconds: 0.05}, start: 0s, duration: 25s}"
-    (workspace / "long.yaml").write_text(_experiment(fault, duration="25s"))
+@pytest.fixture
+def proxy(fleet: FleetThread) -> Iterator[ProxyThread]:
+    """A fault proxy in front of the sim, so that interrupted runs leave toxics to clear."""
+    from urllib.parse import urlsplit
+
+    with running_proxy(urlsplit(fleet.url()).netloc, name="front") as running:
+        yield running
+
+
+def _start(workspace: Path, fleet: FleetThread, proxy: ProxyThread) -> subprocess.Popen[str]:
+    faults = (
+        "  - {kind: sim.ttft_latency, params: {seconds: 0.05}, start: 0s, duration: 25s}\n"
+        f"  - {{kind: proxy.latency, params: {{api: '{proxy.server.url}', proxy: front, "
+        "latency: 5}, start: 0s, duration: 25s}"
+    )
+    (workspace / "long.yaml").write_text(_experiment(faults, duration="25s"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "perfops", "chaos", "run", "long.yaml"],
@@ -136,34 +157,41 @@ def _start(workspace: Path, fleet: FleetThread) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 30
-    while not _faults(fleet):
+    while not (_faults(fleet) and proxy.client.toxics("front")):
         assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < deadline, "the fault never landed"
+        assert time.monotonic() < deadline, "the faults never landed"
         time.sleep(0.1)
     return proc
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_experiment_reverts_every_fault(
-    workspace: Path, fleet: FleetThread, sig: signal.Signals
+    workspace: Path, fleet: FleetThread, proxy: ProxyThread, sig: signal.Signals
 ) -> None:
-    proc = _start(workspace, fleet)
+    proc = _start(workspace, fleet, proxy)
     proc.send_signal(sig)
     output = proc.communicate(timeout=60)[0]
-    assert proc.returncode != 0
-    assert _faults(fleet) == [], output
+    assert proc.returncode == 130
     assert "interrupted" in output
+    assert _faults(fleet) == [], output
+    assert proxy.client.toxics("front") == []
 
 
-def test_kill_9_leaves_the_fault_for_recover_to_revert(workspace: Path, fleet: FleetThread) -> None:
-    proc = _start(workspace, fleet)
+def test_kill_9_leaves_the_fault_for_recover_to_revert(
+    workspace: Path, fleet: FleetThread, proxy: ProxyThread
+) -> None:
+    proc = _start(workspace, fleet, proxy)
     proc.kill()
     proc.communicate(timeout=10)
-    assert _faults(fleet) != []  # nothing ran: the fault is still in
+    assert _faults(fleet) != []  # nothing ran: both faults are still in
+    assert proxy.client.toxics("front") != []
     result = run_cli("chaos", "recover", cwd=workspace)
     assert result.returncode == 0, result.stderr
-    assert "reverted" in result.stdout
+    assert result.stdout.count("recovered: reverted") == 2
     assert _faults(fleet) == []
+    assert proxy.client.toxics("front") == []
+    again = run_cli("chaos", "recover", cwd=workspace)
+    assert "nothing to recover" in again.stdout
 
 
 def test_rollback_drill_detects_the_regression_and_restores(

@@ -416,6 +416,7 @@ async def run_experiment(
         await _phases(rt, exp, result, outcomes, faults, stop, say)
     finally:
         faults.revert_all_sync()  # whatever happened: success, failure, abort, signal
+        _rollback_actions(rt, exp, run_id, say)
         result.faults = faults.runs
         result.requests = len(outcomes.items)
         if stop.is_set() and result.status not in ("aborted",):
@@ -575,6 +576,31 @@ def _gpu_cost_per_s(rt: Runtime, service: str) -> float | None:
         return float(workspace_prices(rt).hourly(svc.gpu.type)) * svc.gpu.count / 3600
     except PerfopsError:
         return None
+
+
+def _rollback_actions(rt: Runtime, exp: Experiment, run_id: str, say: Say) -> None:
+    """The experiment's own rollbacks, after its faults are reverted; each one's outcome is
+    an event, and one failing does not keep the others from running."""
+    for action in exp.rollbacks:
+        body = None if action.body is None else json.dumps(action.body).encode()
+        request = urllib.request.Request(
+            action.url, data=body, method=action.method,
+            headers={"Content-Type": "application/json"} if body else {},
+        )  # fmt: skip
+        error = None
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                status = int(response.status)
+        except urllib.error.HTTPError as exc:
+            status, error = exc.code, f"HTTP {exc.code}"
+        except OSError as exc:
+            status, error = 0, str(exc)
+        say(f"  rollback {action.method} {action.url}: " + (error or f"HTTP {status}"))
+        rt.store.append_events(
+            [EventRecord(time.time_ns(), "rollback", f"{action.method} {action.url}",
+                         severity="info" if error is None else "warning", run_id=run_id,
+                         data={"status": status, "error": error})]
+        )  # fmt: skip
 
 
 def _platform() -> dict[str, str]:

@@ -23,8 +23,20 @@ app = typer.Typer(
 
 
 @app.callback()
-def chaos() -> None:
-    """Chaos experiments on inference services."""
+def chaos(ctx: typer.Context) -> None:
+    """Chaos experiments on inference services. Every chaos command first reverts what an
+    earlier, killed runner left injected (the undo journal beside the workspace's lake)."""
+    if ctx.invoked_subcommand in ("recover", None):
+        return
+    from perfops.app.chaos import recover_faults
+    from perfops.cli._context import runtime
+    from perfops.errors import ConfigError
+
+    try:
+        rt = runtime(ctx)
+    except ConfigError:  # no workspace here (a bare `chaos proxy`): nothing to recover
+        return
+    recover_faults(rt, _say)
 
 
 @app.command("proxy")
