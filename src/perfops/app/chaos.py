@@ -67,6 +67,7 @@ __all__ = [
     "FaultRun",
     "journal_for",
     "load_experiment",
+    "read_spec",
     "recover_faults",
     "run_experiment",
 ]
@@ -133,13 +134,18 @@ def recover_faults(rt: Runtime, say: Say) -> int:
 # -- the spec and its cross-references -----------------------------------------------------
 
 
+def read_spec(path: Path) -> str:
+    """A spec file's text; an unreadable one is a located error, not a traceback."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError([Problem(str(path), "", f"cannot read: {reason}")]) from None
+
+
 def load_experiment(rt: Runtime, path: Path) -> Experiment:
     """Parse and check an experiment file; every problem located, all at once."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
-    spec, locate = parse_spec(Experiment, text, str(path))
+    spec, locate = parse_spec(Experiment, read_spec(path), str(path))
     problems = [locate(p, m, h) for p, m, h in _cross_checks(rt, spec)]
     if problems:
         raise ConfigError(problems, source=str(path))

@@ -19,14 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from perfops._internal.ids import new_id
-from perfops.app.chaos import Say, _load_options, _Outcomes, journal_for, recover_faults
+from perfops.app.chaos import (
+    Say,
+    _load_options,
+    _Outcomes,
+    journal_for,
+    read_spec,
+    recover_faults,
+)
 from perfops.app.load import run_load
 from perfops.app.runtime import Runtime
 from perfops.chaos.faults import FaultContext, fault_for, revert_entry
 from perfops.chaos.steady import burn
 from perfops.config.experiment import Drill, Experiment, Hypothesis, HypothesisSLO
 from perfops.config.loader import parse_spec
-from perfops.errors import ConfigError, PerfopsError, Problem
+from perfops.errors import ConfigError, PerfopsError
 from perfops.slo.rules import period_s
 from perfops.store import EventRecord, RunRecord
 
@@ -54,11 +61,7 @@ class DrillResult:
 
 
 def load_drill(rt: Runtime, path: Path) -> Drill:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
-    spec, locate = parse_spec(Drill, text, str(path))
+    spec, locate = parse_spec(Drill, read_spec(path), str(path))
     problems = []
     if spec.slo not in {s.name for s in rt.config.slos}:
         problems.append(locate(("slo",), f"no SLO {spec.slo!r} in perfops.yaml", None))

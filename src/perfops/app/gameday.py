@@ -14,11 +14,11 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfops.app.chaos import ExperimentResult, Say, _cross_checks, run_experiment
+from perfops.app.chaos import ExperimentResult, Say, _cross_checks, read_spec, run_experiment
 from perfops.app.runtime import Runtime
 from perfops.config.experiment import GameDay
 from perfops.config.loader import parse_spec
-from perfops.errors import ConfigError, Problem
+from perfops.errors import ConfigError
 
 __all__ = ["GameDayResult", "load_gameday", "run_gameday", "score"]
 
@@ -31,11 +31,7 @@ class GameDayResult:
 
 
 def load_gameday(rt: Runtime, path: Path) -> GameDay:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
-    spec, locate = parse_spec(GameDay, text, str(path))
+    spec, locate = parse_spec(GameDay, read_spec(path), str(path))
     problems = [
         locate(("experiments", i, *where), message, hint)
         for i, exp in enumerate(spec.experiments)

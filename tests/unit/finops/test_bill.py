@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from tests.conftest import SHARED
+from tests.unit.finops._charges import DAY, charge
 
 from perfops.errors import ConfigError, UsageError
 from perfops.finops import (
@@ -23,24 +24,6 @@ from perfops.finops import (
     to_focus_table,
     write_focus,
 )
-
-MONTH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-DAY = timedelta(days=1)
-
-
-def charge(day: int = 1, cost: str = "10.00", **kw: object) -> Charge:
-    start = MONTH[0] + (day - 1) * DAY
-    fields: dict[str, object] = {
-        "charge_start": start,
-        "charge_end": start + DAY,
-        "billing_start": MONTH[0],
-        "billing_end": MONTH[1],
-        "cost": Decimal(cost),
-        "gpu_seconds": 3600.0,
-        **kw,
-    }
-    return Charge(**fields)
-
 
 # --- reading a bill -----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.finops._charges import charge
 
 from perfops.errors import UsageError
 from perfops.finops import (
@@ -21,28 +22,12 @@ from perfops.finops import (
     write_focus,
 )
 
-MONTH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-DAY = timedelta(days=1)
 ACCOUNT = {
     "currency": "USD",
     "billing_account_id": "ws-test",
     "billing_account_name": "perfops test workspace",
     "provider": "AWS",
 }
-
-
-def charge(day: int = 1, cost: str = "10.00", **kw: object) -> Charge:
-    start = MONTH[0] + (day - 1) * DAY
-    fields: dict[str, object] = {
-        "charge_start": start,
-        "charge_end": start + DAY,
-        "billing_start": MONTH[0],
-        "billing_end": MONTH[1],
-        "cost": Decimal(cost),
-        "gpu_seconds": 3600.0,
-        **kw,
-    }
-    return Charge(**fields)
 
 
 def mixed_charges() -> list[Charge]:
