@@ -110,9 +110,10 @@ def journal_for(rt: Runtime) -> UndoJournal:
     return UndoJournal(Path(rt.config.workspace.lake).parent / "chaos" / "undo.jsonl")
 
 
-def recover_faults(rt: Runtime, say: Say) -> int:
-    """Revert whatever an earlier runner left injected (a kill -9, a power cut)."""
-    done = recover(journal_for(rt))
+def recover_faults(rt: Runtime, say: Say, *, everything: bool = False) -> int:
+    """Revert whatever an earlier runner left injected (a kill -9, a power cut): the faults
+    whose planning process is gone, or with ``everything`` also those of runs still going."""
+    done = recover(journal_for(rt), orphans_only=not everything)
     for entry, error in done:
         what = f"{entry.get('kind')} {entry.get('id')}"
         say(f"recovered: reverted {what}" if error is None else f"recover {what} failed: {error}")
@@ -206,6 +207,7 @@ def _context(rt: Runtime, service: str, step: FaultStep | None = None) -> FaultC
         endpoint=svc.endpoint,
         admin_url=f"{parts.scheme}://{parts.netloc}/admin/faults",
         proxy_api=str(api) if api else None,
+        state_dir=str(journal_for(rt).path.parent),
     )
 
 

@@ -105,7 +105,12 @@ async def run_drill(
     from urllib.parse import urlsplit
 
     parts = urlsplit(svc.endpoint)
-    ctx = FaultContext(svc.name, svc.endpoint, f"{parts.scheme}://{parts.netloc}/admin/faults")
+    ctx = FaultContext(
+        svc.name,
+        svc.endpoint,
+        f"{parts.scheme}://{parts.netloc}/admin/faults",
+        state_dir=str(journal.path.parent),
+    )
     plugin = fault_for(drill.deploy.kind)
     fault_id = new_id(time.time_ns(), "drill-deploy-")
     entry = {

@@ -96,26 +96,34 @@ class _ProcessFault:
         _prepare(path.parent)
         pid = _resolve(entry)
         self._preflight(entry)
-        with _watchdog.locked(path):
-            old = _watchdog.read_state(path)
-            if old is not None and old.get("signalled") and not old.get("ended_by"):
-                return  # injected already: a retry
-            if old is not None and old.get("ended_by"):
-                raise PerfopsError(f"{entry['kind']} {entry['id']}: this fault id has ended")
-            state = {k: v for k, v in entry.items() if not k.startswith("_")}
-            state.update(pid=pid, signalled=False)
+        try:
+            with _watchdog.locked(path):
+                if self._begin(path, entry, pid):
+                    self._settle(entry, pid)
+        except OSError as exc:
+            raise PerfopsError(f"{entry['kind']} {entry['id']}: cannot inject it ({exc})") from None
+
+    def _begin(self, path: Path, entry: UndoEntry, pid: int) -> bool:
+        """Record the fault, arm its watchdog, send the signal; False for a retry."""
+        old = _watchdog.read_state(path)
+        if old is not None and old.get("ended_by"):
+            raise PerfopsError(f"{entry['kind']} {entry['id']}: this fault id has ended")
+        if old is not None and old.get("signalled"):
+            return False  # in force already
+        state = {k: v for k, v in entry.items() if not k.startswith("_")}
+        state.update(pid=pid, signalled=False)
+        _watchdog.write_state(path, state)
+        state["watchdog"] = _watchdog.spawn_watchdog(path)
+        state["signalled"] = True  # recorded before it is sent: a crash errs to undoing
+        _watchdog.write_state(path, state)
+        try:
+            _send(entry, pid, self._signum(entry))
+        except PerfopsError:  # nothing was done: end the fault here
+            state.update(signalled=False, ended_by="inject", ended_at=time.time())
             _watchdog.write_state(path, state)
-            state["watchdog"] = _watchdog.spawn_watchdog(path)
-            state["signalled"] = True  # recorded before it is sent: a crash errs to undoing
-            _watchdog.write_state(path, state)
-            try:
-                _send(entry, pid, self._signum(entry))
-            except PerfopsError:  # nothing was done: end the fault here
-                state.update(signalled=False, ended_by="inject", ended_at=time.time())
-                _watchdog.write_state(path, state)
-                _watchdog.stop_watchdog(path, state)
-                raise
-            self._settle(entry, pid)
+            _watchdog.stop_watchdog(path, state)
+            raise
+        return True
 
     def revert(self, entry: UndoEntry) -> None:
         path = Path(entry["state"])

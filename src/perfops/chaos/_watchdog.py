@@ -131,7 +131,12 @@ def spawn_detached(argv: Sequence[str], *, cwd: str | None = None, log: str | No
             cwd=cwd,
             start_new_session=True,
         )
-        text, _ = shell.communicate(timeout=30)
+        try:
+            text, _ = shell.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            shell.kill()
+            shell.communicate()
+            raise OSError(f"cannot start {argv[0]!r}: the shell did not answer") from None
     if shell.returncode != 0 or not text.strip().isdigit():
         raise OSError(f"cannot start {argv[0]!r} (the shell exited {shell.returncode})")
     return int(text)
@@ -158,11 +163,12 @@ def stop_watchdog(path: Path, state: State) -> None:
 
 def end_fault(path: Path, *, by: str) -> str:
     """End the fault in ``path`` once: what was done (``resumed``, ``restarted``,
-    ``running``: the command was up, ``not-injected``, ``already-ended``)."""
+    ``running``: the command was up, ``not-injected``, ``already-ended``). A fault ended
+    before it was injected stays ended: its injection is then refused."""
+    if not path.parent.is_dir():
+        return "not-injected"  # nothing was ever injected with this state directory
     with locked(path):
-        state = read_state(path)
-        if state is None:
-            return "not-injected"
+        state = read_state(path) or {"signalled": False}
         if state.get("ended_by"):
             return "already-ended"
         outcome = _end(state) if state.get("signalled") else "not-injected"

@@ -219,12 +219,18 @@ def _print_result(result: Any) -> None:
 
 
 @app.command("recover")
-def recover(ctx: typer.Context) -> None:
-    """Revert every fault a killed runner left injected (also done by every chaos run)."""
+def recover(
+    ctx: typer.Context,
+    everything: Annotated[
+        bool, typer.Option("--all", help="also revert the faults of runs still going")
+    ] = False,
+) -> None:
+    """Revert every fault a killed runner left injected (every chaos command does this for
+    faults whose runner is gone)."""
     from perfops.app.chaos import recover_faults
     from perfops.cli._context import runtime
 
-    count = recover_faults(runtime(ctx), _say)
+    count = recover_faults(runtime(ctx), _say, everything=everything)
     if not count:
         typer.echo("nothing to recover: no fault is left injected")
 

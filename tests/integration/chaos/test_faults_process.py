@@ -105,7 +105,7 @@ def test_the_watchdog_resumes_a_stopped_process_nobody_reverts(
     sleeper.send_signal(signal.SIGCONT)
 
 
-def test_stop_refusals(ctx: FaultContext, tmp_path: Path) -> None:
+def test_stop_refusals(ctx: FaultContext, sleeper: subprocess.Popen[bytes], tmp_path: Path) -> None:
     fault = fault_for("process.stop")
     mine = fault.plan(ctx, {"pid": os.getpid()}, fault_id="t-self", duration_s=5)
     with pytest.raises(PerfopsError, match="refusing to signal pid"):
@@ -114,6 +114,12 @@ def test_stop_refusals(ctx: FaultContext, tmp_path: Path) -> None:
     with pytest.raises(PerfopsError, match="cannot read pidfile"):
         fault.inject(missing)
     fault.revert(missing)  # never injected: nothing to do
+    (tmp_path / "x.pid").write_text(f"{sleeper.pid}")
+    with pytest.raises(PerfopsError, match="this fault id has ended"):
+        fault.inject(missing)  # a late injection cannot resurrect what was reverted
+    assert state(sleeper.pid) == "S"
+    elsewhere = FaultContext("chat", "http://127.0.0.1:9/v1", None, state_dir="/nonexistent/x")
+    fault.revert(fault.plan(elsewhere, {"pid": 99999}, fault_id="t-none", duration_s=5))
 
 
 @pytest.fixture

@@ -70,10 +70,10 @@ def test_unknown_kind_suggests_and_lists() -> None:
     assert "did you mean sim.ttft_latency?" in str(err.value)
     assert "sim.kv_shrink" in str(err.value)
     assert "proxy.latency" not in str(err.value)  # the same family is enough
-    with pytest.raises(PerfopsError) as err:
+    with pytest.raises(PerfopsError) as other:
         fault_for("melt")
-    assert "process.kill" in str(err.value)
-    assert "proxy.truncate" in str(err.value)
+    assert "process.kill" in str(other.value)
+    assert "proxy.truncate" in str(other.value)
 
 
 @pytest.mark.parametrize("kind", sorted(VALID))

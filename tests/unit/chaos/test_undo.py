@@ -45,7 +45,12 @@ def test_planned_is_fsynced_before_it_returns(
 ) -> None:
     synced: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
     journal = UndoJournal(tmp_path / "undo.jsonl")
     journal.planned(entry("a"), run_id="r")
     assert synced  # the journal file (and its new directory entry)
