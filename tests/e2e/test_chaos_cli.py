@@ -261,3 +261,23 @@ def test_export_to_chaos_toolkit_format(workspace: Path) -> None:
     assert doc["title"] == "slow first token"
     assert [a["provider"]["method"] for a in doc["method"]] == ["POST", "DELETE"]
     assert doc["rollbacks"][0]["provider"]["method"] == "DELETE"
+
+
+def test_probes_are_part_of_the_hypothesis(workspace: Path, fleet: FleetThread) -> None:
+    base = fleet.url().removesuffix("/v1")
+    fault = "  - {kind: sim.token_latency, params: {seconds: 0.001}, start: 1s, duration: 1s}"
+    probes = (
+        "  probes:\n"
+        f"    - {{kind: http, name: models, url: '{fleet.url()}/models'}}\n"
+        f"    - {{kind: http, name: missing page, url: '{base}/nothing-here', "
+        "expect_status: [200]}\n"
+        "    - {kind: lake, name: runs so far, sql: 'SELECT count(*) FROM runs', min: 1}\n"
+    )
+    text = _experiment(fault).replace("  baseline: 2s\n", probes + "  baseline: 2s\n")
+    result = _run(workspace, text)
+    assert result["status"] == "aborted"  # no steady state: a probe fails before any fault
+    checks = {c["name"]: c["met"] for c in result["before"]["checks"]}
+    assert checks["models"] is True
+    assert checks["missing page"] is False
+    assert checks["runs so far"] is True
+    assert result["faults"] == []  # nothing was injected
