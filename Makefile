@@ -51,6 +51,9 @@ bench: setup
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/sim_throughput.py
 	$(BIN)/python bench/parse_ingest.py
+	$(BIN)/python bench/slo_eval.py
+	$(BIN)/python bench/cost_attribution.py
+	$(BIN)/python bench/proxy_overhead.py
 
 clean:
-	rm -rf $(VENV) demo-workspace .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-focus .venv-ctk demo-workspace .mypy_cache .ruff_cache .pytest_cache
