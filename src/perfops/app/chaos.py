@@ -16,27 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import platform
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from perfops import __version__
 from perfops._internal.ids import new_id
-from perfops.app.load import LoadOptions, LoadResult, WorkloadSource, run_load
+from perfops.app._experiment import (
+    Outcomes,
+    gpu_cost_per_s,
+    hypothesis,
+    load_options,
+    platform_info,
+    rollback_actions,
+)
+from perfops.app.load import LoadResult, run_load
 from perfops.app.runtime import Runtime
-from perfops.app.slo import _request_checks
 from perfops.chaos.faults import FaultContext, UndoEntry, fault_for, revert_entry
 from perfops.chaos.steady import (
-    Check,
     FaultImpact,
     HypothesisResult,
-    Outcome,
-    check_hypothesis,
     fault_impact,
     stop_reason,
 )
@@ -47,19 +48,11 @@ from perfops.config.experiment import (
     ErrorStop,
     Experiment,
     FaultStep,
-    HttpProbe,
-    LakeProbe,
-    PromqlProbe,
 )
 from perfops.config.loader import parse_spec
 from perfops.config.models import AvailabilitySLI, GoodputSLI, LatencySLI
 from perfops.errors import ConfigError, PerfopsError, Problem
-from perfops.loadgen.arrivals import ArrivalSpec
-from perfops.loadgen.client import Target
-from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.slo import parse_slo
-from perfops.loadgen.workload import LengthSpec
-from perfops.slo.rules import period_s
 from perfops.store import EventRecord, RunRecord
 
 __all__ = [
@@ -211,120 +204,6 @@ def _context(rt: Runtime, service: str, step: FaultStep | None = None) -> FaultC
     )
 
 
-def _load_options(rt: Runtime, exp: Experiment, seconds: float, seed: int) -> LoadOptions:
-    import os
-
-    svc = rt.config.service(exp.load.service)
-    key = os.environ.get(svc.api_key_env) if svc.api_key_env else None
-    plan = exp.load
-    return LoadOptions(
-        target=Target(svc.endpoint, svc.model, "completions", key, timeout_s=30.0),
-        workload=WorkloadSource(
-            LengthSpec(kind="fixed", value=plan.prompt_tokens),
-            LengthSpec(kind="fixed", value=plan.max_tokens),
-        ),
-        arrival=ArrivalSpec(kind="poisson", rate=plan.rate),
-        duration_s=seconds,
-        max_requests=int(plan.rate * seconds * 2) + 20,
-        slo=tuple(parse_slo(plan.slo)),
-        seed=seed,
-        gpus=svc.gpu.count,
-        service=svc.name,
-    )
-
-
-class _Outcomes:
-    """Requests as they finish, judged per SLO of the hypothesis and stop conditions."""
-
-    def __init__(self, rt: Runtime, exp: Experiment) -> None:
-        names = {h.slo for h in exp.hypothesis.slos}
-        names |= {s.slo for s in exp.stop if not isinstance(s, ErrorStop)}
-        slos = [s for s in rt.config.slos if s.name in names]
-        self.objectives = {s.name: s.objective for s in slos}
-        self.period_s = {s.name: period_s(s) for s in slos}
-        self.checks = {s.name: _request_checks(s) for s in slos}
-        self.thresholds = parse_slo(exp.load.slo)
-        self.items: list[Outcome] = []
-
-    def add(self, rec: RequestRecord) -> None:
-        row = {
-            "sent_ns": rec.sent_ns,
-            "first_token_ns": rec.first_token_ns,
-            "end_ns": rec.end_ns,
-            "output_tokens": rec.output_tokens,
-            "chunk_gaps_us": [g // 1000 for g in rec.chunk_gaps_ns],
-        }
-        slo_good = {n: rec.ok and all(c(row) for c in cs) for n, cs in self.checks.items()}
-        if self.thresholds:  # goodput: every per-request threshold of the load
-            good = rec.ok and all(self._meets(rec, t.metric, t.seconds) for t in self.thresholds)
-        else:  # else: every SLO the experiment watches
-            good = rec.ok and all(slo_good.values())
-        tokens = rec.output_tokens + (rec.prompt_tokens or 0)
-        self.items.append(Outcome(rec.scheduled_ns, not rec.ok, good, slo_good, tokens))
-
-    @staticmethod
-    def _meets(rec: RequestRecord, metric: str, limit: float) -> bool:
-        if metric == "itl":
-            return all(g / 1e9 <= limit for g in rec.chunk_gaps_ns)
-        if rec.first_token_ns is None or rec.end_ns is None:
-            return False
-        value = {
-            "ttft": (rec.first_token_ns - rec.sent_ns) / 1e9,
-            "e2e": (rec.end_ns - rec.sent_ns) / 1e9,
-            "tpot": (rec.end_ns - rec.first_token_ns) / 1e9 / max(1, rec.output_tokens - 1),
-        }.get(metric, 0.0)
-        return value <= limit
-
-    def between(self, start_ns: int, end_ns: int) -> list[Outcome]:
-        return [o for o in self.items if start_ns <= o.scheduled_ns < end_ns]
-
-
-async def _probe(rt: Runtime, probe: HttpProbe | PromqlProbe | LakeProbe) -> Check:
-    name = probe.name or f"{probe.kind} probe"
-    try:
-        if isinstance(probe, HttpProbe):
-            status = await asyncio.to_thread(_http_status, probe.url, probe.method, probe.timeout)
-            expected = probe.expect_status
-            return Check(name, float(status), float(expected[0]), status in expected)
-        if isinstance(probe, PromqlProbe):
-            value = await asyncio.to_thread(_promql, probe.url, probe.query)
-        else:
-            table = rt.store.sql(probe.sql)
-            value = float(table.column(0)[0].as_py()) if table.num_rows else float("nan")
-    except Exception as exc:  # a probe that cannot run is a broken hypothesis, not a crash
-        return Check(f"{name} ({type(exc).__name__}: {exc})", None, 0.0, False)
-    ok = value == value and (probe.min is None or value >= probe.min)
-    ok = ok and (probe.max is None or value <= probe.max)
-    limit = probe.max if probe.max is not None else probe.min if probe.min is not None else 0.0
-    return Check(name, value, limit, ok)
-
-
-def _http_status(url: str, method: str, timeout: float) -> int:
-    request = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
-def _promql(base: str, query: str) -> float:
-    from urllib.parse import urlencode
-
-    url = f"{base.rstrip('/')}/api/v1/query?{urlencode({'query': query})}"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
-        data = json.load(response)
-    result = data["data"]["result"]
-    return float(result[0]["value"][1]) if result else float("nan")
-
-
-async def _hypothesis(
-    rt: Runtime, exp: Experiment, outcomes: _Outcomes, items: Sequence[Outcome]
-) -> HypothesisResult:
-    probes = [await _probe(rt, p) for p in exp.hypothesis.probes]
-    return check_hypothesis(items, exp.hypothesis, outcomes.objectives, probes)
-
-
 class _Faults:
     """Injects and reverts the method's faults, journaling each before it lands."""
 
@@ -415,16 +294,16 @@ async def run_experiment(
     recover_faults(rt, say)
     started = time.time_ns()
     run_id = new_id(started, "chaos-")
-    spec = {"experiment": exp.model_dump(mode="json"), "platform": _platform()}
+    spec = {"experiment": exp.model_dump(mode="json"), "platform": platform_info()}
     rt.store.write_run(RunRecord(run_id, "chaos", started, "running", spec=spec))
     result = ExperimentResult(run_id, exp.title, "failed", "")
-    outcomes = _Outcomes(rt, exp)
+    outcomes = Outcomes(rt, exp)
     faults = _Faults(rt, exp, run_id, say)
     try:
         await _phases(rt, exp, result, outcomes, faults, stop, say)
     finally:
         faults.revert_all_sync()  # whatever happened: success, failure, abort, signal
-        _rollback_actions(rt, exp, run_id, say)
+        rollback_actions(rt, exp, run_id, say)
         result.faults = faults.runs
         result.requests = len(outcomes.items)
         if stop.is_set() and result.status not in ("aborted",):
@@ -447,7 +326,7 @@ async def _phases(
     rt: Runtime,
     exp: Experiment,
     result: ExperimentResult,
-    outcomes: _Outcomes,
+    outcomes: Outcomes,
     faults: _Faults,
     stop: asyncio.Event,
     say: Say,
@@ -456,7 +335,7 @@ async def _phases(
     say(f"steady state before: {hyp.baseline:g}s of load at {exp.load.rate:g} req/s")
     t0 = time.time_ns()
     await _load(rt, exp, hyp.baseline, exp.load.seed, outcomes, stop, result.run_id)
-    result.before = await _hypothesis(rt, exp, outcomes, outcomes.between(t0, time.time_ns()))
+    result.before = await hypothesis(rt, exp, outcomes, outcomes.between(t0, time.time_ns()))
     if stop.is_set():
         return
     if not result.before.met:
@@ -480,7 +359,7 @@ async def _phases(
         for run in faults.runs:
             await faults.revert(run)
     window_end_ns = time.time_ns()
-    result.during = await _hypothesis(
+    result.during = await hypothesis(
         rt, exp, outcomes, outcomes.between(window_start_ns, window_end_ns)
     )
     if aborted:
@@ -491,7 +370,7 @@ async def _phases(
     say(f"steady state after: {hyp.recovery:g}s of load, every fault reverted")
     t1 = time.time_ns()
     await _load(rt, exp, hyp.recovery, exp.load.seed + 2, outcomes, stop, result.run_id)
-    result.after = await _hypothesis(rt, exp, outcomes, outcomes.between(t1, time.time_ns()))
+    result.after = await hypothesis(rt, exp, outcomes, outcomes.between(t1, time.time_ns()))
     broken = [f"during: {b}" for b in result.during.broken()]
     broken += [f"after: {b}" for b in result.after.broken()]
     result.status = "passed" if not broken else "deviated"
@@ -503,20 +382,20 @@ async def _load(
     exp: Experiment,
     seconds: float,
     seed: int,
-    outcomes: _Outcomes,
+    outcomes: Outcomes,
     stop: asyncio.Event,
     run_id: str,
 ) -> LoadResult | None:
     if seconds <= 0 or stop.is_set():
         return None
-    opts = _load_options(rt, exp, seconds, seed)
+    opts = load_options(rt, exp, seconds, seed)
     return await run_load(rt, opts, stop=stop, on_record=outcomes.add, kind="load", parent=run_id)
 
 
 async def _guard(
     rt: Runtime,
     exp: Experiment,
-    outcomes: _Outcomes,
+    outcomes: Outcomes,
     stop: asyncio.Event,
     aborted: list[str],
     since_ns: int,
@@ -545,7 +424,7 @@ async def _guard(
 def _impact(
     rt: Runtime,
     exp: Experiment,
-    outcomes: _Outcomes,
+    outcomes: Outcomes,
     runs: Sequence[FaultRun],
     result: ExperimentResult,
 ) -> list[FaultImpact]:
@@ -571,50 +450,5 @@ def _impact(
         baseline_goodput_rps=baseline,
         period_s={k: max(v, 1.0) for k, v in outcomes.period_s.items()},
         traffic_rps=exp.load.rate,
-        cost_per_s=_gpu_cost_per_s(rt, exp.load.service),
+        cost_per_s=gpu_cost_per_s(rt, exp.load.service),
     )
-
-
-def _gpu_cost_per_s(rt: Runtime, service: str) -> float | None:
-    """What the service's declared GPUs cost per second, when a price is known."""
-    try:
-        from perfops.app.cost import workspace_prices
-
-        svc = rt.config.service(service)
-        return float(workspace_prices(rt).hourly(svc.gpu.type)) * svc.gpu.count / 3600
-    except PerfopsError:
-        return None
-
-
-def _rollback_actions(rt: Runtime, exp: Experiment, run_id: str, say: Say) -> None:
-    """The experiment's own rollbacks, after its faults are reverted; each one's outcome is
-    an event, and one failing does not keep the others from running."""
-    for action in exp.rollbacks:
-        body = None if action.body is None else json.dumps(action.body).encode()
-        request = urllib.request.Request(
-            action.url, data=body, method=action.method,
-            headers={"Content-Type": "application/json"} if body else {},
-        )  # fmt: skip
-        error = None
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            status, error = exc.code, f"HTTP {exc.code}"
-        except OSError as exc:
-            status, error = 0, str(exc)
-        say(f"  rollback {action.method} {action.url}: " + (error or f"HTTP {status}"))
-        rt.store.append_events(
-            [EventRecord(time.time_ns(), "rollback", f"{action.method} {action.url}",
-                         severity="info" if error is None else "warning", run_id=run_id,
-                         data={"status": status, "error": error})]
-        )  # fmt: skip
-
-
-def _platform() -> dict[str, str]:
-    return {
-        "perfops": __version__,
-        "python": platform.python_version(),
-        "system": platform.platform(),
-        "node": platform.node(),
-    }

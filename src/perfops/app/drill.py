@@ -19,14 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from perfops._internal.ids import new_id
-from perfops.app.chaos import (
-    Say,
-    _load_options,
-    _Outcomes,
-    journal_for,
-    read_spec,
-    recover_faults,
-)
+from perfops.app._experiment import Outcomes, load_options
+from perfops.app.chaos import Say, journal_for, read_spec, recover_faults
 from perfops.app.load import run_load
 from perfops.app.runtime import Runtime
 from perfops.chaos.faults import FaultContext, fault_for, revert_entry
@@ -98,7 +92,7 @@ async def run_drill(
     spec = {"drill": drill.model_dump(mode="json")}
     rt.store.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
     exp = _as_experiment(drill)
-    outcomes = _Outcomes(rt, exp)
+    outcomes = Outcomes(rt, exp)
     result = DrillResult(run_id, drill.title, "failed")
     journal = journal_for(rt)
     svc = rt.config.service(drill.deploy.target or drill.load.service)
@@ -118,7 +112,7 @@ async def run_drill(
         "run_id": run_id,
     }
     load_stop = asyncio.Event()
-    opts = _load_options(rt, exp, drill.load.duration, drill.load.seed)
+    opts = load_options(rt, exp, drill.load.duration, drill.load.seed)
     load = asyncio.create_task(
         run_load(rt, opts, stop=load_stop, on_record=outcomes.add, kind="load", parent=run_id)
     )
