@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from perfops.errors import PerfopsError
 
-__all__ = ["Unreachable", "call", "problem"]
+__all__ = ["Unreachable", "call", "delete_if_present", "problem"]
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -47,6 +48,32 @@ def call(
         raise Unreachable(message, refused=False) from None
     except OSError as err:
         raise Unreachable(f"{method} {url}: {_why(err)}", refused=False) from None
+
+
+def delete_if_present(
+    entry: Mapping[str, Any],
+    url: str,
+    *,
+    token: str | None,
+    gone: tuple[int, ...],
+    owner: str,
+    refused: Callable[[int, Any], PerfopsError],
+) -> None:
+    """DELETE a fault at ``url``, idempotently: an answer in ``gone`` means it was already
+    reverted or expired, and a refused connection that its ``owner`` (the simulator, the
+    proxy) is gone and the fault with it. A timeout is an error `perfops chaos recover`
+    retries; any other status is ``refused``."""
+    try:
+        status, answer = call("DELETE", url, token=token)
+    except Unreachable as exc:
+        if exc.refused:
+            return
+        raise PerfopsError(
+            f"{entry['kind']} {entry['id']}: cannot revert ({exc})",
+            hint=f"run `perfops chaos recover` once the {owner} answers",
+        ) from None
+    if status not in gone:
+        raise refused(status, answer)
 
 
 def problem(status: int, body: Any) -> str:

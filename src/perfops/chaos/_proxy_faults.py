@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from perfops.chaos._admin_api import Unreachable, call, problem
+from perfops.chaos._admin_api import Unreachable, call, delete_if_present, problem
 from perfops.chaos._fault_base import (
     FaultContext,
     UndoEntry,
@@ -118,18 +118,14 @@ class ProxyFault:
 
     def revert(self, entry: UndoEntry) -> None:
         name = quote(entry["id"], safe="")
-        url = f"{entry['url']}/proxies/{quote(entry['proxy'], safe='')}/toxics/{name}"
-        try:
-            status, answer = call("DELETE", url, token=bearer(entry))
-        except Unreachable as exc:
-            if exc.refused:  # the proxy is gone, and its toxics with it
-                return
-            raise PerfopsError(
-                f"{entry['kind']} {entry['id']}: cannot revert ({exc})",
-                hint="run `perfops chaos recover` once the proxy answers",
-            ) from None
-        if status not in (200, 204, 404):
-            raise _refused(entry, "revert", status, answer)
+        delete_if_present(
+            entry,
+            f"{entry['url']}/proxies/{quote(entry['proxy'], safe='')}/toxics/{name}",
+            token=bearer(entry),
+            gone=(200, 204, 404),
+            owner="proxy",
+            refused=lambda status, answer: _refused(entry, "revert", status, answer),
+        )
 
 
 def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> PerfopsError:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ValidationError
 
 from perfops._internal.durations import parse_duration
-from perfops.chaos._admin_api import Unreachable, call, problem
+from perfops.chaos._admin_api import Unreachable, call, delete_if_present, problem
 from perfops.chaos._fault_base import (
     FaultContext,
     UndoEntry,
@@ -109,18 +109,14 @@ class SimFault:
             raise _refused(entry, "inject", status, answer)
 
     def revert(self, entry: UndoEntry) -> None:
-        url = f"{entry['url']}/{quote(entry['id'], safe='')}"
-        try:
-            status, answer = call("DELETE", url, token=bearer(entry))
-        except Unreachable as exc:
-            if exc.refused:  # the simulator is gone, and its faults with it
-                return
-            raise PerfopsError(
-                f"{entry['kind']} {entry['id']}: cannot revert ({exc})",
-                hint="run `perfops chaos recover` once the service answers",
-            ) from None
-        if status not in (200, 404):
-            raise _refused(entry, "revert", status, answer)
+        delete_if_present(
+            entry,
+            f"{entry['url']}/{quote(entry['id'], safe='')}",
+            token=bearer(entry),
+            gone=(200, 404),
+            owner="service",
+            refused=lambda status, answer: _refused(entry, "revert", status, answer),
+        )
 
 
 def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> PerfopsError:
