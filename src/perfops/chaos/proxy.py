@@ -10,12 +10,12 @@ removed by itself. The proxy binds 127.0.0.1 unless given a token.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from perfops._internal.net import is_loopback
 from perfops.chaos._conn import ClientSide, Connection
 from perfops.chaos._plan import Plan
 from perfops.chaos.toxics import HttpToxicSpec, InvalidToxic, Toxic, ToxicSpec, parse_toxic
@@ -28,18 +28,8 @@ __all__ = [
     "ProxyStats",
     "ToxicExists",
     "format_address",
-    "is_loopback",
     "parse_address",
 ]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_address(text: str, *, what: str, default_host: str = "127.0.0.1") -> tuple[str, int]:

@@ -31,11 +31,11 @@ from typing import Any
 from aiohttp import web
 
 from perfops import __version__
+from perfops._internal.net import is_loopback
 from perfops.chaos.proxy import (
     Proxy,
     ProxyApiError,
     format_address,
-    is_loopback,
     parse_address,
 )
 from perfops.chaos.toxics import InvalidToxic

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import random
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from perfops._internal.net import is_loopback
 from perfops.errors import UsageError
 from perfops.sim import dcgm
 from perfops.sim._records import EngineConfig
@@ -61,20 +61,11 @@ class FleetOptions:
     dcgm_interval: float = 1.0
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class Fleet:
     """Replicas, their ports, the fault board and the GPU telemetry, in one event loop."""
 
     def __init__(self, profile: ServingProfile, options: FleetOptions) -> None:
-        if not _is_loopback(options.host) and not options.token:
+        if not is_loopback(options.host) and not options.token:
             raise UsageError(
                 f"binding {options.host} exposes the simulator beyond this machine",
                 hint="pass --token (clients then send it as their API key)",
