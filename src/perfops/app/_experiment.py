@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from perfops import __version__
 from perfops.app.load import LoadOptions, WorkloadSource
 from perfops.app.runtime import Runtime
-from perfops.app.slo import _request_checks
+from perfops.app.slo import request_checks
 from perfops.chaos.steady import Check, HypothesisResult, Outcome, check_hypothesis
 from perfops.config.experiment import ErrorStop, Experiment, HttpProbe, LakeProbe, PromqlProbe
 from perfops.errors import PerfopsError
@@ -24,6 +24,7 @@ from perfops.loadgen.arrivals import ArrivalSpec
 from perfops.loadgen.client import Target
 from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.slo import parse_slo
+from perfops.loadgen.summary import meets
 from perfops.loadgen.workload import LengthSpec
 from perfops.slo.rules import period_s
 from perfops.store import EventRecord
@@ -71,7 +72,7 @@ class Outcomes:
         slos = [s for s in rt.config.slos if s.name in names]
         self.objectives = {s.name: s.objective for s in slos}
         self.period_s = {s.name: period_s(s) for s in slos}
-        self.checks = {s.name: _request_checks(s) for s in slos}
+        self.checks = {s.name: request_checks(s) for s in slos}
         self.thresholds = parse_slo(exp.load.slo)
         self.items: list[Outcome] = []
 
@@ -84,25 +85,9 @@ class Outcomes:
             "chunk_gaps_us": [g // 1000 for g in rec.chunk_gaps_ns],
         }
         slo_good = {n: rec.ok and all(c(row) for c in cs) for n, cs in self.checks.items()}
-        if self.thresholds:  # goodput: every per-request threshold of the load
-            good = rec.ok and all(self._meets(rec, t.metric, t.seconds) for t in self.thresholds)
-        else:  # else: every SLO the experiment watches
-            good = rec.ok and all(slo_good.values())
-        tokens = rec.output_tokens + (rec.prompt_tokens or 0)
-        self.items.append(Outcome(rec.scheduled_ns, not rec.ok, good, slo_good, tokens))
-
-    @staticmethod
-    def _meets(rec: RequestRecord, metric: str, limit: float) -> bool:
-        if metric == "itl":
-            return all(g / 1e9 <= limit for g in rec.chunk_gaps_ns)
-        if rec.first_token_ns is None or rec.end_ns is None:
-            return False
-        value = {
-            "ttft": (rec.first_token_ns - rec.sent_ns) / 1e9,
-            "e2e": (rec.end_ns - rec.sent_ns) / 1e9,
-            "tpot": (rec.end_ns - rec.first_token_ns) / 1e9 / max(1, rec.output_tokens - 1),
-        }.get(metric, 0.0)
-        return value <= limit
+        # goodput: every per-request threshold of the load, else every SLO it watches
+        good = meets(rec, self.thresholds) if self.thresholds else rec.ok and all(slo_good.values())
+        self.items.append(Outcome(rec.scheduled_ns, not rec.ok, good, slo_good))
 
     def between(self, start_ns: int, end_ns: int) -> list[Outcome]:
         return [o for o in self.items if start_ns <= o.scheduled_ns < end_ns]

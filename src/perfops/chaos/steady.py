@@ -32,7 +32,6 @@ class Outcome:
     error: bool
     good: bool  # met every per-request load threshold (and did not fail)
     slo_good: Mapping[str, bool] = field(default_factory=dict)
-    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from perfops.loadgen.histogram import LatencyHistogram as Histogram
 from perfops.loadgen.records import DEFINITIONS, RequestRecord
 from perfops.loadgen.slo import Threshold
 
-__all__ = ["LAG_BUDGET_S", "Summary", "summarize"]
+__all__ = ["LAG_BUDGET_S", "Summary", "meets", "summarize"]
 
 LAG_BUDGET_S = 0.005  # p99 schedule lag above this: the client, not the server, set the pace
 
@@ -22,7 +22,9 @@ def _metric(rec: RequestRecord, name: str) -> float | None:
     return {"ttft": rec.ttft_s, "tpot": rec.tpot_s, "e2e": rec.e2e_s}.get(name)
 
 
-def _good(rec: RequestRecord, slo: Sequence[Threshold]) -> bool:
+def meets(rec: RequestRecord, slo: Sequence[Threshold]) -> bool:
+    """The request finished and met every threshold, each judged on the request itself (the
+    goodput definition): ITL is its largest chunk gap."""
     if not rec.ok:
         return False
     for t in slo:
@@ -111,7 +113,7 @@ def summarize(
     duration = max(0.0, (end - start) / 1e9)
     tokens = sum(r.output_tokens for r in ok)
     per_s = (lambda x: x / duration) if duration > 0 else (lambda x: 0.0)
-    good = sum(1 for r in ok if _good(r, slo)) if slo else None
+    good = sum(1 for r in ok if meets(r, slo)) if slo else None
     latency = {k: _ms(h) for k, h in hists.items()}
     lag_ms = {k: v * 1000 for k, v in lag.percentiles().items()}
     detail, met = _judge(slo, hists, len(records), len(ok))
