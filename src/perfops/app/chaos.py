@@ -58,6 +58,7 @@ from perfops.store import EventRecord, RunRecord
 __all__ = [
     "ExperimentResult",
     "FaultRun",
+    "cross_checks",
     "journal_for",
     "load_experiment",
     "read_spec",
@@ -140,13 +141,13 @@ def read_spec(path: Path) -> str:
 def load_experiment(rt: Runtime, path: Path) -> Experiment:
     """Parse and check an experiment file; every problem located, all at once."""
     spec, locate = parse_spec(Experiment, read_spec(path), str(path))
-    problems = [locate(p, m, h) for p, m, h in _cross_checks(rt, spec)]
+    problems = [locate(p, m, h) for p, m, h in cross_checks(rt, spec)]
     if problems:
         raise ConfigError(problems, source=str(path))
     return spec
 
 
-def _cross_checks(rt: Runtime, exp: Experiment) -> list[tuple[tuple[str | int, ...], str, str]]:
+def cross_checks(rt: Runtime, exp: Experiment) -> list[tuple[tuple[str | int, ...], str, str]]:
     services = {s.name for s in rt.config.services}
     slos = {s.name: s for s in rt.config.slos}
     out: list[tuple[tuple[str | int, ...], str, str]] = []

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfops.app.chaos import ExperimentResult, Say, _cross_checks, read_spec, run_experiment
+from perfops.app.chaos import ExperimentResult, Say, cross_checks, read_spec, run_experiment
 from perfops.app.runtime import Runtime
 from perfops.config.experiment import GameDay
 from perfops.config.loader import parse_spec
@@ -35,7 +35,7 @@ def load_gameday(rt: Runtime, path: Path) -> GameDay:
     problems = [
         locate(("experiments", i, *where), message, hint)
         for i, exp in enumerate(spec.experiments)
-        for where, message, hint in _cross_checks(rt, exp)
+        for where, message, hint in cross_checks(rt, exp)
     ]
     if problems:
         raise ConfigError(problems, source=str(path))

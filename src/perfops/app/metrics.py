@@ -13,7 +13,15 @@ from perfops.config import Service
 from perfops.store import SeriesInfo
 from perfops.telemetry.kpis import KpiRow, covered_seconds, increase, kpi_row
 
-__all__ = ["MetricSummary", "SeriesView", "as_json", "kpis", "list_metrics", "show_metric"]
+__all__ = [
+    "MetricSummary",
+    "SeriesView",
+    "as_json",
+    "kpis",
+    "list_metrics",
+    "owner_of",
+    "show_metric",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,7 @@ def show_metric(
     return out
 
 
-def _owner(labels: Mapping[str, str], services: Sequence[Service]) -> Service | None:
+def owner_of(labels: Mapping[str, str], services: Sequence[Service]) -> Service | None:
     """The service a series belongs to: its ``service`` label, else a service whose join
     labels (perfops.yaml ``services[].labels``: hostname, pod, model_name ...) all match."""
     named = labels.get("service")
@@ -140,7 +148,7 @@ def kpis(
         per_series = _by_series(rt, metric, start_ms, end_ms)
         infos = rt.store.series(metric)
         for sid, (ts, values) in per_series.items():
-            svc = _owner(infos[sid].labels, services) if sid in infos else None
+            svc = owner_of(infos[sid].labels, services) if sid in infos else None
             group = (
                 "unattributed"
                 if svc is None

@@ -34,7 +34,15 @@ from perfops.slo import (
 from perfops.slo.engine import burn_rate
 from perfops.store.store import day_of
 
-__all__ = ["SloStatus", "period_of", "slo_history", "slo_status", "slo_statuses"]
+__all__ = [
+    "SloStatus",
+    "counts_for",
+    "period_of",
+    "request_checks",
+    "slo_history",
+    "slo_status",
+    "slo_statuses",
+]
 
 _GOOD_OUTCOMES = ("stop", "length", "success")
 
@@ -75,7 +83,7 @@ def period_of(slo: SLO, now_ms: int) -> tuple[int, str]:
     return now_ms - int(slo.window * 1000), f"rolling {format_duration(slo.window)}"
 
 
-def _request_checks(slo: SLO) -> list[Callable[[dict[str, Any]], bool]]:
+def request_checks(slo: SLO) -> list[Callable[[dict[str, Any]], bool]]:
     sli = slo.sli
     thresholds = (
         {sli.metric: sli.threshold}
@@ -206,12 +214,12 @@ def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
     return counts
 
 
-def _counts_for(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> Counts | None:
+def counts_for(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> Counts | None:
     lake = lake or _Lake(rt, [])
     svc = rt.config.service(slo.service)
     sli = slo.sli
     if isinstance(sli, GoodputSLI) or (isinstance(sli, LatencySLI) and sli.source == "requests"):
-        checks = _request_checks(slo)
+        checks = request_checks(slo)
         return request_counts(
             rt.store, svc.endpoint, lambda row: all(c(row) for c in checks), lake.windows
         )
@@ -261,7 +269,7 @@ def _status(
     min_events: int,
 ) -> SloStatus:
     start_ms, period, windows, wanted = plan
-    counts = _counts_for(rt, slo, lake)
+    counts = counts_for(rt, slo, lake)
     if counts is None:
         return SloStatus(
             slo.name,
@@ -306,7 +314,7 @@ def slo_history(rt: Runtime, slo: SLO) -> list[tuple[str, float, float, float | 
     day_ms = 86_400_000
     days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
     spans = [(max(day, start_ms), min(day + day_ms, now_ms + 1)) for day in days]
-    counts = _counts_for(rt, slo, _Lake(rt, spans))
+    counts = counts_for(rt, slo, _Lake(rt, spans))
     if counts is None:
         return []
     out, good_sum, total_sum = [], 0.0, 0.0

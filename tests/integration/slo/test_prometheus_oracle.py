@@ -25,7 +25,7 @@ from tests._servers import get, prometheus
 from perfops._internal.clock import ManualClock
 from perfops.app import Runtime
 from perfops.app.collect import LakeSink
-from perfops.app.slo import _counts_for
+from perfops.app.slo import counts_for
 from perfops.config import parse_config
 from perfops.slo.rules import generate_rules, model_selector
 from perfops.store import Store
@@ -142,7 +142,7 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
     checked = 0
     with prometheus(tmp_path, {}, tsdb=tmp_path / "data") as prom:
         for slo in config.slos:
-            counts = _counts_for(rt, slo)
+            counts = counts_for(rt, slo)
             assert counts is not None
             for hours in (2.5, 3.5, 4.75):
                 at = start + int(hours * 3600)
