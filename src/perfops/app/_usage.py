@@ -12,14 +12,15 @@ says so.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from perfops.app._sli import Reader
-from perfops.app.metrics import _owner
+from perfops.app.metrics import owner_of
 from perfops.app.runtime import Runtime
-from perfops.app.slo import _request_checks
+from perfops.app.slo import request_checks
 from perfops.config import Service
 from perfops.config.models import GoodputSLI, LatencySLI
 from perfops.finops import ServedWork, UsageRow, declared_from_services, declared_usage
@@ -44,7 +45,6 @@ class GpuUsage:
     rows: list[UsageRow]
     metric: str | None
     declared: list[str] = field(default_factory=list)  # services charged their declared GPUs
-    unknown_types: set[str] = field(default_factory=set)
 
 
 def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
@@ -84,7 +84,7 @@ def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
         per_series_step: dict[int, int] = {}
         for i, sid in enumerate(cols["series_id"]):
             labels = infos[sid].labels if sid in infos else {}
-            svc = _owner(labels, services)
+            svc = owner_of(labels, services)
             n = cols["n"][i]
             first, last = cols["first_ts"][i], cols["last_ts"][i]
             if n > 1:
@@ -124,7 +124,7 @@ def _counter_by_service(
 ) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for sid, info in rt.store.series(metric).items():
-        svc = _owner(info.labels, rt.config.services)
+        svc = owner_of(info.labels, rt.config.services)
         if svc is not None:
             out[svc.name] += reader.increase(metric, [sid], window)
     return out
@@ -138,31 +138,47 @@ class _Requests:
     slo_tokens: int | None
 
 
-def _request_work(rt: Runtime, svc: Service, window: tuple[int, int]) -> _Requests:
-    """Load-test requests of the service's endpoint in the window; a request's tokens are
-    SLO-compliant when it finished and met every request-based SLO of the service."""
-    table = rt.store.sql(
-        "SELECT error, sent_ns, first_token_ns, end_ns, prompt_tokens, output_tokens, "
-        "chunk_gaps_us FROM requests WHERE target = ? AND scheduled_ns >= ? AND scheduled_ns < ?",
-        [svc.endpoint, window[0] * 1_000_000, window[1] * 1_000_000],
-    )
-    slos = [
-        s
-        for s in rt.config.slos
-        if s.service == svc.name
-        and (
-            isinstance(s.sli, GoodputSLI)
-            or (isinstance(s.sli, LatencySLI) and s.sli.source == "requests")
+class _RequestLog:
+    """One service's load-test requests over all the windows asked of it, read in one query:
+    (scheduled_ns, input tokens, output tokens, met every request-based SLO), in time order."""
+
+    def __init__(self, rt: Runtime, svc: Service, windows: list[tuple[int, int]]) -> None:
+        lo, hi = min(w[0] for w in windows), max(w[1] for w in windows)
+        table = rt.store.sql(
+            "SELECT scheduled_ns, error, sent_ns, first_token_ns, end_ns, prompt_tokens, "
+            "output_tokens, chunk_gaps_us FROM requests WHERE target = ? "
+            "AND scheduled_ns >= ? AND scheduled_ns < ? ORDER BY scheduled_ns",
+            [svc.endpoint, lo * 1_000_000, hi * 1_000_000],
         )
-    ]
-    checks = [c for s in slos for c in _request_checks(s)]
-    n = inp = out = good = 0
-    for row in table.to_pylist():
-        tokens_in, tokens_out = int(row["prompt_tokens"] or 0), int(row["output_tokens"] or 0)
-        n, inp, out = n + 1, inp + tokens_in, out + tokens_out
-        if row["error"] is None and all(c(row) for c in checks):
-            good += tokens_in + tokens_out
-    return _Requests(n, inp, out, good if n else None)
+        checks = [
+            c
+            for slo in rt.config.slos
+            if slo.service == svc.name
+            and (
+                isinstance(slo.sli, GoodputSLI)
+                or (isinstance(slo.sli, LatencySLI) and slo.sli.source == "requests")
+            )
+            for c in request_checks(slo)
+        ]
+        self.rows = [
+            (
+                int(row["scheduled_ns"]),
+                int(row["prompt_tokens"] or 0),
+                int(row["output_tokens"] or 0),
+                row["error"] is None and all(c(row) for c in checks),
+            )
+            for row in table.to_pylist()
+        ]
+        self.times = [r[0] for r in self.rows]
+
+    def work(self, window: tuple[int, int]) -> _Requests:
+        a = bisect_left(self.times, window[0] * 1_000_000)
+        b = bisect_left(self.times, window[1] * 1_000_000)
+        part = self.rows[a:b]
+        good = sum(r[1] + r[2] for r in part if r[3])
+        return _Requests(
+            len(part), sum(r[1] for r in part), sum(r[2] for r in part), good if part else None
+        )
 
 
 def served_work(
@@ -173,7 +189,10 @@ def served_work(
     when every replica was scraped throughout), else from the load-test records; the
     SLO-compliant share comes from the load-test records when there are any."""
     windows = sorted(set(buckets))
+    if not windows:
+        return {}
     reader = Reader(rt.store, windows)
+    logs = {svc.name: _RequestLog(rt, svc, windows) for svc in rt.config.services}
     out: dict[tuple[int, str], ServedWork] = {}
     for window in windows:
         counters = {
@@ -188,7 +207,7 @@ def served_work(
             )
         }
         for svc in rt.config.services:
-            records = _request_work(rt, svc, window)
+            records = logs[svc.name].work(window)
             tokens_in = counters["input"].get(svc.name, 0.0)
             tokens_out = counters["output"].get(svc.name, 0.0)
             # the engine's counters see all traffic, load tests included, when every replica

@@ -9,8 +9,7 @@ FOCUS export into the lake's ``costs`` table as well as the file.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +27,7 @@ from perfops.finops import (
     SHARED,
     Attribution,
     Charge,
+    CostLine,
     PriceBook,
     Reconciliation,
     ServedWork,
@@ -75,6 +75,7 @@ class CostReport:
     rows: tuple[GroupRow, ...]
     paid: Decimal
     attribution: Attribution
+    work: Mapping[tuple[int, str], ServedWork]  # per (line start in the window, service)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -117,7 +118,13 @@ def cost_report(
         window=(start_ms, end_ms),
         currency=book.currency,
     )
-    rows = _group_rows(rt, attribution, by, daily, pricing.energy_per_kwh)
+    work = served_work(
+        rt,
+        sorted(
+            {_clip(x, attribution) for x in attribution.lines if x.service not in (IDLE, SHARED)}
+        ),
+    )
+    rows = _group_rows(attribution, work, by, daily, pricing.energy_per_kwh)
     notes = [
         f"{name}: no GPU telemetry in the window; charged its declared "
         f"{rt.config.service(name).gpu.count}x {rt.config.service(name).gpu.type} for all of it"
@@ -138,25 +145,25 @@ def cost_report(
         tuple(rows),
         attribution.paid,
         attribution,
+        work,
         tuple(notes),
     )
 
 
+def _clip(line: CostLine, attribution: Attribution) -> tuple[int, int]:
+    """A line's bucket within the report's window (buckets are whole hours or days)."""
+    return max(line.start_ms, attribution.start_ms), min(line.end_ms, attribution.end_ms)
+
+
 def _group_rows(
-    rt: Runtime, attribution: Attribution, by: GroupBy, daily: bool, energy_per_kwh: float | None
+    attribution: Attribution,
+    work: Mapping[tuple[int, str], ServedWork],
+    by: GroupBy,
+    daily: bool,
+    energy_per_kwh: float | None,
 ) -> list[GroupRow]:
     """Sum the attribution lines per group (and per day), with the work each group served."""
     lines = attribution.lines
-    work = served_work(
-        rt,
-        sorted(
-            {
-                (max(x.start_ms, attribution.start_ms), min(x.end_ms, attribution.end_ms))
-                for x in lines
-                if x.service not in (IDLE, SHARED)
-            }
-        ),
-    )
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for line in lines:
         name = line.service if line.service in (IDLE, SHARED) else str(getattr(line, by) or "-")
@@ -172,7 +179,7 @@ def _group_rows(
         g["idle"] += line.idle_cost
         g["shared"] += line.shared_cost
         if line.service not in (IDLE, SHARED):
-            start = max(line.start_ms, attribution.start_ms)
+            start = _clip(line, attribution)[0]
             g["work"] = _add(g["work"], work.get((start, line.service), ServedWork()))
     rows = []
     for day, name in sorted(groups, key=lambda k: (k[0], k[1] in (IDLE, SHARED), k[1])):
@@ -258,10 +265,6 @@ def report_json(report: CostReport) -> dict[str, Any]:
     }
 
 
-def dumps(report: CostReport) -> str:
-    return json.dumps(report_json(report), indent=2)
-
-
 def _utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
@@ -281,14 +284,11 @@ def focus_charges(rt: Runtime, report: CostReport) -> list[Charge]:
     book = workspace_prices(rt)
     billing = _month_bounds(report.start_ms, report.end_ms)
     lines = report.attribution.lines
-    work = served_work(
-        rt, sorted({(x.start_ms, x.end_ms) for x in lines if x.service not in (IDLE, SHARED)})
-    )
     out: list[Charge] = []
     for line in lines:
         common: dict[str, Any] = {
-            "charge_start": _utc(max(line.start_ms, report.start_ms)),  # buckets are whole
-            "charge_end": _utc(min(line.end_ms, report.end_ms)),  # hours; the window may not
+            "charge_start": _utc(_clip(line, report.attribution)[0]),
+            "charge_end": _utc(_clip(line, report.attribution)[1]),
             "billing_start": billing[0],
             "billing_end": billing[1],
             "provider": rt.config.pricing.provider or "perfops",
@@ -304,7 +304,7 @@ def focus_charges(rt: Runtime, report: CostReport) -> list[Charge]:
             if cost:
                 out.append(Charge(cost=cost, kind="idle", gpu_seconds=line.gpu_seconds, **common))
             continue
-        served = work.get((line.start_ms, line.service))
+        served = report.work.get((_clip(line, report.attribution)[0], line.service))
         tokens = served.input_tokens + served.output_tokens if served else 0
         gpu_type = _gpu_type_of(rt, line.service)
         out.append(
