@@ -70,8 +70,8 @@ def test_report_splits_the_bill_exactly_and_prices_tokens(workspace: Path) -> No
     assert Decimal(chat["per_1m_tokens"]) == pytest.approx(per_1m, rel=Decimal("1e-4"))
     assert chat["slo_tokens"] is not None
     assert chat["slo_tokens"] <= tokens
-    if chat["slo_tokens"]:
-        assert Decimal(chat["per_1m_slo_tokens"]) >= Decimal(chat["per_1m_tokens"])
+    assert chat["slo_tokens"] > 0  # most requests meet a 150 ms TTFT on an idle sim
+    assert Decimal(chat["per_1m_slo_tokens"]) >= Decimal(chat["per_1m_tokens"])
     assert chat["tokens_per_joule"]
     assert chat["tokens_per_joule"] > 0
 
@@ -208,7 +208,8 @@ def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
         "cost", "roi", "--before", "nope", "--after", "capacity-after", "--traffic", "1",
         cwd=workspace,
     )  # fmt: skip
-    assert wrong.returncode in (1, 2)
+    assert wrong.returncode == 1
+    assert "no run 'nope'" in wrong.stderr
     assert "Traceback" not in wrong.stderr
 
 
