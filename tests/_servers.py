@@ -76,6 +76,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def sim_ports(replicas: int = 1) -> tuple[int, int]:
+    """A front port whose replica ports (port + 1 + i) are free too, and a DCGM port outside
+    that block: `perfops sim --port P` also binds P+1..P+replicas."""
+    while True:
+        port = free_port()
+        block = range(port, port + replicas + 1)
+        if all(_bindable(p) for p in block[1:]):
+            dcgm = free_port()
+            if dcgm not in block:
+                return port, dcgm
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class Prometheus:
     def __init__(self, url: str) -> None:
         self.url = url

@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 
 import openai
-from tests._servers import free_port, get
+from tests._servers import get, sim_ports
 from tests.conftest import SHARED, run_cli
 
 
 def test_sim_serves_until_ctrl_c(tmp_path: Path) -> None:
-    port, dcgm = free_port(), free_port()
-    while dcgm in (port + 1, port + 2):
-        dcgm = free_port()
+    port, dcgm = sim_ports(replicas=2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
     proc = subprocess.Popen(
         [
@@ -68,15 +66,16 @@ def test_sim_serves_until_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_sim_stops_by_itself_after_duration(tmp_path: Path) -> None:
+    port, dcgm = sim_ports(replicas=1)
     start = time.monotonic()
     result = run_cli(
         "sim",
         "--replicas",
         "1",
         "--port",
-        str(free_port()),
+        str(port),
         "--dcgm-port",
-        str(free_port()),
+        str(dcgm),
         "--duration",
         "1",
         cwd=tmp_path,
@@ -126,14 +125,14 @@ def test_run_workload_reports_a_bad_line(tmp_path: Path) -> None:
 
 
 def test_sim_takes_its_defaults_from_perfops_yaml(tmp_path: Path) -> None:
-    port = free_port()
+    port, dcgm = sim_ports(replicas=2)
     (tmp_path / "perfops.yaml").write_text(
         "apiVersion: perfops/v1\nservices:\n  - name: big\n"
         f"    endpoint: http://127.0.0.1:{port}/v1\n    model: llama-3.1-70b\n"
         "    gpu: {type: H200, count: 4}\n"
     )
     result = run_cli(
-        "sim", "--tp", "2", "--dcgm-port", str(free_port()), "--duration", "0.5", cwd=tmp_path
+        "sim", "--tp", "2", "--dcgm-port", str(dcgm), "--duration", "0.5", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert "2 x llama-3.1-70b@H200x2" in result.stdout
