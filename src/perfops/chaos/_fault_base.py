@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,10 +19,10 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from perfops.config.faults import FAULT_ID
 from perfops.errors import PerfopsError
 
 __all__ = [
-    "FAULT_ID",
     "Fault",
     "FaultContext",
     "UndoEntry",
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 UndoEntry = dict[str, Any]
-FAULT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True)

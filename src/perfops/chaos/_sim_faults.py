@@ -6,21 +6,20 @@ simulator no longer knows (404), or a simulator that is gone (connection refused
 reverted: its faults lived in its memory. ``sim.crash`` restarts the replica after
 ``restart_after``, which defaults to the step's duration.
 
-Params are the simulator's fault fields (:mod:`perfops.sim.faults`), less ``kind``,
-``duration`` and ``id``, which the runner sets; that module's models are the admin API's
-schema, so the params are checked against them before anything runs. It is imported only to
-check params: reverting (``perfops chaos recover``) needs nothing of the simulator.
+Params are the simulator's fault fields (:mod:`perfops.config.faults`), less ``kind``,
+``duration`` and ``id``, which the runner sets; those models are the admin API's schema, the
+same the simulator validates with, so the params are checked against them before anything
+runs.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from functools import cache
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from perfops._internal.durations import parse_duration
 from perfops.chaos._admin_api import Unreachable, call, delete_if_present, problem
@@ -34,23 +33,12 @@ from perfops.chaos._fault_base import (
     reserved_params,
     with_token,
 )
+from perfops.config.faults import MAX_FAULT_SECONDS, SIM_FAULT_KINDS, parse_fault
 from perfops.errors import PerfopsError
 
-__all__ = ["SIM_FAULTS", "SIM_KINDS", "SimFault"]
+__all__ = ["SIM_FAULTS", "SimFault"]
 
-# perfops.sim.faults' kinds (a unit test keeps the two lists equal)
-SIM_KINDS = ("ttft_latency", "token_latency", "error", "throttle", "xid", "crash", "kv_shrink")
-MAX_FAULT_SECONDS = 3600.0  # perfops.sim.faults.MAX_FAULT_SECONDS
 _RESERVED = {"kind": "the fault kind", "duration": "the step's duration", "id": "the journal"}
-
-
-@cache
-def _sim_models() -> dict[str, type[BaseModel]]:
-    """The simulator's fault models by kind, read off its FaultSpec union."""
-    from perfops.sim.faults import FaultSpec
-
-    union = get_args(FaultSpec)[0]
-    return {get_args(m.model_fields["kind"].annotation)[0]: m for m in get_args(union)}
 
 
 class SimFault:
@@ -61,7 +49,7 @@ class SimFault:
 
     @classmethod
     def fields(cls) -> list[str]:
-        return [f for f in _sim_models()[cls.sim_kind].model_fields if f not in _RESERVED]
+        return [f for f in SIM_FAULT_KINDS[cls.sim_kind].model_fields if f not in _RESERVED]
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> list[str]:
@@ -69,8 +57,6 @@ class SimFault:
             return [f"params: {cls.kind} takes a mapping of {', '.join(cls.fields())}"]
         problems = reserved_params(cls.kind, params, _RESERVED)
         body = {k: v for k, v in params.items() if k not in _RESERVED}
-        from perfops.sim.faults import parse_fault
-
         try:
             parse_fault({**body, "kind": cls.sim_kind, "duration": 1.0})
         except ValidationError as exc:
@@ -131,7 +117,7 @@ def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> Perfops
 
 
 def _sim_class(sim_kind: str) -> type[SimFault]:
-    doc = f"The simulator's {sim_kind} fault; params: its fields in perfops.sim.faults."
+    doc = f"The simulator's {sim_kind} fault; params: its fields in perfops.config.faults."
     return type(
         f"Sim_{sim_kind}",
         (SimFault,),
@@ -139,4 +125,6 @@ def _sim_class(sim_kind: str) -> type[SimFault]:
     )
 
 
-SIM_FAULTS: dict[str, type[SimFault]] = {f"sim.{kind}": _sim_class(kind) for kind in SIM_KINDS}
+SIM_FAULTS: dict[str, type[SimFault]] = {
+    f"sim.{kind}": _sim_class(kind) for kind in SIM_FAULT_KINDS
+}

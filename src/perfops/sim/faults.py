@@ -1,5 +1,8 @@
 """Faults the simulated fleet can suffer, and the board that tracks which are in force.
 
+The fault specs themselves (the admin API's body) live in :mod:`perfops.config.faults`,
+which ``perfops chaos`` checks its ``sim.*`` steps against too; they are re-exported here.
+
 Every fault has a time limit and expires by itself; reverting is idempotent. The board is
 plain data: the fleet reads from it what each replica should do (extra latency, errors, a
 slower clock, a smaller KV cache, an XID on a GPU, a crash) and applies it.
@@ -8,14 +11,23 @@ slower clock, a smaller KV cache, an XID on a GPU, a crash) and applies it.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-
-from perfops._internal.durations import parse_duration
 from perfops._internal.ids import new_id
+from perfops.config.faults import (
+    FAULT_ID,
+    MAX_FAULT_SECONDS,
+    Crash,
+    ErrorResponses,
+    FaultSpec,
+    KvShrink,
+    SimFaultBase,
+    Throttle,
+    TokenLatency,
+    TtftLatency,
+    Xid,
+    parse_fault,
+)
 
 __all__ = [
     "FAULT_ID",
@@ -27,74 +39,7 @@ __all__ = [
     "parse_fault",
 ]
 
-MAX_FAULT_SECONDS = 3600.0
-FAULT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # a fault id a client may choose
 _RETIRED_IDS = 4096  # ids reverted before they were injected, remembered so they stay unused
-_Seconds = Annotated[float, Field(ge=0)]
-
-
-def _duration(v: object) -> object:
-    return parse_duration(v) if isinstance(v, str) else v
-
-
-class _Fault(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    replica: int | None = Field(default=None, ge=0, description="None: every replica")
-    duration: Annotated[float, Field(gt=0, le=MAX_FAULT_SECONDS)] = 60.0
-
-
-class TtftLatency(_Fault):
-    kind: Literal["ttft_latency"]
-    seconds: Annotated[float, Field(gt=0, le=600)]
-
-
-class TokenLatency(_Fault):
-    kind: Literal["token_latency"]
-    seconds: Annotated[float, Field(gt=0, le=10)]
-
-
-class ErrorResponses(_Fault):
-    kind: Literal["error"]
-    rate: Annotated[float, Field(gt=0, le=1)] = 1.0
-    status: Annotated[int, Field(ge=400, le=599)] = 500
-    retry_after: _Seconds | None = None
-
-
-class Throttle(_Fault):
-    kind: Literal["throttle"]
-    clock_factor: Annotated[float, Field(gt=0.05, lt=1)] = 0.5
-
-
-class Xid(_Fault):
-    kind: Literal["xid"]
-    gpu: Annotated[int, Field(ge=0)] = 0
-    code: Annotated[int, Field(ge=1)] = 79  # "GPU has fallen off the bus"
-
-
-class Crash(_Fault):
-    kind: Literal["crash"]
-    restart_after: Annotated[float, Field(gt=0, le=MAX_FAULT_SECONDS)] = 5.0
-
-
-class KvShrink(_Fault):
-    kind: Literal["kv_shrink"]
-    fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
-
-
-FaultSpec = Annotated[
-    TtftLatency | TokenLatency | ErrorResponses | Throttle | Xid | Crash | KvShrink,
-    Field(discriminator="kind"),
-]
-_ADAPTER: TypeAdapter[FaultSpec] = TypeAdapter(FaultSpec)
-
-
-def parse_fault(data: object) -> FaultSpec:
-    """Validate a fault request body; raises pydantic.ValidationError listing the problems."""
-    if isinstance(data, dict):
-        data = {
-            k: _duration(v) if k in ("duration", "restart_after") else v for k, v in data.items()
-        }
-    return _ADAPTER.validate_python(data)
 
 
 def _seconds(spec: object) -> float:
@@ -188,7 +133,7 @@ class FaultBoard:
             self.revert(f.id, now)
         return due
 
-    def _of(self, replica: int, kind: type[_Fault]) -> list[ActiveFault]:
+    def _of(self, replica: int, kind: type[SimFaultBase]) -> list[ActiveFault]:
         return [
             f for f in self.active.values() if isinstance(f.spec, kind) and f.applies_to(replica)
         ]

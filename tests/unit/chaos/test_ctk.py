@@ -22,8 +22,8 @@ from perfops.chaos.ctk import (
 )
 from perfops.chaos.steady import Check, HypothesisResult
 from perfops.config.experiment import Experiment
+from perfops.config.faults import FAULT_ID
 from perfops.errors import UsageError
-from perfops.sim.faults import FAULT_ID
 
 SPEC = """
 title: slow prefill under a hot GPU

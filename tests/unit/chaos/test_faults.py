@@ -9,11 +9,10 @@ from typing import Any, get_args
 
 import pytest
 
-from perfops.chaos import _sim_faults
 from perfops.chaos.faults import FAULTS, FaultContext, fault_for, revert_entry
 from perfops.chaos.toxics import TOXIC_KINDS
+from perfops.config.faults import FaultSpec
 from perfops.errors import PerfopsError, UsageError
-from perfops.sim.faults import MAX_FAULT_SECONDS, FaultSpec
 
 CTX = FaultContext(
     service="chat",
@@ -55,7 +54,6 @@ def test_every_sim_fault_and_toxic_has_a_kind() -> None:
         "sim.ttft_latency", "sim.token_latency", "sim.error", "sim.throttle", "sim.xid",
         "sim.crash", "sim.kv_shrink",
     }  # fmt: skip
-    assert _sim_faults.MAX_FAULT_SECONDS == MAX_FAULT_SECONDS
     proxy = {f"proxy.{k}" for k in TOXIC_KINDS}
     assert set(FAULTS) == sim | proxy | {"process.stop", "process.kill"}
     assert set(VALID) == set(FAULTS)
