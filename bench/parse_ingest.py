@@ -186,7 +186,7 @@ def ingest_benchmark(body: str, *, seconds: float = 8.0, targets: int = 8) -> di
                 return time.perf_counter() - start
 
         elapsed = asyncio.run(run())
-        stored = store.sql("SELECT count(*) AS n FROM samples").column("n")[0].as_py()
+        stored = store.read_query("SELECT count(*) AS n FROM samples").column("n")[0].as_py()
         return {
             "targets": targets,
             "seconds": round(elapsed, 2),

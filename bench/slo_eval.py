@@ -48,11 +48,11 @@ def build(work: Path, slos: int, days: int) -> tuple[Runtime, int]:
     minutes = days * 1440
     ts = end - days * 86_400_000 + np.arange(minutes, dtype=np.int64) * MINUTE
     rng = np.random.default_rng(1)
-    with store.sample_writer(max_rows=2_000_000) as writer:
+    with store.timeseries.sample_writer(max_rows=2_000_000) as writer:
         for i in range(slos):
             for outcome, per_min in (("stop", 240), ("abort", 1)):
                 labels = {"service": f"s{i}", "outcome": outcome}
-                store.register_series([SeriesInfo("llm.requests_total", labels)])
+                store.timeseries.register_series([SeriesInfo("llm.requests_total", labels)])
                 values = np.cumsum(rng.poisson(per_min, minutes)).astype(np.float64)
                 writer.add(
                     pa.table(
@@ -72,7 +72,7 @@ def raw_recompute(rt: Runtime, end: int, days: int) -> list[float]:
     """The straightforward way: every raw row of every series, increase() per window."""
     out = []
     for slo in rt.config.slos:
-        table = rt.store.query_samples(
+        table = rt.store.timeseries.query_samples(
             "llm.requests_total",
             end - days * 86_400_000 - MINUTE,
             end + 1,

@@ -3,7 +3,7 @@
     python bench/store_ingest.py [--samples 10000000] [--out bench/results/store_ingest.json]
 
 Append: samples/s in batches of 10,000, one Delta commit per batch (durable per batch) and
-group-committed through ``Store.sample_writer`` (one commit per 100,000 rows), against
+group-committed through ``Store.timeseries.sample_writer`` (one commit per 100,000 rows), against
 ``pq.write_table`` of the same batches into plain files. Query: a 7-day window of one metric
 (8 series) as raw rows and as 1-minute rollups, against the same filter over the plain
 parquet files; and a 28-day rollup query (target < 200 ms). The data span 28 days: 8 GPUs x
@@ -111,15 +111,15 @@ def run(work: Path, total: int) -> dict[str, object]:
     base_append = time.perf_counter() - t
 
     store = Store(work / "lake")
-    store.register_series(series)
+    store.timeseries.register_series(series)
     t = time.perf_counter()
     for b in batches:
-        store.append_samples(b)
+        store.timeseries.append_samples(b)
     direct_append = time.perf_counter() - t
 
     store2 = Store(work / "lake2")
     t = time.perf_counter()
-    with store2.sample_writer(max_rows=100_000) as writer:
+    with store2.timeseries.sample_writer(max_rows=100_000) as writer:
         for b in batches:
             writer.add(b)
     group_append = time.perf_counter() - t
@@ -138,13 +138,13 @@ def run(work: Path, total: int) -> dict[str, object]:
         return table.sort_by([("series_id", "ascending"), ("ts", "ascending")]).num_rows
 
     def raw_query() -> int:
-        return store.query_samples(metric, lo, hi).num_rows
+        return store.timeseries.query_samples(metric, lo, hi).num_rows
 
     def rollup_query() -> int:
-        return store.query_rollups(metric, lo, hi).num_rows
+        return store.timeseries.query_rollups(metric, lo, hi).num_rows
 
     def rollup_28d() -> int:
-        return store.query_rollups(metric, T0, T0 + 28 * DAY).num_rows
+        return store.timeseries.query_rollups(metric, T0, T0 + 28 * DAY).num_rows
 
     q_base = timed(baseline_query)
     q_raw_small_files = timed(raw_query)

@@ -83,10 +83,10 @@ def test_a_fault_that_breaks_the_slo_deviates_and_is_in_the_lake(
     from perfops.store import Store
 
     lake = Store(workspace / ".perfops" / "lake")
-    kinds = [e.kind for e in lake.events()]
+    kinds = [e.kind for e in lake.journal.events()]
     assert kinds.count("fault_injected") == 1
     assert kinds.count("fault_reverted") == 1
-    assert lake.run(result["run_id"]).status == "deviated"
+    assert lake.journal.run(result["run_id"]).status == "deviated"
 
 
 def test_a_harmless_fault_passes(workspace: Path, fleet: FleetThread) -> None:
@@ -98,7 +98,9 @@ def test_a_harmless_fault_passes(workspace: Path, fleet: FleetThread) -> None:
     assert _faults(fleet) == []
     from perfops.store import Store
 
-    ran = [e for e in Store(workspace / ".perfops" / "lake").events() if e.kind == "rollback"]
+    ran = [
+        e for e in Store(workspace / ".perfops" / "lake").journal.events() if e.kind == "rollback"
+    ]
     assert [e.data["status"] for e in ran] == [200]  # the experiment's own rollback ran
 
 
@@ -219,7 +221,7 @@ window: 2s
     from perfops.store import Store
 
     mitigations = [
-        e for e in Store(workspace / ".perfops" / "lake").events() if e.kind == "mitigation"
+        e for e in Store(workspace / ".perfops" / "lake").journal.events() if e.kind == "mitigation"
     ]
     assert len(mitigations) == 1
     assert mitigations[0].title.startswith("rolling back restored chat-ttft in")

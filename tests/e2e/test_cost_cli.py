@@ -119,7 +119,7 @@ def test_focus_export_is_valid_idempotent_and_reconciles(workspace: Path, tmp_pa
         result = run_cli("cost", "export", "--focus", str(path), "--since", "1h", cwd=workspace)
         assert result.returncode == 0, result.stderr
     lake = Store(workspace / ".perfops" / "lake")
-    rows = lake.sql("SELECT sum(BilledCost) AS paid, sum(x_Tokens) AS tokens FROM costs")
+    rows = lake.read_query("SELECT sum(BilledCost) AS paid, sum(x_Tokens) AS tokens FROM costs")
     import pyarrow.parquet as pq
 
     exported = pq.read_table(path)
@@ -168,7 +168,7 @@ def _capacity_run(store: object, run_id: str, rps_per_gpu: float) -> None:
 
     assert isinstance(store, Store)
     point = {"completed": 100, "output_tokens": 12_800}
-    store.write_run(
+    store.journal.write_run(
         RunRecord(
             run_id, "capacity", 1, "passed", 2,
             {"service": "chat", "gpus": 1, "slo": ["ttft_p99<=300ms"]},
@@ -218,7 +218,7 @@ def test_roi_of_two_periods_uses_what_was_paid_and_served(workspace: Path) -> No
 
     from perfops.store import Store
 
-    span = Store(workspace / ".perfops" / "lake").sql(
+    span = Store(workspace / ".perfops" / "lake").read_query(
         "SELECT min(scheduled_ns) AS lo, max(end_ns) AS hi FROM requests"
     )
     lo, hi = span.column("lo")[0].as_py() // 10**9, span.column("hi")[0].as_py() // 10**9 + 2

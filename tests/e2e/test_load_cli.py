@@ -201,5 +201,5 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> Non
     assert {t["name"]: t["rows"] for t in runs["tables"]}["requests"] == summary["count"]
     from perfops.store import Store
 
-    (run,) = Store(tmp_path / ".perfops" / "lake").runs(kind="load")
+    (run,) = Store(tmp_path / ".perfops" / "lake").journal.runs(kind="load")
     assert run.status == "interrupted"

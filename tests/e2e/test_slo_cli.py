@@ -58,7 +58,7 @@ def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
 
     rows = (
         Store(tmp_path / ".perfops" / "lake")
-        .sql("SELECT (first_token_ns - sent_ns) / 1e9 AS ttft FROM requests")
+        .read_query("SELECT (first_token_ns - sent_ns) / 1e9 AS ttft FROM requests")
         .to_pylist()
     )
     good = sum(1 for r in rows if r["ttft"] is not None and r["ttft"] <= 0.06)

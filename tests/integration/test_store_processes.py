@@ -25,7 +25,7 @@ WRITER = textwrap.dedent("""
     rows = int(sys.argv[5])
     with open(log, "a") as out:
         for b in range(batches):
-            store.append_samples(pa.table({
+            store.timeseries.append_samples(pa.table({
                 "ts": pa.array([1_764_288_000_000 + b * rows + i for i in range(rows)], pa.int64()),
                 "series_id": pa.array([b] * rows, pa.int64()),
                 "metric": [name] * rows,
@@ -40,7 +40,7 @@ READER = textwrap.dedent("""
     store = Store(sys.argv[1])
     rows, seen, deadline = int(sys.argv[2]), 0, time.time() + float(sys.argv[3])
     while time.time() < deadline:
-        t = store.sql("SELECT metric, series_id, count(*) AS n FROM samples GROUP BY ALL")
+        t = store.read_query("SELECT metric, series_id, count(*) AS n FROM samples GROUP BY ALL")
         for n in t.column("n").to_pylist():
             if n != rows:
                 print(f"PARTIAL {n}"); sys.exit(1)
@@ -75,7 +75,7 @@ def test_two_writers_and_a_reader_lose_nothing_and_see_whole_batches(tmp_path: P
     assert out.startswith("OK")
     counts = (
         Store(lake)
-        .sql(
+        .read_query(
             "SELECT metric, count(*) AS n, count(DISTINCT series_id) AS b "
             "FROM samples GROUP BY metric ORDER BY metric"
         )
@@ -101,15 +101,15 @@ def test_kill_9_mid_append_keeps_every_committed_batch(tmp_path: Path, delay: fl
     committed = {int(b) for b in log.read_text().split()}
     assert len(committed) >= 2
     store = Store(lake)
-    batches = store.sql("SELECT series_id AS b, count(*) AS n FROM samples GROUP BY ALL")
+    batches = store.read_query("SELECT series_id AS b, count(*) AS n FROM samples GROUP BY ALL")
     present = dict(
         zip(batches.column("b").to_pylist(), batches.column("n").to_pylist(), strict=True)
     )
     assert committed <= set(present), "a batch acknowledged before the kill is missing"
     assert set(present.values()) == {20_000}, "a partial batch is visible"
     assert len(present) <= len(committed) + 1  # at most the batch whose ack was cut off
-    store.append_points([])  # and the table still takes writes
+    store.timeseries.append_points([])  # and the table still takes writes
     store.compact(retention_hours=0)
-    assert store.sql("SELECT count(*) AS n FROM samples").column("n")[0].as_py() == 20_000 * len(
-        present
-    )
+    assert store.read_query("SELECT count(*) AS n FROM samples").column("n")[
+        0
+    ].as_py() == 20_000 * len(present)

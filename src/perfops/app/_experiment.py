@@ -103,7 +103,7 @@ async def probe(rt: Runtime, probe: HttpProbe | PromqlProbe | LakeProbe) -> Chec
         if isinstance(probe, PromqlProbe):
             value = await asyncio.to_thread(_promql, probe.url, probe.query)
         else:
-            table = rt.store.sql(probe.sql)
+            table = rt.store.read_query(probe.sql)
             value = float(table.column(0)[0].as_py()) if table.num_rows else float("nan")
     except Exception as exc:  # a probe that cannot run is a broken hypothesis, not a crash
         return Check(f"{name} ({type(exc).__name__}: {exc})", None, 0.0, False)
@@ -168,7 +168,7 @@ def rollback_actions(rt: Runtime, exp: Experiment, run_id: str, say: Say) -> Non
         except OSError as exc:
             status, error = 0, str(exc)
         say(f"  rollback {action.method} {action.url}: " + (error or f"HTTP {status}"))
-        rt.store.append_events(
+        rt.store.journal.append_events(
             [EventRecord(time.time_ns(), "rollback", f"{action.method} {action.url}",
                          severity="info" if error is None else "warning", run_id=run_id,
                          data={"status": status, "error": error})]

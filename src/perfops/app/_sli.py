@@ -27,6 +27,15 @@ __all__ = ["Counts", "Reader", "Window", "request_counts"]
 Window = tuple[int, int]  # [start_ms, end_ms)
 Counts = Callable[[int, int], tuple[float, float]]  # window -> (good, total)
 _HOUR = 3_600_000
+_REQUEST_COLUMNS = (
+    "scheduled_ns",
+    "error",
+    "sent_ns",
+    "first_token_ns",
+    "end_ns",
+    "output_tokens",
+    "chunk_gaps_us",
+)
 
 
 def _pieces(start: int, end: int) -> tuple[list[Window], Window | None]:
@@ -130,12 +139,12 @@ class Reader:
                 hour_ranges.append(hours)
         series: dict[int, _Series] = {}
         for lo, hi in _merged(raw_ranges):
-            table = self.store.query_samples(metric, lo, hi)
+            table = self.store.timeseries.query_samples(metric, lo, hi)
             self._add_raw(series, table)
         if hour_ranges:
             lo = min(h[0] for h in hour_ranges)
             hi = max(h[1] for h in hour_ranges)
-            table = self.store.query_hourly(metric, lo, hi)
+            table = self.store.timeseries.query_hourly(metric, lo, hi)
             for sid, arrays in _split(table).items():
                 series.setdefault(sid, _Series()).hours = _Hours.of(arrays)
         for s in series.values():
@@ -219,11 +228,8 @@ def request_counts(
     rows: list[tuple[int, bool]] = []
 
     def fetch(start: int, end: int) -> list[tuple[int, bool]]:
-        table = store.sql(
-            "SELECT scheduled_ns, error, sent_ns, first_token_ns, end_ns, output_tokens, "
-            "chunk_gaps_us FROM requests WHERE target = ? AND scheduled_ns >= ? "
-            "AND scheduled_ns < ? ORDER BY scheduled_ns",
-            [endpoint, start * 1_000_000, end * 1_000_000],
+        table = store.journal.target_requests(
+            endpoint, start * 1_000_000, end * 1_000_000, _REQUEST_COLUMNS
         )
         return [(r["scheduled_ns"], r["error"] is None and good(r)) for r in table.to_pylist()]
 

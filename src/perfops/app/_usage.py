@@ -29,6 +29,16 @@ __all__ = ["GpuUsage", "gpu_usage", "served_work"]
 
 _HOUR = 3_600_000
 _ACTIVITY = ("gpu.sm_active", "gpu.gr_engine_active", "gpu.util")
+_REQUEST_COLUMNS = (
+    "scheduled_ns",
+    "error",
+    "sent_ns",
+    "first_token_ns",
+    "end_ns",
+    "prompt_tokens",
+    "output_tokens",
+    "chunk_gaps_us",
+)
 # dcgm-exporter's modelName label -> the catalog's GPU types, for GPUs no service claims
 _MODEL_NAMES = (
     ("H200", "H200"),
@@ -71,14 +81,14 @@ def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
     interval_ms = int(rt.config.telemetry.interval * 1000)
     metric, table = None, None
     for name in _ACTIVITY:
-        table = rt.store.query_hourly(name, start_ms - start_ms % _HOUR, end_ms)
+        table = rt.store.timeseries.query_hourly(name, start_ms - start_ms % _HOUR, end_ms)
         if table.num_rows:
             metric = name
             break
     rows: list[UsageRow] = []
     seen: set[str] = set()
     if metric is not None and table is not None:
-        infos = rt.store.series(metric)
+        infos = rt.store.timeseries.series(metric)
         cols = {c: table.column(c).to_pylist() for c in ("ts", "series_id", "n", "sum")}
         cols |= {c: table.column(c).to_pylist() for c in ("first_ts", "last_ts")}
         per_series_step: dict[int, int] = {}
@@ -123,7 +133,7 @@ def _counter_by_service(
     rt: Runtime, reader: Reader, metric: str, window: tuple[int, int]
 ) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
-    for sid, info in rt.store.series(metric).items():
+    for sid, info in rt.store.timeseries.series(metric).items():
         svc = owner_of(info.labels, rt.config.services)
         if svc is not None:
             out[svc.name] += reader.increase(metric, [sid], window)
@@ -144,11 +154,8 @@ class _RequestLog:
 
     def __init__(self, rt: Runtime, svc: Service, windows: list[tuple[int, int]]) -> None:
         lo, hi = min(w[0] for w in windows), max(w[1] for w in windows)
-        table = rt.store.sql(
-            "SELECT scheduled_ns, error, sent_ns, first_token_ns, end_ns, prompt_tokens, "
-            "output_tokens, chunk_gaps_us FROM requests WHERE target = ? "
-            "AND scheduled_ns >= ? AND scheduled_ns < ? ORDER BY scheduled_ns",
-            [svc.endpoint, lo * 1_000_000, hi * 1_000_000],
+        table = rt.store.journal.target_requests(
+            svc.endpoint, lo * 1_000_000, hi * 1_000_000, _REQUEST_COLUMNS
         )
         checks = [
             c

@@ -111,7 +111,7 @@ def recover_faults(rt: Runtime, say: Say, *, everything: bool = False) -> int:
     for entry, error in done:
         what = f"{entry.get('kind')} {entry.get('id')}"
         say(f"recovered: reverted {what}" if error is None else f"recover {what} failed: {error}")
-        rt.store.append_events(
+        rt.store.journal.append_events(
             [
                 EventRecord(
                     time.time_ns(),
@@ -215,7 +215,7 @@ class _Faults:
         self.entries: dict[str, UndoEntry] = {}
 
     def _event(self, kind: str, run: FaultRun, data: dict[str, Any]) -> None:
-        self.rt.store.append_events(
+        self.rt.store.journal.append_events(
             [EventRecord(time.time_ns(), kind, f"{run.kind} on {run.target}: {run.name}",
                          service=run.target, severity="info", run_id=self.run_id,
                          data={"fault_id": run.fault_id, **data})]
@@ -296,7 +296,7 @@ async def run_experiment(
     started = time.time_ns()
     run_id = new_id(started, "chaos-")
     spec = {"experiment": exp.model_dump(mode="json"), "platform": platform_info()}
-    rt.store.write_run(RunRecord(run_id, "chaos", started, "running", spec=spec))
+    rt.store.journal.write_run(RunRecord(run_id, "chaos", started, "running", spec=spec))
     result = ExperimentResult(run_id, exp.title, "failed", "")
     outcomes = Outcomes(rt, exp)
     faults = _Faults(rt, exp, run_id, say)
@@ -310,11 +310,11 @@ async def run_experiment(
         if stop.is_set() and result.status not in ("aborted",):
             result.status, result.reason = "interrupted", "interrupted by a signal"
         result.impact = _impact(rt, exp, outcomes, faults.runs, result)
-        rt.store.write_run(
+        rt.store.journal.write_run(
             RunRecord(run_id, "chaos", started, result.status, time.time_ns(), spec,
                       result.as_dict())
         )  # fmt: skip
-        rt.store.append_events(
+        rt.store.journal.append_events(
             [EventRecord(time.time_ns(), "chaos_verdict", f"{exp.title}: {result.status}",
                          service=exp.load.service,
                          severity="info" if result.status == "passed" else "warning",

@@ -16,7 +16,7 @@ from perfops.telemetry.catalog import Catalog, load_catalog
 from perfops.telemetry.runner import CollectRunner, TargetSpec
 from perfops.telemetry.series import Rows
 
-__all__ = ["LakeSink", "collect", "targets_from_config"]
+__all__ = ["LakeSink", "run_collect", "targets_from_config"]
 
 
 def targets_from_config(config: Config, names: Sequence[str] = ()) -> list[TargetSpec]:
@@ -84,7 +84,7 @@ class LakeSink:
 
     def __call__(self, rows: Rows) -> None:
         if rows.new_series:
-            self.store.register_series(
+            self.store.timeseries.register_series(
                 SeriesInfo(s.metric, s.labels, s.source, s.raw_name) for s in rows.new_series
             )
         if not len(rows):
@@ -105,7 +105,7 @@ class LakeSink:
         buf = self._buf
         if not len(buf):
             return
-        self.store.append_samples(
+        self.store.timeseries.append_samples(
             pa.table(
                 {
                     "ts": pa.array(buf.ts, pa.int64()),
@@ -119,7 +119,7 @@ class LakeSink:
         self.commits += 1
 
 
-async def collect(
+async def run_collect(
     rt: Runtime,
     targets: Sequence[TargetSpec],
     *,
@@ -149,7 +149,7 @@ async def collect(
         ],
         "duration": duration,
     }
-    rt.store.write_run(RunRecord(run_id, "collect", started, "running", spec=spec))
+    rt.store.journal.write_run(RunRecord(run_id, "collect", started, "running", spec=spec))
     stop = stop or asyncio.Event()
     status = "failed"
 
@@ -184,7 +184,7 @@ async def collect(
                 for h in runner.health.values()
             },
         }
-        rt.store.write_run(
+        rt.store.journal.write_run(
             RunRecord(run_id, "collect", started, status, rt.clock.now_ns(), spec, summary)
         )
     return runner

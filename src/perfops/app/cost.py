@@ -359,7 +359,7 @@ def export_focus(
         provider=rt.config.pricing.provider or "perfops",
     )
     written = write_focus(table, path)
-    rt.store.replace_costs(table, report.start_ms, report.end_ms)
+    rt.store.journal.replace_costs(table, report.start_ms, report.end_ms)
     return written, table.num_rows, report
 
 

@@ -51,9 +51,9 @@ class MeasuredCapacity:
 
 def capacity_from_run(rt: Runtime, run_id: str) -> MeasuredCapacity:
     """The capacity a `capacity` run found, per GPU of its service."""
-    run = rt.store.run(run_id)
+    run = rt.store.journal.run(run_id)
     if run.kind != "capacity":
-        known = [r.run_id for r in rt.store.runs("capacity", limit=5)]
+        known = [r.run_id for r in rt.store.journal.runs("capacity", limit=5)]
         raise UsageError(
             f"run {run_id} is a {run.kind} run, not a capacity search",
             hint=f"use a run of `perfops load capacity`: {', '.join(known) or 'none yet'}",
@@ -161,7 +161,7 @@ def simulated_capacity(
 
 def measured_capacity(rt: Runtime, gpu: str, model: str) -> MeasuredCapacity | None:
     """The newest passing capacity run on a service with this GPU type and model."""
-    for run in rt.store.runs("capacity", limit=50):
+    for run in rt.store.journal.runs("capacity", limit=50):
         name = run.spec.get("service")
         svc = next((s for s in rt.config.services if s.name == name), None)
         if svc is not None and svc.gpu.type == gpu and svc.model == model:

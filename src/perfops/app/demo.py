@@ -42,16 +42,20 @@ def run_demo(directory: Path, say: Say) -> Runtime:
         "version": __version__,
         "python": platform.python_version(),
     }
-    rt.store.write_run(RunRecord(run_id, "demo", started, "running", spec=spec))
-    rt.store.append_events([EventRecord(started, "annotation", "demo started", run_id=run_id)])
+    rt.store.journal.write_run(RunRecord(run_id, "demo", started, "running", spec=spec))
+    rt.store.journal.append_events(
+        [EventRecord(started, "annotation", "demo started", run_id=run_id)]
+    )
     status, summary = "failed", {}
     try:
         summary = {"sim": _sim_step(rt, directory, say)}
         status = "passed"
     finally:
         ended = rt.clock.now_ns()
-        rt.store.write_run(RunRecord(run_id, "demo", started, status, ended, spec, summary))
-        rt.store.append_events([EventRecord(ended, "annotation", f"demo {status}", run_id=run_id)])
+        rt.store.journal.write_run(RunRecord(run_id, "demo", started, status, ended, spec, summary))
+        rt.store.journal.append_events(
+            [EventRecord(ended, "annotation", f"demo {status}", run_id=run_id)]
+        )
         say(f"recorded run {run_id} ({status}) and its events")
     return rt
 
@@ -95,7 +99,7 @@ def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
         summary["slo"] = _slo_step(rt, directory, say)
         summary["chaos"] = _chaos_step(rt, directory, say)
     summary["cost"] = _cost_step(rt, started_ms, load, say)
-    rt.store.append_events(
+    rt.store.journal.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
     return summary
@@ -106,13 +110,13 @@ def _collect_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -
     import asyncio
     import threading
 
-    from perfops.app.collect import collect
+    from perfops.app.collect import run_collect
 
     targets = _sim_targets(fleet, service)
     load = threading.Thread(target=_background_load, args=(fleet.url(), model, 24), daemon=True)
     load.start()
     say(f"collecting from {len(targets)} targets for 4 s under load ...")
-    runner = asyncio.run(collect(rt, targets, duration=4.0))
+    runner = asyncio.run(run_collect(rt, targets, duration=4.0))
     load.join(30)
     samples = sum(h.samples_total for h in runner.health.values())
     say(f"stored {samples:,} samples; what the lake now says (last values):")

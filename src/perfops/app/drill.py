@@ -90,7 +90,7 @@ async def run_drill(
     started_ns = time.time_ns()
     run_id = new_id(started_ns, "drill-")
     spec = {"drill": drill.model_dump(mode="json")}
-    rt.store.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
+    rt.store.journal.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
     exp = _as_experiment(drill)
     outcomes = Outcomes(rt, exp)
     result = DrillResult(run_id, drill.title, "failed")
@@ -121,7 +121,7 @@ async def run_drill(
     deploy_ns = rollback_ns = 0
 
     def event(kind: str, title: str, data: dict[str, Any]) -> None:
-        rt.store.append_events(
+        rt.store.journal.append_events(
             [EventRecord(time.time_ns(), kind, title, service=svc.name, run_id=run_id, data=data)]
         )
 
@@ -204,7 +204,7 @@ async def run_drill(
                  "time_to_restore_s": result.time_to_restore_s,
                  "budget_spent_pct": result.budget_spent_pct, "drill": drill.title},
             )  # fmt: skip
-        rt.store.write_run(
+        rt.store.journal.write_run(
             RunRecord(run_id, "drill", started_ns, result.status, time.time_ns(), spec,
                       result.as_dict())
         )  # fmt: skip

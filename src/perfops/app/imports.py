@@ -51,7 +51,7 @@ async def import_prometheus(
     started = rt.clock.now_ns()
     run_id = new_id(started, "import-")
     spec = {"url": base_url, "queries": queries, "start": start, "end": end, "step": step}
-    rt.store.write_run(RunRecord(run_id, "import", started, "running", spec=spec))
+    rt.store.journal.write_run(RunRecord(run_id, "import", started, "running", spec=spec))
     status, chunks = "failed", 0
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
@@ -66,7 +66,7 @@ async def import_prometheus(
     finally:
         sink.flush()
         summary = {"samples": sink.samples, "series": len(seen), "chunks": chunks}
-        rt.store.write_run(
+        rt.store.journal.write_run(
             RunRecord(run_id, "import", started, status, rt.clock.now_ns(), spec, summary)
         )
     return {"run_id": run_id, **summary}

@@ -146,7 +146,7 @@ async def run_load(
     started = rt.clock.now_ns()
     run_id = new_id(started, f"{kind}-")
     spec = _spec(opts, parent)
-    rt.store.write_run(RunRecord(run_id, kind, started, "running", spec=spec))
+    rt.store.journal.write_run(RunRecord(run_id, kind, started, "running", spec=spec))
     scraper = await _scraper(rt, opts)
     records: list[RequestRecord] = []
     status = "failed"
@@ -158,7 +158,7 @@ async def run_load(
         summary = summarize(records, opts.slo)
         _store_requests(rt, run_id, opts.target.base_url, records)
         server = _server_view(rt, opts, started, rt.clock.now_ns())
-        rt.store.write_run(
+        rt.store.journal.write_run(
             RunRecord(
                 run_id,
                 kind,
@@ -219,7 +219,7 @@ class _Scraper:
         self._thread.start()
 
     def _main(self, rt: Runtime, targets: list[TargetSpec]) -> None:
-        from perfops.app.collect import collect
+        from perfops.app.collect import run_collect
 
         async def until_done() -> None:
             stop = asyncio.Event()
@@ -229,7 +229,7 @@ class _Scraper:
                 stop.set()
 
             watcher = asyncio.create_task(watch())
-            await collect(
+            await run_collect(
                 rt,
                 targets,
                 duration=None,
@@ -281,7 +281,9 @@ def _server_view(rt: Runtime, opts: LoadOptions, start_ns: int, end_ns: int) -> 
     lo, hi = start_ns // 1_000_000, end_ns // 1_000_000 + 1
     for key, (metric, agg) in _SERVER_METRICS.items():
         values = [
-            v for v in rt.store.query_samples(metric, lo, hi).column("value").to_pylist() if v == v
+            v
+            for v in rt.store.timeseries.query_samples(metric, lo, hi).column("value").to_pylist()
+            if v == v
         ]
         if values:
             out[key] = float(agg(values)) if agg else sum(values) / len(values)
@@ -293,7 +295,7 @@ def _store_requests(
 ) -> None:
     if not records:
         return
-    rt.store.append_requests(
+    rt.store.journal.append_requests(
         pa.table(
             {
                 "run_id": [run_id] * len(records),
@@ -345,7 +347,7 @@ async def run_sweep(
         out.append((value, result))
         if on_step:
             on_step(value, result)
-    rt.store.write_run(
+    rt.store.journal.write_run(
         RunRecord(
             parent,
             "sweep",
@@ -389,7 +391,7 @@ async def run_capacity(
         measure, start_rate=start_rate, max_rate=max_rate, tolerance=tolerance, max_runs=max_runs
     )
     per_gpu = found.per_gpu(opts.gpus)
-    rt.store.write_run(
+    rt.store.journal.write_run(
         RunRecord(
             parent,
             "capacity",

@@ -10,7 +10,8 @@ from typing import Any
 
 from perfops.app.runtime import Runtime
 from perfops.config import Service
-from perfops.store import SeriesInfo
+from perfops.errors import UsageError
+from perfops.store import SeriesInfo, parse_matchers
 from perfops.telemetry.kpis import KpiRow, covered_seconds, increase, kpi_row
 
 __all__ = [
@@ -51,26 +52,22 @@ class SeriesView:
 
 def list_metrics(rt: Runtime) -> list[MetricSummary]:
     """Every stored metric: series, samples, time span, sources, vendor names."""
-    counts = rt.store.sql(
-        "SELECT metric, count(*) AS n, min(ts) AS lo, max(ts) AS hi, "
-        "count(DISTINCT series_id) AS s FROM samples GROUP BY metric "
-        "ORDER BY metric"
-    ).to_pylist()
-    series = rt.store.series()
+    stats = rt.store.timeseries.metric_stats()
+    series = rt.store.timeseries.series()
     by_metric: dict[str, list[SeriesInfo]] = defaultdict(list)
     for info in series.values():
         by_metric[info.metric].append(info)
     return [
         MetricSummary(
-            r["metric"],
-            r["s"],
-            r["n"],
-            r["lo"],
-            r["hi"],
-            tuple(sorted({i.source for i in by_metric[r["metric"]]})),
-            tuple(sorted({i.raw_name for i in by_metric[r["metric"]]})),
+            s.metric,
+            s.series,
+            s.samples,
+            s.first_ms,
+            s.last_ms,
+            tuple(sorted({i.source for i in by_metric[s.metric]})),
+            tuple(sorted({i.raw_name for i in by_metric[s.metric]})),
         )
-        for r in counts
+        for s in stats
     ]
 
 
@@ -81,9 +78,14 @@ def _finite(values: Sequence[float]) -> list[float]:
 def show_metric(
     rt: Runtime, metric: str, start_ms: int, end_ms: int, matchers: str | None = None
 ) -> list[SeriesView]:
-    """Each series of ``metric`` in the range, with its last value and min/mean/max."""
-    infos = rt.store.series(metric, matchers)
-    table = rt.store.query_samples(metric, start_ms, end_ms, matchers)
+    """Each series of ``metric`` in the range, with its last value and min/mean/max; bad
+    label ``matchers`` are a UsageError."""
+    try:
+        parse_matchers(matchers)
+    except ValueError as exc:
+        raise UsageError(f"labels {matchers!r}: {exc}") from None
+    infos = rt.store.timeseries.series(metric, matchers)
+    table = rt.store.timeseries.query_samples(metric, start_ms, end_ms, matchers)
     points: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for sid, ts, value in zip(
         table.column("series_id").to_pylist(),
@@ -146,7 +148,7 @@ def kpis(
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for key, metric in [*_COUNTERS.items(), ("gpu_seconds", _PRESENCE)]:
         per_series = _by_series(rt, metric, start_ms, end_ms)
-        infos = rt.store.series(metric)
+        infos = rt.store.timeseries.series(metric)
         for sid, (ts, values) in per_series.items():
             svc = owner_of(infos[sid].labels, services) if sid in infos else None
             group = (
@@ -176,7 +178,7 @@ def kpis(
 def _by_series(
     rt: Runtime, metric: str, start_ms: int, end_ms: int
 ) -> dict[int, tuple[list[int], list[float]]]:
-    table = rt.store.query_samples(metric, start_ms, end_ms)
+    table = rt.store.timeseries.query_samples(metric, start_ms, end_ms)
     out: dict[int, tuple[list[int], list[float]]] = {}
     for sid, ts, value in zip(
         table.column("series_id").to_pylist(),

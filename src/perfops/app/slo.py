@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from perfops._internal.durations import format_duration
 from perfops.app._sli import Counts, Reader, Window, request_counts
 from perfops.app.runtime import Runtime
@@ -32,7 +30,6 @@ from perfops.slo import (
     load_window_set,
 )
 from perfops.slo.engine import burn_rate
-from perfops.store.store import day_of
 
 __all__ = [
     "SloStatus",
@@ -136,14 +133,14 @@ class _Lake:
         return self.reader if window in self.reader.windows else Reader(self.rt.store, [window])
 
     def ids(self, metric: str, matchers: str | dict[str, str]) -> list[int]:
-        return list(self.rt.store.series(metric, matchers))
+        return list(self.rt.store.timeseries.series(metric, matchers))
 
 
 def _histogram_counts(lake: _Lake, svc: Service, sli: LatencySLI) -> Counts:
     """Requests at or under the threshold from the engine's histogram: the threshold must be
     one of the live bucket boundaries, as in Prometheus."""
     family = _HISTOGRAMS[sli.metric]
-    buckets = lake.rt.store.series(f"{family}_bucket", {"service": svc.name})
+    buckets = lake.rt.store.timeseries.series(f"{family}_bucket", {"service": svc.name})
     bounds = sorted({float(i.labels["le"]) for i in buckets.values() if "le" in i.labels})
     match = next((b for b in bounds if math.isclose(b, sli.threshold, rel_tol=1e-9)), None)
     if bounds and match is None:
@@ -196,15 +193,9 @@ def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
     def throttled(start_ms: int, end_ms: int) -> int:
         if not reasons:
             return 0
-        table = lake.rt.store.sql(
-            "SELECT count(*) AS n FROM samples JOIN wanted USING (series_id) "
-            "WHERE day BETWEEN ? AND ? AND ts >= ? AND ts < ? "
-            "AND metric = 'gpu.clocks_event_reasons' "
-            f"AND isfinite(value) AND (CAST(value AS BIGINT) & {_THROTTLED}) != 0",
-            [day_of(start_ms), day_of(max(start_ms, end_ms - 1)), start_ms, end_ms],
-            extra={"wanted": pa.table({"series_id": pa.array(reasons, pa.int64())})},
+        return lake.rt.store.timeseries.count_flagged(
+            "gpu.clocks_event_reasons", reasons, start_ms, end_ms, _THROTTLED
         )
-        return int(table.column("n")[0].as_py())
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
         n, bad = lake.read((start_ms, end_ms)).sample_counts("gpu.xid", ids, (start_ms, end_ms))

@@ -335,7 +335,7 @@ def export(
     for warning in unsupported_steps(spec):
         typer.echo(f"note: {warning}")
     if journal is not None:
-        run = rt.store.run(journal)
+        run = rt.store.journal.run(journal)
         started, ended = run.started_ns / 1e9, (run.ended_ns or run.started_ns) / 1e9
         doc = journal_to_chaostoolkit(
             spec, dict(run.summary), started=started, ended=ended, endpoints=endpoints

@@ -50,8 +50,7 @@ def collect(
     """Scrape every telemetry target and service /metrics URL of perfops.yaml into the lake."""
     if ctx.invoked_subcommand is not None:
         return
-    from perfops.app.collect import collect as run_collect
-    from perfops.app.collect import targets_from_config
+    from perfops.app.collect import run_collect, targets_from_config
 
     rt = runtime(ctx)
     targets = targets_from_config(rt.config, target or ())

@@ -17,4 +17,4 @@ def demo(
     from perfops.cli.store import print_info
 
     rt = run_demo(directory, typer.echo)
-    print_info(rt.store)
+    print_info(rt)

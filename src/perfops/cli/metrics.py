@@ -73,15 +73,10 @@ def show(
     from perfops.app.metrics import as_json as to_json
     from perfops.app.metrics import show_metric
     from perfops.errors import UsageError
-    from perfops.store import parse_matchers
 
     rt = runtime(ctx)
     end = rt.clock.now_ns() // 1_000_000 + 1
     start = end - int((_seconds(since, "--since") or 3600) * 1000)
-    try:
-        parse_matchers(labels)
-    except ValueError as exc:
-        raise UsageError(f"--labels: {exc}") from None
     views = show_metric(rt, metric, start, end, labels)
     if not views:
         raise UsageError(

@@ -11,7 +11,7 @@ import typer
 from perfops.cli._context import echo_json, runtime
 
 if TYPE_CHECKING:
-    from perfops.store import Store
+    from perfops.app import Runtime
 
 app = typer.Typer(
     help="Inspect and maintain the lake (Delta tables under the workspace).", no_args_is_help=True
@@ -44,16 +44,16 @@ def info(
         tables = rt.store.info()
         echo_json({"lake": str(rt.store.root), "tables": [asdict(t) for t in tables]})
         return
-    print_info(rt.store)
+    print_info(rt)
 
 
-def print_info(store: Store) -> None:
+def print_info(rt: Runtime) -> None:
     """Render the lake's tables as a table on the terminal."""
     from rich.console import Console
     from rich.table import Table
 
-    tables = store.info()
-    table = Table(title=f"lake {store.root}", title_justify="left")
+    tables = rt.store.info()
+    table = Table(title=f"lake {rt.store.root}", title_justify="left")
     for col in ("table", "rows", "files", "bytes", "version", "from (UTC)", "to (UTC)"):
         table.add_column(
             col, justify="right" if col in {"rows", "files", "bytes", "version"} else "left"

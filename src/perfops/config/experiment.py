@@ -63,7 +63,7 @@ class PromqlProbe(Spec):
 class LakeProbe(Spec):
     kind: Literal["lake"]
     name: str | None = None
-    sql: str = Field(description="DuckDB SQL over the lake returning one number")
+    sql: str = Field(description="one DuckDB SELECT over the lake returning one number")
     min: float | None = None
     max: float | None = None
 

@@ -1,12 +1,17 @@
 """The lake: Delta Lake tables under the workspace, queried with DuckDB over Arrow datasets.
 
-This is the only package that imports ``deltalake`` and ``duckdb``.
+This is the only package that imports ``deltalake`` and ``duckdb``, and the only one that
+speaks SQL: a :class:`Store` answers typed queries of its time series
+(``store.timeseries``, a :class:`TimeSeries`) and of its journals (``store.journal``, a
+:class:`Journal`: runs, events, requests, costs).
 """
 
 from perfops.store._writer import BatchWriter
+from perfops.store.journal import Journal
 from perfops.store.records import (
     EventRecord,
     Matcher,
+    MetricStats,
     RunRecord,
     SeriesInfo,
     TableInfo,
@@ -14,16 +19,21 @@ from perfops.store.records import (
 )
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
+from perfops.store.timeseries import Matchers, TimeSeries
 
 __all__ = [
     "TABLES",
     "BatchWriter",
     "EventRecord",
+    "Journal",
     "Matcher",
+    "Matchers",
+    "MetricStats",
     "RunRecord",
     "SeriesInfo",
     "Store",
     "TableInfo",
     "TableSpec",
+    "TimeSeries",
     "parse_matchers",
 ]

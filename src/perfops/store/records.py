@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EventRecord", "Matcher", "RunRecord", "SeriesInfo", "TableInfo", "parse_matchers"]
+__all__ = [
+    "EventRecord",
+    "Matcher",
+    "MetricStats",
+    "RunRecord",
+    "SeriesInfo",
+    "TableInfo",
+    "parse_matchers",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,17 @@ class EventRecord:
     run_id: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     event_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStats:
+    """What the lake holds of one metric: series, samples, first and last sample time (ms)."""
+
+    metric: str
+    series: int
+    samples: int
+    first_ms: int
+    last_ms: int
 
 
 @dataclass(frozen=True, slots=True)

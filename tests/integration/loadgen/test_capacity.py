@@ -69,7 +69,7 @@ def test_capacity_search_finds_the_sim_knee(tmp_path: Path) -> None:
         )
     assert found.capacity_rps is not None, found.reason
     assert 0.6 * expected <= found.capacity_rps <= 1.5 * expected, (found.capacity_rps, expected)
-    journal = rt.store.run(run_id)
+    journal = rt.store.journal.run(run_id)
     assert journal.kind == "capacity"
     assert journal.summary["capacity_rps_per_gpu"] == found.capacity_rps
-    assert len(rt.store.runs(kind="load")) == len(found.points)
+    assert len(rt.store.journal.runs(kind="load")) == len(found.points)

@@ -45,8 +45,8 @@ def _lake(tmp_path: Path, history: dict[str, list[tuple[int, float]]]) -> tuple[
     ids = {}
     for name, points in history.items():
         info = SeriesInfo("llm.requests_total", {"service": name})
-        ids[name] = store.register_series([info])[0]
-        store.append_points((info, t, v) for t, v in points)
+        ids[name] = store.timeseries.register_series([info])[0]
+        store.timeseries.append_points((info, t, v) for t, v in points)
     return store, ids
 
 
@@ -56,7 +56,7 @@ def test_rollup_and_raw_edges_equal_raw_recomputation(tmp_path: Path, compacted:
     store, ids = _lake(tmp_path, history)
     if compacted:
         store.compact(retention_hours=0)
-        assert store.stale_rollup_days("samples_1h") == []
+        assert store.timeseries.stale_rollup_days("samples_1h") == []
     rng = random.Random(3)
     windows = [(T0, T0 + 30 * HOUR), (T0 + HOUR, T0 + 2 * HOUR)]  # aligned, and one hour
     for _ in range(40):

@@ -12,7 +12,7 @@ from tests._servers import FleetThread, hanging_tcp, quirky_targets, sim_fleet
 
 from perfops._internal.clock import SystemClock
 from perfops.app import Runtime
-from perfops.app.collect import collect, targets_from_config
+from perfops.app.collect import run_collect, targets_from_config
 from perfops.config import parse_config
 from perfops.store import Store
 from perfops.telemetry.runner import TargetSpec
@@ -51,24 +51,26 @@ telemetry:
         )
         targets = targets_from_config(rt.config)
         assert [t.name for t in targets] == ["dcgm", "chat-vllm-0", "chat-vllm-1"]
-        runner = asyncio.run(collect(rt, targets, duration=1.6))
+        runner = asyncio.run(run_collect(rt, targets, duration=1.6))
     assert all(h.up for h in runner.health.values())
     store = rt.store
-    util = store.series("gpu.util")
+    util = store.timeseries.series("gpu.util")
     assert len(util) == 2
     labels = next(iter(util.values())).labels
     assert labels["service"] == "chat"
     assert labels["job"] == "dcgm"
-    fb = store.series("gpu.fb_used_bytes")
+    fb = store.timeseries.series("gpu.fb_used_bytes")
     sid = next(iter(fb))
-    values = store.query_samples("gpu.fb_used_bytes", 0, 2**62).column("value").to_pylist()
+    values = (
+        store.timeseries.query_samples("gpu.fb_used_bytes", 0, 2**62).column("value").to_pylist()
+    )
     assert min(values) > 16 * 1024**3  # 8B weights in bytes, converted from MiB
     assert fb[sid].raw_name == "DCGM_FI_DEV_FB_USED"
-    gen = store.query_samples("llm.generation_tokens_total", 0, 2**62)
+    gen = store.timeseries.query_samples("llm.generation_tokens_total", 0, 2**62)
     assert gen.num_rows >= 4
-    ups = store.query_samples("up", 0, 2**62).column("value").to_pylist()
+    ups = store.timeseries.query_samples("up", 0, 2**62).column("value").to_pylist()
     assert set(ups) == {1.0}
-    run = store.runs(kind="collect")[0]
+    run = store.journal.runs(kind="collect")[0]
     assert run.status == "passed"
     assert run.summary["targets"]["dcgm"]["failures"] == 0
 
@@ -85,7 +87,7 @@ def test_bad_targets_are_down_with_a_reason_and_never_stall_the_others(tmp_path:
             TargetSpec("refused", "http://127.0.0.1:9/metrics", interval=0.5, timeout=1),
             TargetSpec("error", quirky.url("/error"), interval=0.5, timeout=1),
         ]
-        runner = asyncio.run(collect(rt, targets, duration=2.0))
+        runner = asyncio.run(run_collect(rt, targets, duration=2.0))
     health = runner.health
     assert health["good"].up
     assert health["good"].scrapes >= 3  # the hanging targets did not hold it back
@@ -95,13 +97,21 @@ def test_bad_targets_are_down_with_a_reason_and_never_stall_the_others(tmp_path:
     assert "timeout" in (health["hang"].last_error or "")
     assert "connection failed" in (health["refused"].last_error or "")
     assert "HTTP 500" in (health["error"].last_error or "")
-    temps = rt.store.query_samples("temp", 0, 2**62, {"room": "a"}).column("value").to_pylist()
+    temps = (
+        rt.store.timeseries.query_samples("temp", 0, 2**62, {"room": "a"})
+        .column("value")
+        .to_pylist()
+    )
     assert set(temps) == {21.5}
-    special = rt.store.query_samples("temp", 0, 2**62, 'room=~"b|c"')
+    special = rt.store.timeseries.query_samples("temp", 0, 2**62, 'room=~"b|c"')
     vals = special.column("value").to_pylist()
     assert any(math.isinf(v) for v in vals)
     assert any(math.isnan(v) for v in vals)
-    downs = rt.store.query_samples("up", 0, 2**62, {"job": "html"}).column("value").to_pylist()
+    downs = (
+        rt.store.timeseries.query_samples("up", 0, 2**62, {"job": "html"})
+        .column("value")
+        .to_pylist()
+    )
     assert set(downs) == {0.0}
 
 
@@ -126,7 +136,11 @@ def test_a_target_that_disappears_gets_staleness_markers(tmp_path: Path) -> None
             sink.flush()
 
         asyncio.run(scenario())
-    values = rt.store.query_samples("temp", 0, 2**62, {"room": "a"}).column("value").to_pylist()
+    values = (
+        rt.store.timeseries.query_samples("temp", 0, 2**62, {"room": "a"})
+        .column("value")
+        .to_pylist()
+    )
     assert values[0] == 21.5
     assert is_stale_marker(values[-1])
 
@@ -135,13 +149,13 @@ def test_a_100k_series_flood_is_stored_whole(tmp_path: Path) -> None:
     rt = runtime(tmp_path)
     with quirky_targets() as quirky:
         runner = asyncio.run(
-            collect(
+            run_collect(
                 rt, [TargetSpec("flood", quirky.url("/flood"), interval=30, timeout=20)], duration=3
             )
         )
     assert runner.health["flood"].up, runner.health["flood"].last_error
-    assert len(rt.store.series("flood")) == 100_000
-    count = rt.store.sql("SELECT count(*) AS n FROM samples WHERE metric = 'flood'")
+    assert len(rt.store.timeseries.series("flood")) == 100_000
+    count = rt.store.read_query("SELECT count(*) AS n FROM samples WHERE metric = 'flood'")
     assert count.column("n")[0].as_py() == 100_000
 
 

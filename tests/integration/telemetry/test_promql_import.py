@@ -65,17 +65,17 @@ def test_import_matches_the_backfilled_values_exactly(tmp_path: Path) -> None:
             )
         )
     assert report["chunks"] == 4  # two queries, two chunks each
-    fb = rt.store.query_samples("gpu.fb_used_bytes", 0, 2**62)
+    fb = rt.store.timeseries.query_samples("gpu.fb_used_bytes", 0, 2**62)
     assert fb.num_rows == POINTS
     assert fb.column("value").to_pylist() == [(1000 + i % 977) * 1048576.0 for i in range(POINTS)]
     assert fb.column("ts").to_pylist() == [(start + i) * 1000 for i in range(POINTS)]
-    (info,) = rt.store.series("gpu.fb_used_bytes").values()
+    (info,) = rt.store.timeseries.series("gpu.fb_used_bytes").values()
     assert info.labels == {"gpu": "0", "hostname": "node-1"}
     assert info.raw_name == "DCGM_FI_DEV_FB_USED"
-    tokens = rt.store.query_samples("llm.generation_tokens_total", 0, 2**62)
+    tokens = rt.store.timeseries.query_samples("llm.generation_tokens_total", 0, 2**62)
     # every 1 s step sees the last sample at or before it (the 60 s samples, held)
     assert tokens.column("value").to_pylist()[:61] == [0.0] * 60 + [7.0]
-    assert rt.store.runs(kind="import")[0].summary["samples"] == report["samples"]
+    assert rt.store.journal.runs(kind="import")[0].summary["samples"] == report["samples"]
 
 
 def test_retries_transient_failures_and_sends_the_token(

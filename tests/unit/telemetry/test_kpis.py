@@ -61,7 +61,7 @@ services:
             (SeriesInfo("gpu.util", {"hostname": "node-2", "gpu": "1"}), ts, 80.0),
             (SeriesInfo("gpu.util", {"hostname": "elsewhere", "gpu": "0"}), ts, 1.0),
         ]
-    rt.store.append_points(points)
+    rt.store.timeseries.append_points(points)
     rows = {r.group: r for r in kpis(rt, T0, T0 + 600_001)}
     chat, batch = rows["chat"], rows["batch"]
     assert chat.requests == 120

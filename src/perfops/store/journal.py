@@ -1,0 +1,183 @@
+"""The lake's journals: runs (load tests, sweeps, experiments, drills, collections), events
+(faults, alerts, annotations), load-test request records and cost rows.
+
+Runs are written again with the same id as they progress; readers see each run's newest
+state. Requests, events and costs are appended; costs of a period can be replaced whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from perfops._internal.clock import Clock
+from perfops._internal.ids import new_id
+from perfops.errors import StoreError
+from perfops.store._delta import DeltaHandle
+from perfops.store._sql import LakeSql
+from perfops.store.records import EventRecord, RunRecord
+from perfops.store.schema import REQUESTS
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    """The lake's runs, events, requests and costs (``store.journal``)."""
+
+    def __init__(
+        self, tables: Mapping[str, DeltaHandle], sql: LakeSql, clock: Clock, root: Path
+    ) -> None:
+        self._tables = tables
+        self._sql = sql
+        self.clock = clock
+        self._root = root
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def write_run(self, run: RunRecord) -> None:
+        self._tables["runs"].append(
+            pa.table(
+                {
+                    "run_id": [run.run_id],
+                    "kind": [run.kind],
+                    "started_ns": [run.started_ns],
+                    "ended_ns": pa.array([run.ended_ns], pa.int64()),
+                    "status": [run.status],
+                    "spec": [json.dumps(run.spec, default=str)],
+                    "summary": [json.dumps(run.summary, default=str)],
+                    "updated_ns": [self.clock.now_ns()],
+                }
+            )
+        )
+
+    def runs(self, kind: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Newest state of each run, newest run first."""
+        table = self._sql.run(
+            "SELECT * FROM runs WHERE (? IS NULL OR kind = ?) QUALIFY row_number() OVER "
+            "(PARTITION BY run_id ORDER BY updated_ns DESC) = 1 ORDER BY started_ns DESC"
+            + (f" LIMIT {int(limit)}" if limit else ""),
+            [kind, kind],
+        )
+        return [
+            RunRecord(
+                r["run_id"],
+                r["kind"],
+                r["started_ns"],
+                r["status"],
+                r["ended_ns"],
+                json.loads(r["spec"] or "{}"),
+                json.loads(r["summary"] or "{}"),
+            )
+            for r in table.to_pylist()
+        ]
+
+    def run(self, run_id: str) -> RunRecord:
+        for record in self.runs():
+            if record.run_id == run_id:
+                return record
+        raise StoreError(
+            f"no run {run_id!r} in {self._root}",
+            hint="`perfops store info` lists what the lake holds",
+        )
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def append_events(self, events: Sequence[EventRecord]) -> None:
+        if not events:
+            return
+        self._tables["events"].append(
+            pa.table(
+                {
+                    "event_id": [e.event_id or new_id(e.ts_ns, "ev") for e in events],
+                    "ts_ns": pa.array([e.ts_ns for e in events], pa.int64()),
+                    "kind": [e.kind for e in events],
+                    "service": [e.service for e in events],
+                    "severity": [e.severity for e in events],
+                    "title": [e.title for e in events],
+                    "run_id": [e.run_id for e in events],
+                    "data": [json.dumps(e.data, default=str) for e in events],
+                }
+            )
+        )
+
+    def events(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        kind: str | None = None,
+        service: str | None = None,
+    ) -> list[EventRecord]:
+        table = self._sql.run(
+            "SELECT * FROM events WHERE ts_ns >= coalesce(?, ts_ns) AND ts_ns < coalesce(?, "
+            "ts_ns + 1) AND (? IS NULL OR kind = ?) AND (? IS NULL OR service = ?) ORDER BY ts_ns",
+            [start_ns, end_ns, kind, kind, service, service],
+        )
+        return [
+            EventRecord(
+                r["ts_ns"],
+                r["kind"],
+                r["title"],
+                r["service"],
+                r["severity"],
+                r["run_id"],
+                json.loads(r["data"] or "{}"),
+                r["event_id"],
+            )
+            for r in table.to_pylist()
+        ]
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def append_requests(self, table: pa.Table) -> None:
+        self._tables["requests"].append(table)
+
+    def requests(self, run_id: str) -> pa.Table:
+        """Every request record of run ``run_id``, in scheduled order."""
+        return self._sql.run(
+            "SELECT * FROM requests WHERE run_id = ? ORDER BY scheduled_ns", [run_id]
+        )
+
+    def target_requests(
+        self, target: str, start_ns: int, end_ns: int, columns: Sequence[str]
+    ) -> pa.Table:
+        """``columns`` of the request records sent to ``target`` (an endpoint URL) scheduled in
+        ``[start_ns, end_ns)``, by every run, in scheduled order."""
+        unknown = [c for c in columns if c not in REQUESTS.schema.names]
+        if unknown or not columns:
+            raise StoreError(
+                f"requests has no column(s) {unknown}" if unknown else "no columns asked for",
+                hint=f"columns are {REQUESTS.schema.names}",
+            )
+        return self._sql.run(
+            f"SELECT {', '.join(columns)} FROM requests WHERE target = ? AND scheduled_ns >= ? "
+            "AND scheduled_ns < ? ORDER BY scheduled_ns",
+            [target, start_ns, end_ns],
+        )
+
+    # -- costs ------------------------------------------------------------------------------------
+
+    def append_costs(self, table: pa.Table) -> None:
+        self._tables["costs"].append(table)
+
+    def replace_costs(self, table: pa.Table, start_ms: int, end_ms: int) -> None:
+        """Replace the cost rows charged in ``[start_ms, end_ms)`` by ``table`` in one commit,
+        so exporting a period again does not count it twice."""
+        lo, hi = (
+            "arrow_cast('"
+            + dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            + """', 'Timestamp(Microsecond, Some("UTC"))')"""
+            for ms in (start_ms, end_ms)
+        )
+        handle = self._tables["costs"]
+        if handle.stats().files == 0:
+            handle.append(table)
+            return
+        handle.overwrite_where(
+            table,
+            f"ChargePeriodStart >= {lo} AND ChargePeriodStart < {hi}",
+        )
