@@ -1,5 +1,5 @@
 """`python -m perfops` runs the CLI."""
 
-from perfops.cli._main import run
+from perfops.cli import run
 
 run()

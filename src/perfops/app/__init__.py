@@ -1,5 +1,107 @@
-"""The composition root: a Runtime holds config, store and clock; commands are built on it."""
+"""The composition root: a Runtime holds config, store and clock; commands are built on it.
 
+Every command the CLI runs is named here; each module is imported on first use, so that
+``perfops --help`` does not load the lake, the load generator or the chaos runner.
+"""
+
+from typing import TYPE_CHECKING
+
+from perfops._internal.lazy_exports import lazy_exports
 from perfops.app.runtime import Runtime, open_runtime
 
-__all__ = ["Runtime", "open_runtime"]
+if TYPE_CHECKING:
+    from perfops.app.chaos import load_experiment, recover_faults, run_experiment
+    from perfops.app.collect import LakeSink, run_collect, targets_from_config
+    from perfops.app.cost import (
+        CostReport,
+        cost_report,
+        export_focus,
+        reconcile_bill,
+        report_json,
+        workspace_prices,
+    )
+    from perfops.app.cost_plan import roi_of_periods, roi_of_runs, scenario
+    from perfops.app.demo import run_demo
+    from perfops.app.drill import load_drill, run_drill
+    from perfops.app.gameday import load_gameday, run_gameday
+    from perfops.app.imports import import_prometheus
+    from perfops.app.load import (
+        LoadOptions,
+        LoadResult,
+        WorkloadSource,
+        run_capacity,
+        run_load,
+        run_sweep,
+    )
+    from perfops.app.metrics import as_json, kpis, list_metrics, show_metric
+    from perfops.app.slo import slo_history, slo_status, slo_statuses
+
+__all__ = [
+    "CostReport",
+    "LakeSink",
+    "LoadOptions",
+    "LoadResult",
+    "Runtime",
+    "WorkloadSource",
+    "as_json",
+    "cost_report",
+    "export_focus",
+    "import_prometheus",
+    "kpis",
+    "list_metrics",
+    "load_drill",
+    "load_experiment",
+    "load_gameday",
+    "open_runtime",
+    "reconcile_bill",
+    "recover_faults",
+    "report_json",
+    "roi_of_periods",
+    "roi_of_runs",
+    "run_capacity",
+    "run_collect",
+    "run_demo",
+    "run_drill",
+    "run_experiment",
+    "run_gameday",
+    "run_load",
+    "run_sweep",
+    "scenario",
+    "show_metric",
+    "slo_history",
+    "slo_status",
+    "slo_statuses",
+    "targets_from_config",
+    "workspace_prices",
+]
+
+__getattr__ = lazy_exports(
+    globals(),
+    {
+        "chaos": ("load_experiment", "recover_faults", "run_experiment"),
+        "collect": ("LakeSink", "run_collect", "targets_from_config"),
+        "cost": (
+            "CostReport",
+            "cost_report",
+            "export_focus",
+            "reconcile_bill",
+            "report_json",
+            "workspace_prices",
+        ),
+        "cost_plan": ("roi_of_periods", "roi_of_runs", "scenario"),
+        "demo": ("run_demo",),
+        "drill": ("load_drill", "run_drill"),
+        "gameday": ("load_gameday", "run_gameday"),
+        "imports": ("import_prometheus",),
+        "load": (
+            "LoadOptions",
+            "LoadResult",
+            "WorkloadSource",
+            "run_capacity",
+            "run_load",
+            "run_sweep",
+        ),
+        "metrics": ("as_json", "kpis", "list_metrics", "show_metric"),
+        "slo": ("slo_history", "slo_status", "slo_statuses"),
+    },
+)

@@ -66,7 +66,7 @@ def sim(
     """Start the fleet on 127.0.0.1 and serve until Ctrl-C (or --duration)."""
     if ctx.invoked_subcommand is not None:
         return
-    from perfops.sim._records import EngineConfig
+    from perfops.sim import EngineConfig
     from perfops.sim.profiles import serving_profile
     from perfops.sim.server import Fleet, FleetOptions
 

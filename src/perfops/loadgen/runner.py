@@ -14,7 +14,7 @@ import aiohttp
 from perfops.loadgen.client import Target, body, send, wall_clock
 from perfops.loadgen.records import RequestRecord
 
-__all__ = ["Plan", "run_closed_loop", "run_open_loop"]
+__all__ = ["Plan", "payloads_for", "run_closed_loop", "run_open_loop"]
 
 OnRecord = Callable[[RequestRecord], None]
 

@@ -3,9 +3,15 @@
 A pure, clock-free latency model of vLLM continuous batching (:class:`Engine`), GPU/model
 profiles loaded from a cited data file (:func:`serving_profile`), a virtual-time driver that
 runs fleets of engines as fast as the CPU allows (:func:`simulate`), and a vocabulary-free
-approximation of the Llama 3 tokenizer (:func:`count_tokens`).
+approximation of the Llama 3 tokenizer (:func:`count_tokens`). The served fleet
+(:class:`Fleet`, run in-process by :func:`running_fleet` or as a child process by
+:class:`SimProcess`), its fault board and workload files are imported on first use: they
+bring aiohttp in.
 """
 
+from typing import TYPE_CHECKING
+
+from perfops._internal.lazy_exports import lazy_exports
 from perfops.sim._kvcache import prefix_block_hashes
 from perfops.sim._records import (
     DecodePlan,
@@ -44,13 +50,25 @@ from perfops.sim.virtual import (
     simulate,
 )
 
+if TYPE_CHECKING:
+    from perfops.sim.background import FleetThread, SimProcess, running_fleet
+    from perfops.sim.faults import ActiveFault, FaultBoard, FaultIdTaken
+    from perfops.sim.server import Fleet, FleetOptions
+    from perfops.sim.workload_file import read_workload, run_file
+
 __all__ = [
+    "ActiveFault",
     "DecodePlan",
     "DecodeRun",
     "Engine",
     "EngineConfig",
     "EngineStats",
+    "FaultBoard",
+    "FaultIdTaken",
     "FinishedRequest",
+    "Fleet",
+    "FleetOptions",
+    "FleetThread",
     "GpuProfile",
     "ModelProfile",
     "Percentiles",
@@ -60,6 +78,7 @@ __all__ = [
     "RequestTiming",
     "RequestTimings",
     "ServingProfile",
+    "SimProcess",
     "StepCoefficients",
     "StepResult",
     "VirtualResult",
@@ -72,8 +91,21 @@ __all__ = [
     "load_profiles",
     "poisson_workload",
     "prefix_block_hashes",
+    "read_workload",
+    "run_file",
+    "running_fleet",
     "serving_profile",
     "simulate",
     "token_ids",
     "tokenize",
 ]
+
+__getattr__ = lazy_exports(
+    globals(),
+    {
+        "background": ("FleetThread", "SimProcess", "running_fleet"),
+        "faults": ("ActiveFault", "FaultBoard", "FaultIdTaken"),
+        "server": ("Fleet", "FleetOptions"),
+        "workload_file": ("read_workload", "run_file"),
+    },
+)

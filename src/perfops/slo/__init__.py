@@ -1,34 +1,90 @@
 """The pure SLO engine: error budgets, burn rates, multiwindow alerts, feasibility checks.
 
 Everything here is a plain function over plain data; times and counter samples are passed in.
-Burn-rate window sets are data files citing their source (``slo/windows/*.yaml``).
+Burn-rate window sets are data files citing their source (``slo/windows/*.yaml``). The
+generators of Prometheus rules, promtool tests, Alertmanager routes, Grafana dashboards and
+OpenSLO documents are imported on first use.
 """
 
+from typing import TYPE_CHECKING
+
+from perfops._internal.lazy_exports import lazy_exports
 from perfops.slo.engine import (
     AlertState,
     Budget,
+    CounterSpan,
     burn_rate,
     detection_time_s,
     error_budget,
     evaluate_alerts,
+    extrapolated_increase,
     feasibility,
     increase,
+    join_spans,
+    span_of,
     window_counts,
 )
 from perfops.slo.windows import WINDOW_SET_NAMES, AlertWindow, WindowSet, load_window_set
 
+if TYPE_CHECKING:
+    from perfops.slo.alertmanager import generate_alertmanager, render_alertmanager_yaml
+    from perfops.slo.grafana import dashboard, dashboard_uid, render_dashboard_json
+    from perfops.slo.openslo import import_openslo, render_slos_yaml
+    from perfops.slo.rule_tests import generate_rule_tests
+    from perfops.slo.rules import (
+        DEFAULT_RUNBOOK,
+        generate_rules,
+        model_selector,
+        period_s,
+        render_rules_yaml,
+    )
+
 __all__ = [
+    "DEFAULT_RUNBOOK",
     "WINDOW_SET_NAMES",
     "AlertState",
     "AlertWindow",
     "Budget",
+    "CounterSpan",
     "WindowSet",
     "burn_rate",
+    "dashboard",
+    "dashboard_uid",
     "detection_time_s",
     "error_budget",
     "evaluate_alerts",
+    "extrapolated_increase",
     "feasibility",
+    "generate_alertmanager",
+    "generate_rule_tests",
+    "generate_rules",
+    "import_openslo",
     "increase",
+    "join_spans",
     "load_window_set",
+    "model_selector",
+    "period_s",
+    "render_alertmanager_yaml",
+    "render_dashboard_json",
+    "render_rules_yaml",
+    "render_slos_yaml",
+    "span_of",
     "window_counts",
 ]
+
+__getattr__ = lazy_exports(
+    globals(),
+    {
+        "alertmanager": ("generate_alertmanager", "render_alertmanager_yaml"),
+        "grafana": ("dashboard", "dashboard_uid", "render_dashboard_json"),
+        "openslo": ("import_openslo", "render_slos_yaml"),
+        "rule_tests": ("generate_rule_tests",),
+        "rules": (
+            "DEFAULT_RUNBOOK",
+            "generate_rules",
+            "model_selector",
+            "period_s",
+            "render_rules_yaml",
+        ),
+    },
+)

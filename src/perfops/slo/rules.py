@@ -41,6 +41,7 @@ from perfops.slo.windows import load_window_set
 __all__ = [
     "BUCKETS",
     "CALENDAR_PERIOD_S",
+    "DEFAULT_RUNBOOK",
     "BurnWindow",
     "alert_prefix",
     "alert_annotations",

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from perfops.config._yaml import Located, Path_, load_located
+from perfops.config import Located, Path_, load_located
 from perfops.errors import ConfigError, Problem
 
 __all__ = [
