@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from perfops.app import Runtime
     from perfops.chaos import ProxyServer
 
 app = typer.Typer(
@@ -140,17 +141,62 @@ def _say(message: str) -> None:
 @app.command("validate")
 def validate(
     ctx: typer.Context,
-    experiment: Annotated[Path, typer.Argument(help="an Experiment YAML file")],
+    paths: Annotated[list[Path], typer.Argument(help="Experiment, Drill or GameDay YAML files")],
 ) -> None:
-    """Check an experiment: every problem at once, each with its file:line and a fix."""
-    from perfops.app.chaos import load_experiment
+    """Check experiments, drills and game days against perfops.yaml: every problem at once,
+    each with its file:line and a fix (exit 2 if any file has one)."""
     from perfops.cli._context import runtime
+    from perfops.errors import ConfigError
 
-    spec = load_experiment(runtime(ctx), experiment)
-    typer.echo(
-        f"{experiment}: valid ({len(spec.method)} fault(s), {spec.load.duration:g}s window, "
+    rt = runtime(ctx)
+    failed = 0
+    for path in paths:
+        try:
+            typer.echo(f"{path}: valid {_check_spec(rt, path)}")
+        except ConfigError as exc:
+            if len(paths) == 1:
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(2)
+
+
+def _check_spec(rt: Runtime, path: Path) -> str:
+    """Load ``path`` as the kind it declares; a summary of it, or a located ConfigError."""
+    from perfops.app.chaos import load_experiment
+    from perfops.app.drill import load_drill
+    from perfops.app.gameday import load_gameday
+
+    kind = _spec_kind(path)
+    if kind == "Drill":
+        drill = load_drill(rt, path)
+        return (
+            f"drill ({drill.deploy.kind} after {drill.deploy_after:g}s of "
+            f"{drill.load.duration:g}s of load, judged by {drill.slo})"
+        )
+    if kind == "GameDay":
+        day = load_gameday(rt, path)
+        faults = sum(len(e.method) for e in day.experiments)
+        return f"game day ({len(day.experiments)} experiment(s), {faults} fault(s))"
+    spec = load_experiment(rt, path)
+    return (
+        f"({len(spec.method)} fault(s), {spec.load.duration:g}s window, "
         f"{len(spec.stop)} stop condition(s))"
     )
+
+
+def _spec_kind(path: Path) -> str:
+    """The file's ``kind:`` when it is a Drill or a GameDay, else Experiment (whose loader
+    then reports whatever is wrong with the file, located)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "Experiment"
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if kind in ("Drill", "GameDay") else "Experiment"
 
 
 @app.command("run")
