@@ -197,6 +197,8 @@ def roi(
     if (periods[0] is None) != (periods[1] is None):
         raise UsageError("compare two runs or two periods", hint="not one of each")
     if periods[0] is not None and periods[1] is not None:
+        if service is not None:
+            rt.config.service(service)  # a typo is a usage error naming the services
         tokens_s = None
         if traffic is not None:
             per_request = _tokens_per_request(rt, periods[1], service)
@@ -314,7 +316,7 @@ def scenario(
     from perfops.loadgen.slo import parse_slo
 
     rt = runtime(ctx)
-    svc = rt.config.service(service) if service else rt.config.services[0]
+    svc = rt.config.service(service)  # the first one without --service
     thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
     if months < 1:
         raise UsageError("--months must be at least 1")
