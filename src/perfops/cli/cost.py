@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from perfops.cli._context import echo_json, runtime
-from perfops.cli.collect import _seconds
+from perfops.cli._context import echo_json, positive_seconds, runtime
 from perfops.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,9 +29,7 @@ def _money(x: Decimal | None, currency: str = "") -> str:
 
 
 def _window(ctx_end_ms: int, since: str) -> tuple[int, int]:
-    seconds = _seconds(since, "--since")
-    if not seconds:
-        raise UsageError(f"--since {since!r} is not a window", hint="e.g. 1h, 1d, 30d")
+    seconds = positive_seconds(since, "--since")
     return ctx_end_ms - int(seconds * 1000), ctx_end_ms + 1
 
 
