@@ -75,7 +75,7 @@ def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
     """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
     from perfops.sim.background import SimProcess
 
-    svc = rt.config.services[0]
+    svc = rt.config.service()  # the first; a usage error when there is none
     port = urlsplit(svc.endpoint).port
     dcgm = next(
         (urlsplit(t.url).port for t in rt.config.telemetry.targets if t.kind == "dcgm"), None
@@ -224,7 +224,7 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
     capacity = load.get("capacity_rps")
     if not capacity:
         return out
-    svc = rt.config.services[0]
+    svc = rt.config.service()  # the first; a usage error when there is none
     plan, caps = scenario(
         rt, [("H100-SXM", {"on_demand": 1.0}), ("H200", {"on_demand": 1.0})],
         model=svc.model, slo=parse_slo(DEMO_SLO), traffic_rps=float(str(capacity)),

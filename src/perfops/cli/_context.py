@@ -1,4 +1,5 @@
-"""Helpers the command modules share: the runtime from global options, and output."""
+"""Helpers the command modules share: the runtime from global options, duration options, and
+output."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from perfops._internal.durations import parse_duration
+from perfops.errors import UsageError
+
 if TYPE_CHECKING:
     from perfops.app import Runtime
 
-__all__ = ["echo_json", "runtime", "warn"]
+__all__ = ["echo_json", "positive_seconds", "runtime", "warn"]
 
 
 def warn(message: str) -> None:
@@ -29,3 +33,17 @@ def runtime(ctx: typer.Context) -> Runtime:
 def echo_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def positive_seconds(text: str, option: str) -> float:
+    """The seconds in a duration option such as ``--duration 30s``. A malformed duration, or
+    one of zero, is a usage error naming the option: zero is a value, never "not given"."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(
+            f"{option} {text!r}: durations must be above 0", hint="e.g. 500ms, 30s, 5m, 1h"
+        )
+    return seconds

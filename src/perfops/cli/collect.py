@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfops._internal.durations import parse_duration
-from perfops.cli._context import echo_json, runtime
-from perfops.errors import UsageError
+from perfops.cli._context import echo_json, positive_seconds, runtime
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -22,15 +20,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Scrape GPU, engine and business telemetry into the lake.", invoke_without_command=True
 )
-
-
-def _seconds(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
 
 
 @app.callback()
@@ -54,7 +43,7 @@ def collect(
 
     rt = runtime(ctx)
     targets = targets_from_config(rt.config, target or ())
-    seconds = _seconds(duration, "--duration")
+    seconds = None if duration is None else positive_seconds(duration, "--duration")
 
     async def main() -> CollectRunner:
         stop = asyncio.Event()
@@ -156,7 +145,7 @@ def import_range(
             query,
             start=parse_time(start, now),
             end=parse_time(end, now),
-            step=_seconds(step, "--step") or 15.0,
+            step=positive_seconds(step, "--step"),
         )
     )
     if as_json:

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from perfops.cli._context import echo_json, runtime
-from perfops.cli.collect import _seconds
+from perfops.cli._context import echo_json, positive_seconds, runtime
 from perfops.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,9 +29,7 @@ def _money(x: Decimal | None, currency: str = "") -> str:
 
 
 def _window(ctx_end_ms: int, since: str) -> tuple[int, int]:
-    seconds = _seconds(since, "--since")
-    if not seconds:
-        raise UsageError(f"--since {since!r} is not a window", hint="e.g. 1h, 1d, 30d")
+    seconds = positive_seconds(since, "--since")
     return ctx_end_ms - int(seconds * 1000), ctx_end_ms + 1
 
 
@@ -197,6 +194,8 @@ def roi(
     if (periods[0] is None) != (periods[1] is None):
         raise UsageError("compare two runs or two periods", hint="not one of each")
     if periods[0] is not None and periods[1] is not None:
+        if service is not None:
+            rt.config.service(service)  # a typo is a usage error naming the services
         tokens_s = None
         if traffic is not None:
             per_request = _tokens_per_request(rt, periods[1], service)
@@ -314,7 +313,7 @@ def scenario(
     from perfops.loadgen.slo import parse_slo
 
     rt = runtime(ctx)
-    svc = rt.config.service(service) if service else rt.config.services[0]
+    svc = rt.config.service(service)  # the first one without --service
     thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
     if months < 1:
         raise UsageError("--months must be at least 1")

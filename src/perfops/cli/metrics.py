@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from perfops.cli._context import echo_json, runtime
-from perfops.cli.collect import _seconds
+from perfops.cli._context import echo_json, positive_seconds, runtime
 
 app = typer.Typer(help="Browse the metrics stored in the lake.", no_args_is_help=True)
 
@@ -76,7 +75,7 @@ def show(
 
     rt = runtime(ctx)
     end = rt.clock.now_ns() // 1_000_000 + 1
-    start = end - int((_seconds(since, "--since") or 3600) * 1000)
+    start = end - int(positive_seconds(since, "--since") * 1000)
     views = show_metric(rt, metric, start, end, labels)
     if not views:
         raise UsageError(
@@ -137,7 +136,7 @@ def kpis(
         raise UsageError(f"--by {by!r}", hint="group by service, model or team")
     rt = runtime(ctx)
     end = rt.clock.now_ns() // 1_000_000 + 1
-    start = end - int((_seconds(since, "--since") or 3600) * 1000)
+    start = end - int(positive_seconds(since, "--since") * 1000)
     rows = compute(rt, start, end, by)
     if as_json:
         echo_json(to_json(rows))

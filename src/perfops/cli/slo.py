@@ -180,9 +180,9 @@ def grafana(
     from perfops.slo.grafana import render_dashboard_json
 
     rt = runtime(ctx)
-    services = [s for s in rt.config.services if service is None or s.name == service]
-    if not services:
-        raise UsageError(f"no service {service!r}" if service else "no services in perfops.yaml")
+    services = list(rt.config.services)
+    if service is not None or not services:  # a typo, or no services at all: a usage error
+        services = [rt.config.service(service)]
     out.mkdir(parents=True, exist_ok=True)
     for svc in services:
         path = out / f"perfops-{svc.name}.json"

@@ -7,6 +7,7 @@ forms ("500ms", "15s", "28d") and are held as float seconds.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from perfops._internal.durations import parse_duration
+from perfops.errors import UsageError
 
 __all__ = [
     "API_VERSION",
@@ -312,10 +314,25 @@ class Config(Spec):
     pricing: Pricing = Pricing()
     escalation: Escalation = Escalation()
 
-    def service(self, name: str) -> Service:
-        """The service called ``name``; KeyError lists the known ones."""
+    def service(self, name: str | None = None) -> Service:
+        """The service called ``name``, or the first one when ``name`` is None. An unknown name,
+        or a perfops.yaml without services, is a UsageError (exit 2) listing the services and
+        suggesting the closest name."""
+        if not self.services:
+            raise UsageError(
+                "perfops.yaml declares no services"
+                + (f", so there is no service {name!r}" if name is not None else ""),
+                hint="add one under services: (`perfops init` writes an example)",
+            )
+        if name is None:
+            return self.services[0]
         for svc in self.services:
             if svc.name == name:
                 return svc
-        known = ", ".join(s.name for s in self.services) or "none"
-        raise KeyError(f"no service {name!r} in perfops.yaml (known: {known})")
+        known = [s.name for s in self.services]
+        guess = difflib.get_close_matches(name, known, n=1)
+        listed = f"services: {', '.join(known)}"
+        raise UsageError(
+            f"no service {name!r} in perfops.yaml",
+            hint=f"did you mean {guess[0]!r}? ({listed})" if guess else f"use one of the {listed}",
+        )
