@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from perfops._internal.clock import Clock
 from perfops.sim.background import FleetThread as _FleetThread
 from perfops.sim.background import running_fleet
 
@@ -50,6 +51,7 @@ def sim_fleet(
     tp: int = 1,
     seed: int = 0,
     dcgm_interval: float = 0.2,
+    clock: Clock | None = None,
     **engine: Any,
 ) -> Iterator[FleetThread]:
     with running_fleet(
@@ -60,6 +62,7 @@ def sim_fleet(
         seed=seed,
         dcgm_interval=dcgm_interval,
         thread=FleetThread,
+        clock=clock,
         **engine,
     ) as running:
         yield running

@@ -239,6 +239,6 @@ def test_an_example_sim_experiment_runs_through_the_proxy(
     assert status == 200
     assert body["faults"] == []  # the sim has nothing left in force
     lake = Store(directory / ".perfops" / "lake")
-    assert lake.run(out["run_id"]).status == "deviated"
-    kinds = [e.kind for e in lake.events() if e.run_id == out["run_id"]]
+    assert lake.journal.run(out["run_id"]).status == "deviated"
+    kinds = [e.kind for e in lake.journal.events() if e.run_id == out["run_id"]]
     assert kinds.count("fault_injected") == kinds.count("fault_reverted") == 1

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import platform
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -169,7 +168,7 @@ def rollback_actions(rt: Runtime, exp: Experiment, run_id: str, say: Say) -> Non
             status, error = 0, str(exc)
         say(f"  rollback {action.method} {action.url}: " + (error or f"HTTP {status}"))
         rt.store.journal.append_events(
-            [EventRecord(time.time_ns(), "rollback", f"{action.method} {action.url}",
+            [EventRecord(rt.clock.now_ns(), "rollback", f"{action.method} {action.url}",
                          severity="info" if error is None else "warning", run_id=run_id,
                          data={"status": status, "error": error})]
         )  # fmt: skip

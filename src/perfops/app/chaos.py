@@ -10,13 +10,16 @@ Verdict: ``passed`` (held before, during and after), ``deviated`` (broken during
 ``aborted`` (a stop condition fired, or no steady state to start from), ``interrupted``
 (SIGINT/SIGTERM). The journal goes to ``runs`` (kind ``chaos``), each injection and revert
 to ``events``, every request to ``requests``.
+
+Offsets, waits and stamps are the Runtime's clock (:class:`FaultSchedule` runs on a manual
+one in tests); the load's requests are stamped by the load generator's wall clock, so an
+experiment with load runs on the system clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,6 +61,7 @@ from perfops.store import EventRecord, RunRecord
 __all__ = [
     "ExperimentResult",
     "FaultRun",
+    "FaultSchedule",
     "cross_checks",
     "journal_for",
     "load_experiment",
@@ -101,7 +105,8 @@ class ExperimentResult:
 
 def journal_for(rt: Runtime) -> UndoJournal:
     """The workspace's undo journal, beside its lake."""
-    return UndoJournal(Path(rt.config.workspace.lake).parent / "chaos" / "undo.jsonl")
+    path = Path(rt.config.workspace.lake).parent / "chaos" / "undo.jsonl"
+    return UndoJournal(path, clock=rt.clock)
 
 
 def recover_faults(rt: Runtime, say: Say, *, everything: bool = False) -> int:
@@ -114,7 +119,7 @@ def recover_faults(rt: Runtime, say: Say, *, everything: bool = False) -> int:
         rt.store.journal.append_events(
             [
                 EventRecord(
-                    time.time_ns(),
+                    rt.clock.now_ns(),
                     "fault_reverted",
                     f"recovered {what}",
                     severity="info" if error is None else "warning",
@@ -202,11 +207,13 @@ def _context(rt: Runtime, service: str, step: FaultStep | None = None) -> FaultC
         admin_url=f"{parts.scheme}://{parts.netloc}/admin/faults",
         proxy_api=str(api) if api else None,
         state_dir=str(journal_for(rt).path.parent),
+        clock=rt.clock,
     )
 
 
-class _Faults:
-    """Injects and reverts the method's faults, journaling each before it lands."""
+class FaultSchedule:
+    """Injects the method's faults at their offsets and reverts them at their ends, on the
+    Runtime's clock, journaling each before it lands."""
 
     def __init__(self, rt: Runtime, exp: Experiment, run_id: str, say: Say) -> None:
         self.rt, self.exp, self.run_id, self.say = rt, exp, run_id, say
@@ -216,23 +223,24 @@ class _Faults:
 
     def _event(self, kind: str, run: FaultRun, data: dict[str, Any]) -> None:
         self.rt.store.journal.append_events(
-            [EventRecord(time.time_ns(), kind, f"{run.kind} on {run.target}: {run.name}",
+            [EventRecord(self.rt.clock.now_ns(), kind, f"{run.kind} on {run.target}: {run.name}",
                          service=run.target, severity="info", run_id=self.run_id,
                          data={"fault_id": run.fault_id, **data})]
         )  # fmt: skip
 
     async def schedule(self, window_start: float) -> None:
-        """Inject each fault at its offset and revert it at its end (as tasks)."""
+        """Inject each fault at its offset from ``window_start`` (the clock's monotonic
+        seconds) and revert it at its end, each fault a task."""
         tasks = [asyncio.create_task(self._one(i, step, window_start))
                  for i, step in enumerate(self.exp.method)]  # fmt: skip
         await asyncio.gather(*tasks)
 
     async def _one(self, index: int, step: FaultStep, window_start: float) -> None:
-        target = step.target or self.exp.load.service
+        target, clock = step.target or self.exp.load.service, self.rt.clock
         run = FaultRun(step.name or f"{step.kind}#{index}", step.kind, target,
-                       new_id(time.time_ns(), "chaos-flt-"), step.start, step.duration)  # fmt: skip
+                       new_id(clock.now_ns(), "chaos-flt-"), step.start, step.duration)  # fmt: skip
         self.runs.append(run)
-        await asyncio.sleep(max(0.0, window_start + step.start - time.monotonic()))
+        await clock.sleep(window_start + step.start - clock.monotonic())
         plugin = fault_for(step.kind)
         entry = plugin.plan(_context(self.rt, target, step), step.params,
                             fault_id=run.fault_id, duration_s=step.duration)  # fmt: skip
@@ -246,10 +254,10 @@ class _Faults:
             self.say(f"  fault {run.name} failed to inject: {exc}")
             await self.revert(run)
             return
-        run.injected_ns = time.time_ns()
+        run.injected_ns = clock.now_ns()
         self._event("fault_injected", run, {"entry": entry})
         self.say(f"  +{step.start:g}s injected {run.kind} on {target} for {step.duration:g}s")
-        await asyncio.sleep(max(0.0, window_start + step.start + step.duration - time.monotonic()))
+        await clock.sleep(window_start + step.start + step.duration - clock.monotonic())
         await self.revert(run)
 
     async def revert(self, run: FaultRun) -> None:
@@ -262,7 +270,7 @@ class _Faults:
         except Exception as exc:  # recorded; `perfops chaos recover` retries it
             error = f"{type(exc).__name__}: {exc}"
         self.journal.reverted(run.fault_id, ok=error is None, error=error)
-        run.reverted_ns = time.time_ns()
+        run.reverted_ns = self.rt.clock.now_ns()
         run.error = run.error or error
         self._event("fault_reverted", run, {"error": error})
         if run.injected_ns is not None:
@@ -279,7 +287,7 @@ class _Faults:
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 self.journal.reverted(run.fault_id, ok=error is None, error=error)
-                run.reverted_ns = time.time_ns()
+                run.reverted_ns = self.rt.clock.now_ns()
                 self._event("fault_reverted", run, {"error": error})
 
 
@@ -293,13 +301,13 @@ async def run_experiment(
     """Run ``exp``; see the module docstring. ``stop`` set from outside interrupts it."""
     stop = stop or asyncio.Event()
     recover_faults(rt, say)
-    started = time.time_ns()
+    started = rt.clock.now_ns()
     run_id = new_id(started, "chaos-")
     spec = {"experiment": exp.model_dump(mode="json"), "platform": platform_info()}
     rt.store.journal.write_run(RunRecord(run_id, "chaos", started, "running", spec=spec))
     result = ExperimentResult(run_id, exp.title, "failed", "")
     outcomes = Outcomes(rt, exp)
-    faults = _Faults(rt, exp, run_id, say)
+    faults = FaultSchedule(rt, exp, run_id, say)
     try:
         await _phases(rt, exp, result, outcomes, faults, stop, say)
     finally:
@@ -311,11 +319,11 @@ async def run_experiment(
             result.status, result.reason = "interrupted", "interrupted by a signal"
         result.impact = _impact(rt, exp, outcomes, faults.runs, result)
         rt.store.journal.write_run(
-            RunRecord(run_id, "chaos", started, result.status, time.time_ns(), spec,
+            RunRecord(run_id, "chaos", started, result.status, rt.clock.now_ns(), spec,
                       result.as_dict())
         )  # fmt: skip
         rt.store.journal.append_events(
-            [EventRecord(time.time_ns(), "chaos_verdict", f"{exp.title}: {result.status}",
+            [EventRecord(rt.clock.now_ns(), "chaos_verdict", f"{exp.title}: {result.status}",
                          service=exp.load.service,
                          severity="info" if result.status == "passed" else "warning",
                          run_id=run_id, data={"reason": result.reason})]
@@ -328,15 +336,15 @@ async def _phases(
     exp: Experiment,
     result: ExperimentResult,
     outcomes: Outcomes,
-    faults: _Faults,
+    faults: FaultSchedule,
     stop: asyncio.Event,
     say: Say,
 ) -> None:
-    hyp = exp.hypothesis
+    hyp, clock = exp.hypothesis, rt.clock
     say(f"steady state before: {hyp.baseline:g}s of load at {exp.load.rate:g} req/s")
-    t0 = time.time_ns()
+    t0 = clock.now_ns()
     await _load(rt, exp, hyp.baseline, exp.load.seed, outcomes, stop, result.run_id)
-    result.before = await hypothesis(rt, exp, outcomes, outcomes.between(t0, time.time_ns()))
+    result.before = await hypothesis(rt, exp, outcomes, outcomes.between(t0, clock.now_ns()))
     if stop.is_set():
         return
     if not result.before.met:
@@ -344,7 +352,7 @@ async def _phases(
         result.reason = "no steady state to start from: " + "; ".join(result.before.broken())
         return
     say(f"experiment window: {exp.load.duration:g}s with {len(exp.method)} fault(s)")
-    window_start_ns, window_start = time.time_ns(), time.monotonic()
+    window_start_ns, window_start = clock.now_ns(), clock.monotonic()
     aborted: list[str] = []
     load = asyncio.create_task(
         _load(rt, exp, exp.load.duration, exp.load.seed + 1, outcomes, stop, result.run_id)
@@ -359,7 +367,7 @@ async def _phases(
         await asyncio.gather(scheduler, guard, return_exceptions=True)
         for run in faults.runs:
             await faults.revert(run)
-    window_end_ns = time.time_ns()
+    window_end_ns = clock.now_ns()
     result.during = await hypothesis(
         rt, exp, outcomes, outcomes.between(window_start_ns, window_end_ns)
     )
@@ -369,9 +377,9 @@ async def _phases(
     if stop.is_set():
         return
     say(f"steady state after: {hyp.recovery:g}s of load, every fault reverted")
-    t1 = time.time_ns()
+    t1 = clock.now_ns()
     await _load(rt, exp, hyp.recovery, exp.load.seed + 2, outcomes, stop, result.run_id)
-    result.after = await hypothesis(rt, exp, outcomes, outcomes.between(t1, time.time_ns()))
+    result.after = await hypothesis(rt, exp, outcomes, outcomes.between(t1, clock.now_ns()))
     broken = [f"during: {b}" for b in result.during.broken()]
     broken += [f"after: {b}" for b in result.after.broken()]
     result.status = "passed" if not broken else "deviated"
@@ -401,14 +409,15 @@ async def _guard(
     aborted: list[str],
     since_ns: int,
 ) -> None:
-    """Every half second: a stop condition broken over its window stops the run."""
+    """Every half second of the clock: a stop condition broken over its window stops the
+    run."""
     from perfops.app.slo import slo_status
 
     rolling = [s for s in exp.stop if isinstance(s, BurnStop | ErrorStop)]
     budgets = [s for s in exp.stop if isinstance(s, BudgetStop)]
     while not stop.is_set():
-        await asyncio.sleep(0.5)
-        now = time.time_ns()
+        await rt.clock.sleep(0.5)
+        now = rt.clock.now_ns()
         items = outcomes.between(since_ns, now)
         reason = stop_reason(items, rolling, outcomes.objectives, now)
         for b in budgets:

@@ -8,23 +8,28 @@ threshold is a detection, and the rollback follows at once. Restored is the firs
 burn rate over requests sent after the rollback is back at or below ``restored_below``. The
 measured mitigation ("rolling back restored chat-ttft in 4 s") is recorded as an event for the
 runbooks.
+
+The steps: prepare (journal the run, plan the candidate), start the load, watch (deploy when
+due, detect, roll back, see it restored), then conclude (verdict and measures) and record.
+Times are the Runtime's clock; the load's requests carry the load generator's wall clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from perfops._internal.ids import new_id
 from perfops.app._experiment import Outcomes, load_options
 from perfops.app.chaos import Say, journal_for, read_spec, recover_faults
 from perfops.app.load import run_load
 from perfops.app.runtime import Runtime
-from perfops.chaos.faults import FaultContext, fault_for, revert_entry
+from perfops.chaos.faults import Fault, FaultContext, UndoEntry, fault_for, revert_entry
 from perfops.chaos.steady import burn
+from perfops.chaos.undo import UndoJournal
 from perfops.config.experiment import Drill, Experiment, Hypothesis, HypothesisSLO
 from perfops.config.loader import parse_spec
 from perfops.errors import ConfigError, PerfopsError
@@ -82,130 +87,202 @@ def _as_experiment(drill: Drill) -> Experiment:
     )
 
 
+_TICK_S = 0.25  # how often the drill looks at the burn rate
+_SETTLE_NS = 500_000_000  # requests younger than this may not have finished yet
+
+
+@dataclass
+class _Run:
+    """One drill as it runs: what it planned, when things happened, what it found."""
+
+    rt: Runtime
+    drill: Drill
+    spec: dict[str, Any]
+    started_ns: int
+    service: str
+    journal: UndoJournal
+    plugin: Fault
+    entry: UndoEntry
+    outcomes: Outcomes
+    result: DrillResult
+    t0: float = 0.0  # the clock's monotonic seconds when the load started
+    deployed: bool = False
+    rolled_back: bool = False
+    deploy_ns: int = 0
+    rollback_ns: int = 0
+
+    def event(self, kind: str, title: str, data: dict[str, Any]) -> None:
+        record = EventRecord(self.rt.clock.now_ns(), kind, title, service=self.service,
+                             run_id=self.result.run_id, data=data)  # fmt: skip
+        self.rt.store.journal.append_events([record])
+
+
 async def run_drill(
     rt: Runtime, drill: Drill, *, say: Say, stop: asyncio.Event | None = None
 ) -> DrillResult:
     stop = stop or asyncio.Event()
     recover_faults(rt, say)
-    started_ns = time.time_ns()
-    run_id = new_id(started_ns, "drill-")
-    spec = {"drill": drill.model_dump(mode="json")}
-    rt.store.journal.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
-    exp = _as_experiment(drill)
-    outcomes = Outcomes(rt, exp)
-    result = DrillResult(run_id, drill.title, "failed")
-    journal = journal_for(rt)
-    svc = rt.config.service(drill.deploy.target or drill.load.service)
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(svc.endpoint)
-    ctx = FaultContext(
-        svc.name,
-        svc.endpoint,
-        f"{parts.scheme}://{parts.netloc}/admin/faults",
-        state_dir=str(journal.path.parent),
-    )
-    plugin = fault_for(drill.deploy.kind)
-    fault_id = new_id(time.time_ns(), "drill-deploy-")
-    entry = {
-        **plugin.plan(ctx, drill.deploy.params, fault_id=fault_id, duration_s=drill.load.duration),
-        "run_id": run_id,
-    }
+    run = _prepare(rt, drill)
     load_stop = asyncio.Event()
-    opts = load_options(rt, exp, drill.load.duration, drill.load.seed)
-    load = asyncio.create_task(
-        run_load(rt, opts, stop=load_stop, on_record=outcomes.add, kind="load", parent=run_id)
-    )
-    t0 = time.monotonic()
-    deployed = rolled_back = False
-    deploy_ns = rollback_ns = 0
-
-    def event(kind: str, title: str, data: dict[str, Any]) -> None:
-        rt.store.journal.append_events(
-            [EventRecord(time.time_ns(), kind, title, service=svc.name, run_id=run_id, data=data)]
-        )
-
-    async def rollback() -> None:
-        nonlocal rolled_back
-        if deployed and not rolled_back:
-            rolled_back = True
-            await asyncio.to_thread(revert_entry, entry)
-            journal.reverted(fault_id, ok=True)
-
+    load = _start_load(run, load_stop)
     try:
-        objective = outcomes.objectives[drill.slo]
-        window_ns = int(drill.window * 1e9)
-        while not load.done() and not stop.is_set():
-            await asyncio.sleep(0.25)
-            now_s, now_ns = time.monotonic() - t0, time.time_ns()
-            if not deployed and now_s >= drill.deploy_after:
-                journal.planned(entry, run_id=run_id)
-                await asyncio.to_thread(plugin.inject, entry)
-                deployed, result.deployed_s = True, now_s
-                deploy_ns = now_ns
-                event("deploy", f"candidate out: {drill.deploy.kind}", {"entry": entry})
-                say(f"  {now_s:5.1f}s deployed the candidate ({drill.deploy.kind})")
-            recent = [o for o in outcomes.items if o.scheduled_ns >= now_ns - window_ns]
-            rate = burn(recent, drill.slo, objective) if len(recent) >= 5 else None
-            if deployed and result.detected_s is None and rate and rate > drill.burn_threshold:
-                result.detected_s = now_s
-                say(f"  {now_s:5.1f}s detected: {drill.slo} burning {rate:.1f}x")
-                await rollback()
-                result.rolled_back_s = time.monotonic() - t0
-                rollback_ns = time.time_ns()
-                event("rollback", f"rolled back: {drill.slo} burned {rate:.1f}x", {})
-                say(f"  {result.rolled_back_s:5.1f}s rolled back")
-            if result.rolled_back_s is not None and result.restored_s is None:
-                after = [o for o in outcomes.items if o.scheduled_ns >= rollback_ns]
-                done = [o for o in after if o.scheduled_ns <= now_ns - int(0.5e9)]
-                rate_after = burn(done, drill.slo, objective) if len(done) >= 5 else None
-                if rate_after is not None and rate_after <= drill.restored_below:
-                    result.restored_s = now_s
-                    say(f"  {now_s:5.1f}s restored: {drill.slo} burning {rate_after:.2f}x")
-                    load_stop.set()
-        if stop.is_set():
-            load_stop.set()
+        await _watch(run, load, stop, load_stop, say)
         await load
     finally:
         load_stop.set()
         if not load.done():
             load.cancel()
-        await rollback()
-        result.requests = len(outcomes.items)
-        if stop.is_set():
-            result.status, result.reason = "interrupted", "interrupted by a signal"
-        elif not deployed:
-            result.status, result.reason = "failed", "the load ended before the deploy"
-        elif result.detected_s is None:
-            result.status = "not_detected"
-            result.reason = f"{drill.slo} never burned over {drill.burn_threshold:g}x"
-        elif result.restored_s is None:
-            result.status, result.reason = "not_restored", "the SLO did not recover in time"
-        else:
-            result.status = "restored"
-            result.reason = "detected, rolled back and restored"
-        if result.detected_s is not None and result.deployed_s is not None:
-            result.time_to_detect_s = result.detected_s - result.deployed_s
-        if result.restored_s is not None and result.rolled_back_s is not None:
-            result.time_to_restore_s = result.restored_s - result.rolled_back_s
-        if deployed:
-            slo = next(s for s in rt.config.slos if s.name == drill.slo)
-            bad = [o for o in outcomes.items if o.scheduled_ns >= deploy_ns
-                   and not o.slo_good.get(drill.slo, not o.error)]  # fmt: skip
-            allowed = (1 - slo.objective / 100) * drill.load.rate * period_s(slo)
-            result.bad_events = len(bad)
-            result.budget_spent_pct = 100 * len(bad) / allowed if allowed > 0 else None
-        if result.status == "restored":
-            event(
-                "mitigation",
-                f"rolling back restored {drill.slo} in {result.time_to_restore_s:.0f} s",
-                {"action": "rollback", "slo": drill.slo, "service": svc.name,
-                 "time_to_detect_s": result.time_to_detect_s,
-                 "time_to_restore_s": result.time_to_restore_s,
-                 "budget_spent_pct": result.budget_spent_pct, "drill": drill.title},
-            )  # fmt: skip
-        rt.store.journal.write_run(
-            RunRecord(run_id, "drill", started_ns, result.status, time.time_ns(), spec,
-                      result.as_dict())
+        await _roll_back(run)
+        _conclude(run, stopped=stop.is_set())
+        _record(run)
+    return run.result
+
+
+def _prepare(rt: Runtime, drill: Drill) -> _Run:
+    """Journal the run as running and plan the candidate's deploy (not journaled yet)."""
+    started_ns = rt.clock.now_ns()
+    run_id = new_id(started_ns, "drill-")
+    spec = {"drill": drill.model_dump(mode="json")}
+    rt.store.journal.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
+    journal = journal_for(rt)
+    svc = rt.config.service(drill.deploy.target or drill.load.service)
+    parts = urlsplit(svc.endpoint)
+    ctx = FaultContext(svc.name, svc.endpoint, f"{parts.scheme}://{parts.netloc}/admin/faults",
+                       state_dir=str(journal.path.parent), clock=rt.clock)  # fmt: skip
+    plugin = fault_for(drill.deploy.kind)
+    fault_id = new_id(rt.clock.now_ns(), "drill-deploy-")
+    entry = plugin.plan(ctx, drill.deploy.params, fault_id=fault_id, duration_s=drill.load.duration)
+    return _Run(rt, drill, spec, started_ns, svc.name, journal, plugin,
+                {**entry, "run_id": run_id}, Outcomes(rt, _as_experiment(drill)),
+                DrillResult(run_id, drill.title, "failed"))  # fmt: skip
+
+
+def _start_load(run: _Run, load_stop: asyncio.Event) -> asyncio.Task[Any]:
+    rt, drill = run.rt, run.drill
+    opts = load_options(rt, _as_experiment(drill), drill.load.duration, drill.load.seed)
+    load = asyncio.create_task(run_load(rt, opts, stop=load_stop, on_record=run.outcomes.add,
+                                        kind="load", parent=run.result.run_id))  # fmt: skip
+    run.t0 = rt.clock.monotonic()
+    return load
+
+
+async def _watch(
+    run: _Run, load: asyncio.Task[Any], stop: asyncio.Event, load_stop: asyncio.Event, say: Say
+) -> None:
+    """Every tick until the load ends: deploy when due, detect and roll back, see it
+    restored (which ends the load)."""
+    clock = run.rt.clock
+    while not load.done() and not stop.is_set():
+        await clock.sleep(_TICK_S)
+        now_s, now_ns = clock.monotonic() - run.t0, clock.now_ns()
+        if not run.deployed and now_s >= run.drill.deploy_after:
+            await _deploy(run, now_s, now_ns, say)
+        if run.deployed and run.result.detected_s is None:
+            await _detect(run, now_s, now_ns, say)
+        waiting = run.result.rolled_back_s is not None and run.result.restored_s is None
+        if waiting and _restored(run, now_s, now_ns, say):
+            load_stop.set()
+    if stop.is_set():
+        load_stop.set()
+
+
+async def _deploy(run: _Run, now_s: float, now_ns: int, say: Say) -> None:
+    """The candidate goes out, journaled first."""
+    run.journal.planned(run.entry, run_id=run.result.run_id)
+    await asyncio.to_thread(run.plugin.inject, run.entry)
+    run.deployed, run.result.deployed_s, run.deploy_ns = True, now_s, now_ns
+    kind = run.drill.deploy.kind
+    run.event("deploy", f"candidate out: {kind}", {"entry": run.entry})
+    say(f"  {now_s:5.1f}s deployed the candidate ({kind})")
+
+
+async def _detect(run: _Run, now_s: float, now_ns: int, say: Say) -> None:
+    """The SLO burning over the threshold on the rolling window: roll back at once."""
+    drill, outcomes = run.drill, run.outcomes
+    since = now_ns - int(drill.window * 1e9)
+    recent = [o for o in outcomes.items if o.scheduled_ns >= since]
+    rate = burn(recent, drill.slo, outcomes.objectives[drill.slo]) if len(recent) >= 5 else None
+    if not rate or rate <= drill.burn_threshold:
+        return
+    run.result.detected_s = now_s
+    say(f"  {now_s:5.1f}s detected: {drill.slo} burning {rate:.1f}x")
+    await _roll_back(run)
+    run.result.rolled_back_s = run.rt.clock.monotonic() - run.t0
+    run.rollback_ns = run.rt.clock.now_ns()
+    run.event("rollback", f"rolled back: {drill.slo} burned {rate:.1f}x", {})
+    say(f"  {run.result.rolled_back_s:5.1f}s rolled back")
+
+
+async def _roll_back(run: _Run) -> None:
+    """Revert the candidate, once, if it went out."""
+    if run.deployed and not run.rolled_back:
+        run.rolled_back = True
+        await asyncio.to_thread(revert_entry, run.entry)
+        run.journal.reverted(run.entry["id"], ok=True)
+
+
+def _restored(run: _Run, now_s: float, now_ns: int, say: Say) -> bool:
+    """Whether the burn rate over requests sent since the rollback, old enough to have
+    finished, is back at or below ``restored_below``."""
+    drill, outcomes = run.drill, run.outcomes
+    after = [o for o in outcomes.items if o.scheduled_ns >= run.rollback_ns]
+    done = [o for o in after if o.scheduled_ns <= now_ns - _SETTLE_NS]
+    rate = burn(done, drill.slo, outcomes.objectives[drill.slo]) if len(done) >= 5 else None
+    if rate is None or rate > drill.restored_below:
+        return False
+    run.result.restored_s = now_s
+    say(f"  {now_s:5.1f}s restored: {drill.slo} burning {rate:.2f}x")
+    return True
+
+
+def _conclude(run: _Run, *, stopped: bool) -> None:
+    """The verdict, and the times and budget it took."""
+    result, drill = run.result, run.drill
+    result.requests = len(run.outcomes.items)
+    if stopped:
+        result.status, result.reason = "interrupted", "interrupted by a signal"
+    elif not run.deployed:
+        result.status, result.reason = "failed", "the load ended before the deploy"
+    elif result.detected_s is None:
+        result.status = "not_detected"
+        result.reason = f"{drill.slo} never burned over {drill.burn_threshold:g}x"
+    elif result.restored_s is None:
+        result.status, result.reason = "not_restored", "the SLO did not recover in time"
+    else:
+        result.status, result.reason = "restored", "detected, rolled back and restored"
+    if result.detected_s is not None and result.deployed_s is not None:
+        result.time_to_detect_s = result.detected_s - result.deployed_s
+    if result.restored_s is not None and result.rolled_back_s is not None:
+        result.time_to_restore_s = result.restored_s - result.rolled_back_s
+    if run.deployed:
+        _budget(run)
+
+
+def _budget(run: _Run) -> None:
+    """Bad requests since the deploy, as a share of the SLO period's error budget at the
+    drill's rate."""
+    drill, result = run.drill, run.result
+    slo = next(s for s in run.rt.config.slos if s.name == drill.slo)
+    bad = [o for o in run.outcomes.items if o.scheduled_ns >= run.deploy_ns
+           and not o.slo_good.get(drill.slo, not o.error)]  # fmt: skip
+    allowed = (1 - slo.objective / 100) * drill.load.rate * period_s(slo)
+    result.bad_events = len(bad)
+    result.budget_spent_pct = 100 * len(bad) / allowed if allowed > 0 else None
+
+
+def _record(run: _Run) -> None:
+    """The measured mitigation (when restored) for the runbooks, and the run's journal row."""
+    result, drill = run.result, run.drill
+    if result.status == "restored":
+        run.event(
+            "mitigation",
+            f"rolling back restored {drill.slo} in {result.time_to_restore_s:.0f} s",
+            {"action": "rollback", "slo": drill.slo, "service": run.service,
+             "time_to_detect_s": result.time_to_detect_s,
+             "time_to_restore_s": result.time_to_restore_s,
+             "budget_spent_pct": result.budget_spent_pct, "drill": drill.title},
         )  # fmt: skip
-    return result
+    run.rt.store.journal.write_run(
+        RunRecord(result.run_id, "drill", run.started_ns, result.status, run.rt.clock.now_ns(),
+                  run.spec, result.as_dict())
+    )  # fmt: skip

@@ -63,7 +63,7 @@ async def run_gameday(
         if stop.is_set():
             break
         if i:
-            await asyncio.sleep(day.pause)
+            await rt.clock.sleep(day.pause)
         say(f"[{i + 1}/{len(day.experiments)}] {exp.title}")
         result = await run_experiment(rt, exp, say=say, stop=stop)
         results.append((result, exp.weight, score(result)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from perfops._internal.clock import Clock, SystemClock
 from perfops.config.faults import FAULT_ID
 from perfops.errors import PerfopsError
 
@@ -48,6 +48,9 @@ class FaultContext:
     the environment variable holding it, so that a recovery in a fresh process can
     authenticate. ``state_dir`` holds the state files of process faults (default: a private
     directory under the system temp dir); the undo journal's directory is a good choice.
+    ``clock`` is when the fault is planned: its entry's ``expires_at`` (Unix seconds) is that
+    clock's now plus the duration. A process fault's watchdog, a detached process, waits for
+    ``expires_at`` on the real wall clock.
     """
 
     service: str
@@ -57,6 +60,7 @@ class FaultContext:
     token: str | None = field(default=None, repr=False)
     token_env: str | None = None
     state_dir: str | None = None
+    clock: Clock = field(default_factory=SystemClock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.admin_url is None:
@@ -102,7 +106,7 @@ def base_entry(
         "id": fault_id,
         "service": ctx.service,
         "duration_s": float(duration_s),
-        "expires_at": time.time() + float(duration_s),
+        "expires_at": ctx.clock.now_ns() / 1e9 + float(duration_s),
     }
 
 

@@ -14,7 +14,6 @@ runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -79,7 +78,7 @@ class SimFault:
         body["duration"] = float(duration_s)
         if self.sim_kind == "crash":
             restart = parse_duration(body.setdefault("restart_after", float(duration_s)))
-            entry["expires_at"] = time.time() + restart
+            entry["expires_at"] = ctx.clock.now_ns() / 1e9 + restart
         entry.update(url=ctx.admin_url.rstrip("/"), body=body)
         return with_token(entry, ctx)
 

@@ -20,11 +20,11 @@ import contextlib
 import fcntl
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from perfops._internal.clock import Clock, SystemClock
 from perfops.chaos import _watchdog
 from perfops.chaos.faults import UndoEntry, revert_entry
 from perfops.errors import PerfopsError
@@ -33,10 +33,12 @@ __all__ = ["UndoJournal", "recover"]
 
 
 class UndoJournal:
-    """An append-only journal of injected faults at ``path`` (parents created)."""
+    """An append-only journal of injected faults at ``path`` (parents created); ``clock``
+    stamps its records (``ts``: Unix seconds)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self.clock: Clock = clock or SystemClock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.damaged = 0  # lines that were not records, at the last read
@@ -48,7 +50,7 @@ class UndoJournal:
         me = os.getpid()
         record = {
             "op": "inject",
-            "ts": time.time(),
+            "ts": self._now(),
             "run_id": run_id,
             "owner": {"pid": me, "start": _watchdog.process_start(me)},
             "entry": {k: v for k, v in entry.items() if not k.startswith("_")},
@@ -57,7 +59,10 @@ class UndoJournal:
 
     def reverted(self, fault_id: str, *, ok: bool, error: str | None = None) -> None:
         """Record the outcome of reverting ``fault_id``; only ``ok`` ends it."""
-        self._append({"op": "revert", "ts": time.time(), "id": fault_id, "ok": ok, "error": error})
+        self._append({"op": "revert", "ts": self._now(), "id": fault_id, "ok": ok, "error": error})
+
+    def _now(self) -> float:
+        return self.clock.now_ns() / 1e9
 
     def pending(self) -> list[UndoEntry]:
         """Injected and not reverted OK, oldest first. Each entry also carries ``_run_id``,

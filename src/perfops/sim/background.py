@@ -10,10 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 
+from perfops._internal.clock import Clock
 from perfops.sim._records import EngineConfig
 from perfops.sim.profiles import serving_profile
 from perfops.sim.server import Fleet, FleetOptions
@@ -36,6 +37,14 @@ class FleetThread:
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run ``coro`` on the fleet's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def on_loop(self, fn: Callable[[], T], timeout: float = 30) -> T:
+        """Run ``fn`` on the fleet's loop (where its state lives) and return its result."""
+
+        async def run() -> T:
+            return fn()
+
+        return self.call(run(), timeout)
 
     def __enter__(self) -> Self:
         self.thread.start()
@@ -63,9 +72,11 @@ def running_fleet(
     seed: int = 0,
     dcgm_interval: float = 1.0,
     thread: type[FleetThread] = FleetThread,
+    clock: Clock | None = None,
     **engine: Any,
 ) -> Iterator[FleetThread]:
-    """A fleet on ephemeral 127.0.0.1 ports for the duration of the block."""
+    """A fleet on ephemeral 127.0.0.1 ports for the duration of the block; ``clock`` (default
+    the system's) runs its faults, ``created`` stamps and GPU sampling."""
     profile = serving_profile(gpu, model, tensor_parallel)
     options = FleetOptions(
         model_name=model,
@@ -76,7 +87,7 @@ def running_fleet(
         engine=EngineConfig(**engine),
         dcgm_interval=dcgm_interval,
     )
-    with thread(Fleet(profile, options)) as running:
+    with thread(Fleet(profile, options, clock=clock)) as running:
         yield running
 
 

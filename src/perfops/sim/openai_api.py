@@ -8,7 +8,6 @@ Shapes follow vLLM's OpenAI server (chunk fields, usage chunk with ``choices: []
 from __future__ import annotations
 
 import json
-import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -175,11 +174,11 @@ _QUOTED: dict[str, bytes] = {}  # JSON-quoted token texts; the filler vocabulary
 
 class sse_chunk_encoder:  # noqa: N801  (a callable namespace, used like a function)
     """Pre-encoded SSE chunks for one streamed response: a content chunk costs one
-    ``json.dumps`` of the token text and three byte concatenations."""
+    ``json.dumps`` of the token text and three byte concatenations. ``created``: Unix
+    seconds, from the server's clock."""
 
-    def __init__(self, req: ParsedRequest, request_id: str) -> None:
+    def __init__(self, req: ParsedRequest, request_id: str, *, created: int) -> None:
         self.req = req
-        created = int(time.time())
         self.chat = req.endpoint == "chat"
         obj = "chat.completion.chunk" if self.chat else "text_completion"
         self.head = (
@@ -230,10 +229,9 @@ class sse_chunk_encoder:  # noqa: N801  (a callable namespace, used like a funct
 
 
 def full_response(
-    req: ParsedRequest, request_id: str, text: str, completion: int, reason: str
+    req: ParsedRequest, request_id: str, text: str, completion: int, reason: str, *, created: int
 ) -> dict[str, Any]:
-    """The non-streaming body."""
-    created = int(time.time())
+    """The non-streaming body; ``created``: Unix seconds, from the server's clock."""
     usage = _usage(req.prompt_tokens, completion)
     if req.endpoint == "chat":
         return {

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from tests._servers import FleetThread, free_port, sim_fleet
 
+from perfops._internal.clock import ManualClock
 from perfops.chaos.faults import FaultContext, fault_for, revert_entry
 from perfops.chaos.undo import UndoJournal, recover
 from perfops.errors import PerfopsError
@@ -33,8 +33,13 @@ PARAMS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="module")
-def fleet() -> Iterator[FleetThread]:
-    with sim_fleet(replicas=2) as running:
+def clock() -> ManualClock:
+    return ManualClock()  # the fleet's: its faults end when a test moves it
+
+
+@pytest.fixture(scope="module")
+def fleet(clock: ManualClock) -> Iterator[FleetThread]:
+    with sim_fleet(replicas=2, clock=clock) as running:
         yield running
 
 
@@ -65,12 +70,15 @@ def test_each_sim_fault_injects_under_our_id_and_reverts(fleet: FleetThread, kin
     revert_entry(json.loads(json.dumps(entry)))  # and from the journaled form
 
 
-def test_the_simulator_ends_a_fault_nobody_reverts(fleet: FleetThread) -> None:
+def test_the_simulator_ends_a_fault_nobody_reverts(fleet: FleetThread, clock: ManualClock) -> None:
     fault = fault_for("sim.ttft_latency")
-    entry = fault.plan(context(fleet), {"seconds": 0.1}, fault_id="t-expiry", duration_s=0.3)
+    entry = fault.plan(context(fleet), {"seconds": 0.1}, fault_id="t-expiry", duration_s=30)
     fault.inject(entry)
+    clock.advance(29.9)
+    fleet.call(fleet.fleet.expire_faults())
     assert "t-expiry" in active(fleet)
-    time.sleep(0.5)
+    clock.advance(0.1)
+    fleet.call(fleet.fleet.expire_faults())
     assert active(fleet) == {}
     fault.revert(entry)
 

@@ -4,22 +4,24 @@ and the fix, plans that are pure JSON holding all a fresh process needs to undo 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, get_args
 
 import pytest
 
+from perfops._internal.clock import ManualClock
 from perfops.chaos.faults import FAULTS, FaultContext, fault_for, revert_entry
 from perfops.chaos.toxics import TOXIC_KINDS
 from perfops.config.faults import FaultSpec
 from perfops.errors import PerfopsError, UsageError
 
+NOW_S = 1_700_000_000  # when the faults are planned, on the context's clock
 CTX = FaultContext(
     service="chat",
     endpoint="http://127.0.0.1:9/v1",  # nothing listens: plan() must not touch it
     admin_url=None,
     proxy_api="http://127.0.0.1:9",
     state_dir="/nonexistent/perfops-state",
+    clock=ManualClock(NOW_S * 1_000_000_000),
 )
 
 VALID: dict[str, dict[str, Any]] = {
@@ -78,12 +80,11 @@ def test_unknown_kind_suggests_and_lists() -> None:
 def test_valid_params_pass_and_plan_is_json(kind: str) -> None:
     fault = fault_for(kind)
     assert fault.check(VALID[kind]) == []
-    before = time.time()
     entry = fault.plan(CTX, VALID[kind], fault_id="chaos-flt-1", duration_s=30)
     journaled = {k: v for k, v in entry.items() if not k.startswith("_")}
     assert json.loads(json.dumps(journaled, allow_nan=False)) == journaled
     assert (entry["kind"], entry["id"], entry["service"]) == (kind, "chaos-flt-1", "chat")
-    assert before + 30 <= entry["expires_at"] <= time.time() + 30
+    assert entry["expires_at"] == NOW_S + 30  # it ends by itself 30 s after it is planned
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,8 @@ def test_sim_crash_restarts_after_the_duration_unless_told() -> None:
     entry = fault_for("sim.crash").plan(CTX, {}, fault_id="f1", duration_s=8)
     assert entry["body"]["restart_after"] == 8.0
     told = fault_for("sim.crash").plan(CTX, {"restart_after": "2s"}, fault_id="f", duration_s=8)
-    assert told["expires_at"] == pytest.approx(time.time() + 2, abs=1)
+    assert entry["expires_at"] == NOW_S + 8
+    assert told["expires_at"] == NOW_S + 2  # the simulator ends it when the replica is back
 
 
 def test_proxy_plan_names_the_toxic_after_the_fault() -> None:

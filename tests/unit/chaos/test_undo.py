@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from perfops._internal.clock import ManualClock
 from perfops.chaos.faults import UndoEntry
 from perfops.chaos.undo import UndoJournal, recover
 from perfops.errors import PerfopsError
@@ -38,6 +39,20 @@ def test_pending_is_planned_minus_reverted_ok(tmp_path: Path) -> None:
     journal.reverted("c", ok=True)
     journal.planned(entry("b"), run_id="run-2")  # planned again after its revert
     assert ids(journal.pending()) == ["a", "b"]
+
+
+def test_records_are_stamped_by_the_journal_clock(tmp_path: Path) -> None:
+    clock = ManualClock(1_700_000_000 * 1_000_000_000)
+    journal = UndoJournal(tmp_path / "undo.jsonl", clock=clock)
+    journal.planned(entry("a"), run_id="r")
+    clock.advance(2.5)
+    journal.reverted("a", ok=False, error="refused")
+    records = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert [(r["op"], r["ts"]) for r in records] == [
+        ("inject", 1_700_000_000.0),
+        ("revert", 1_700_000_002.5),
+    ]
+    assert journal.pending()[0]["_planned_at"] == 1_700_000_000.0
 
 
 def test_planned_is_fsynced_before_it_returns(
