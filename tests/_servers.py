@@ -288,7 +288,8 @@ class ScriptedLLM:
     """An OpenAI-compatible server with exact, scripted timing, for asserting measurements.
 
     Every streamed answer waits ``ttft`` seconds, then sends ``max_tokens`` chunks ``itl``
-    apart. ``serial`` serves one request at a time (a queue builds behind it); ``mode``
+    apart; a chat answer first sends an empty role chunk at once, as vLLM does (it is no
+    token). ``serial`` serves one request at a time (a queue builds behind it); ``mode``
     'truncate' cuts the stream before ``[DONE]``, 'malformed' sends a broken chunk, 'fail'
     answers HTTP 503."""
 
@@ -341,6 +342,9 @@ class ScriptedLLM:
         await resp.prepare(request)
         chat = "messages" in body
         n = int(body.get("max_tokens", 8))
+        if chat:
+            role = {"index": 0, "delta": {"role": "assistant", "content": ""}}
+            await resp.write(f"data: {json.dumps({'id': 'x', 'choices': [role]})}\n\n".encode())
         await asyncio.sleep(self.ttft)
         for i in range(n):
             if i:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+from tests._servers import sim_ports
 from tests.conftest import run_cli
 from typer.testing import CliRunner
 
 from perfops import __version__
 from perfops.cli import app
+from perfops.store import Store
 
 runner = CliRunner()
 
@@ -102,18 +106,105 @@ def test_doctor_reports_tools_and_the_lake(tmp_path: Path) -> None:
     assert "writable" in result.stdout
 
 
+def _demo_workspace(directory: Path) -> None:
+    """The workspace `perfops demo` writes, on free ports (another demo may hold 8000)."""
+    from importlib import resources
+
+    port, dcgm = sim_ports(replicas=2)
+    text = resources.files("perfops.config").joinpath("example.yaml").read_text("utf-8")
+    for old, new in (("8000", port), ("8001", port + 1), ("8002", port + 2), ("9400", dcgm)):
+        assert f"127.0.0.1:{old}/" in text
+        text = text.replace(f"127.0.0.1:{old}/", f"127.0.0.1:{new}/")
+    directory.mkdir()
+    (directory / "perfops.yaml").write_text(text)
+
+
 def test_demo_records_a_run_and_events(tmp_path: Path) -> None:
+    """What the demo found, read back from its journal in the lake, not from its wording."""
+    _demo_workspace(tmp_path / "ws")
     result = run_cli("demo", "ws", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "recorded run demo-" in result.stdout
-    # the cost step: $/1M tokens of the sweep, and H100 vs H200 at the measured capacity
-    assert "$/1M SLO tok" in result.stdout
-    assert "H100-SXM" in result.stdout
-    assert "H200" in result.stdout
-    assert "<- cheapest" in result.stdout
+    lake = Store(tmp_path / "ws" / ".perfops" / "lake")
+    (demo,) = lake.runs(kind="demo")
+    assert demo.status == "passed"
+    titles = [e.title for e in lake.events(kind="annotation") if e.run_id == demo.run_id]
+    assert titles == ["demo started", "demo passed"]
+    sim = demo.summary["sim"]
+    assert len(sim["ttft_ms"]) == 3
+    assert all(t > 0 for t in sim["ttft_ms"])
     info = json.loads(
         run_cli("-c", "ws/perfops.yaml", "store", "info", "--json", cwd=tmp_path).stdout
     )
     rows = {t["name"]: t["rows"] for t in info["tables"]}
-    assert rows["runs"] >= 2
-    assert rows["events"] >= 2
+    assert rows["samples"] >= sim["collected_samples"] > 0
+    _check_load(lake, sim["load"])
+    _check_chaos(lake, sim["chaos"])
+    _check_cost(sim["cost"], sim["load"])
+
+
+def _check_load(lake: Store, load: dict) -> None:
+    """Each sweep step is a journaled load run with the figures the demo showed."""
+    assert [step["rate"] for step in load["sweep"]] == [4.0, 16.0, 48.0]
+    for step in load["sweep"]:
+        run = lake.run(step["run_id"])
+        assert (run.kind, run.status) == ("load", "passed")
+        assert run.summary["completed"] == step["completed"] > 0
+        assert run.summary["slo_met"] == step["slo_met"]
+        assert lake.requests(step["run_id"]).num_rows == run.summary["count"]
+        p99 = run.summary["latency_ms"]["ttft"]["p99"]
+        assert step["ttft_p99_ms"] == pytest.approx(p99, abs=1e-3)
+        assert step["ttft_p50_ms"] <= step["ttft_p99_ms"]
+    search = lake.run(load["capacity_run"])
+    assert search.kind == "capacity"
+    assert search.summary["capacity_rps"] == load["capacity_rps"]
+    if load["capacity_rps"] is None:  # a machine too busy to keep the schedule says why
+        assert load["reason"]
+        return
+    assert load["capacity_rps_per_gpu"] == pytest.approx(load["capacity_rps"] / load["gpus"])
+    passed = [p["rate"] for p in search.summary["points"] if p["passed"]]
+    assert load["capacity_rps"] <= max(passed)  # never above a rate that met the SLO
+    if load["confirmed"]:
+        assert load["capacity_rps"] in passed
+
+
+def _check_chaos(lake: Store, chaos: dict) -> None:
+    run = lake.run(chaos["run_id"])
+    assert (run.kind, run.status) == ("chaos", chaos["status"])
+    assert chaos["status"] in ("passed", "deviated", "aborted")
+    (window,) = chaos["faults"]  # the one throttle of the experiment
+    assert window["fault"] == "throttle-replica-0"
+    assert 0 <= window["bad"] <= window["requests"]
+    assert window["requests"] > 0
+
+
+def _check_cost(cost: dict, load: dict) -> None:
+    """The sweep priced per token, and H100 vs H200 at the capacity the demo measured."""
+    assert Decimal(cost["paid"]) == sum(Decimal(r["total"]) for r in cost["rows"].values())
+    chat = cost["rows"]["chat"]
+    assert Decimal(chat["total"]) > 0
+    assert chat["tokens"] > 0
+    per_1m = Decimal(chat["total"]) / chat["tokens"] * 1_000_000
+    assert Decimal(chat["per_1m_tokens"]) == pytest.approx(per_1m, rel=Decimal("1e-4"))
+    assert 0 <= chat["slo_tokens"] <= chat["tokens"]
+    if chat["slo_tokens"]:
+        assert Decimal(chat["per_1m_slo_tokens"]) >= Decimal(chat["per_1m_tokens"])
+    scenario = cost["scenario"]
+    if load["capacity_rps"] is None:
+        assert scenario is None  # nothing to plan for
+        return
+    assert scenario["traffic_rps"] == load["capacity_rps"]
+    plans = {p["gpu"]: p for p in scenario["plans"]}
+    assert set(plans) == {"H100-SXM", "H200"}
+    for plan in plans.values():
+        assert plan["meets_slo"]
+        assert Decimal(plan["monthly_cost"]) > 0
+        assert Decimal(plan["per_1m_output_tokens"]) > 0
+        # enough GPUs for the traffic at 70% utilisation, and not one more
+        per_gpu = plan["rps_per_gpu"] * scenario["utilisation"]
+        assert (plan["peak_gpus"] - 1) * per_gpu < scenario["traffic_rps"]
+        assert scenario["traffic_rps"] <= plan["peak_gpus"] * per_gpu * (1 + 1e-9)
+    # the H100's price is the workspace's $3.00 an hour, 730 hours a month
+    h100 = plans["H100-SXM"]
+    assert Decimal(h100["monthly_cost"]) == h100["peak_gpus"] * Decimal("3.00") * 730
+    cheapest = min(plans.values(), key=lambda p: Decimal(p["monthly_cost"]))
+    assert scenario["cheapest"] == cheapest["candidate"]

@@ -194,10 +194,36 @@ def _load_step(rt: Runtime, fleet: Any, service: str, model: str, say: Say) -> d
     else:
         say(f"no capacity at SLO {DEMO_SLO}: {found.reason}")
     return {
-        "sweep": [{"rate": r, "run_id": res.run_id} for r, res in steps],
+        "slo": DEMO_SLO,
+        "sweep": [_sweep_row(rate, result) for rate, result in steps],
         "capacity_rps": found.capacity_rps,
+        "capacity_rps_per_gpu": found.per_gpu(gpus),
+        "gpus": gpus,
+        "confirmed": found.confirmed,
+        "reason": found.reason,
         "capacity_run": run_id,
     }
+
+
+def _sweep_row(rate: float, result: Any) -> dict[str, object]:
+    """One step of the sweep as the demo shows it (the run itself is journaled in full)."""
+    s, lat = result.summary, result.summary.latency_ms
+    return {
+        "rate": rate,
+        "run_id": result.run_id,
+        "completed": s.completed,
+        "ttft_p50_ms": _finite(lat["ttft"]["p50"]),
+        "ttft_p99_ms": _finite(lat["ttft"]["p99"]),
+        "tpot_p99_ms": _finite(lat["tpot"]["p99"]),
+        "goodput_rps": s.goodput_rps,
+        "slo_met": s.slo_met,
+    }
+
+
+def _finite(value: float) -> float | None:
+    import math
+
+    return None if math.isnan(value) else value
 
 
 def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> dict[str, object]:
@@ -211,7 +237,9 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
     say(f"cost of the sweep ({report.basis} basis, {cur}; `perfops cost report`):")
     say(f"  {'service':<10} {'GPU-h':>7} {'cost':>8} {'tokens':>9} {'$/1M tok':>9} "
         f"{'$/1M SLO tok':>13} {'SLO waste':>10}")  # fmt: skip
-    out: dict[str, object] = {"paid": str(report.paid)}
+    rows: dict[str, object] = {}
+    out: dict[str, object] = {"paid": str(report.paid), "currency": cur, "basis": report.basis,
+                              "rows": rows, "scenario": None}  # fmt: skip
     for r in report.rows:
         u = r.unit
         say(
@@ -219,8 +247,15 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
             f"{r.work.input_tokens + r.work.output_tokens:>9,} {_money(u.per_1m_tokens):>9} "
             f"{_money(u.per_1m_slo_tokens):>13} {_money(u.slo_waste):>10}"
         )
-        out[r.group] = {"per_1m_tokens": _money(u.per_1m_tokens),
-                        "per_1m_slo_tokens": _money(u.per_1m_slo_tokens)}  # fmt: skip
+        rows[r.group] = {
+            "gpu_hours": r.gpu_hours,
+            "total": str(r.total),
+            "tokens": r.work.input_tokens + r.work.output_tokens,
+            "slo_tokens": r.work.slo_tokens,
+            "per_1m_tokens": _exact(u.per_1m_tokens),
+            "per_1m_slo_tokens": _exact(u.per_1m_slo_tokens),
+            "slo_waste": _exact(u.slo_waste),
+        }
     capacity = load.get("capacity_rps")
     if not capacity:
         return out
@@ -233,6 +268,7 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
     say(f"scenario: {capacity:.1f} req/s at SLO {DEMO_SLO}, 70% utilisation "
         "(`perfops cost scenario`):")  # fmt: skip
     by_gpu = {c.gpu: c for c in caps}
+    out["scenario"] = _scenario_summary(plan, by_gpu, float(str(capacity)))
     for p in plan.plans:
         cap = by_gpu[p.candidate.gpu_type]
         per_gpu = "fails SLO" if cap.rps_per_gpu is None else f"{cap.rps_per_gpu:.1f} req/s/GPU"
@@ -241,8 +277,29 @@ def _cost_step(rt: Runtime, start_ms: int, load: dict[str, Any], say: Say) -> di
             f"{p.total_cost:>10,.2f} {cur}/month {_money(p.cost_per_1m_tokens):>8} "
             f"$/1M output tokens{'  <- cheapest' if plan.cheapest is p else ''}"
         )
-    out["cheapest"] = None if plan.cheapest is None else plan.cheapest.candidate.name
     return out
+
+
+def _scenario_summary(plan: Any, by_gpu: dict[str, Any], traffic: float) -> dict[str, object]:
+    """What the scenario lines show, money exact (as strings)."""
+    rows = []
+    for p in plan.plans:
+        cap = by_gpu[p.candidate.gpu_type]
+        rows.append(
+            {
+                "candidate": p.candidate.name,
+                "gpu": p.candidate.gpu_type,
+                "rps_per_gpu": cap.rps_per_gpu,
+                "source": cap.source,
+                "meets_slo": p.candidate.meets_slo,
+                "peak_gpus": p.peak_gpus,
+                "monthly_cost": str(p.total_cost),
+                "per_1m_output_tokens": _exact(p.cost_per_1m_tokens),
+            }
+        )
+    cheapest = None if plan.cheapest is None else plan.cheapest.candidate.name
+    return {"traffic_rps": traffic, "utilisation": 0.7, "months": 1, "plans": rows,
+            "cheapest": cheapest}  # fmt: skip
 
 
 _EXPERIMENT = """apiVersion: perfops/v1
@@ -286,11 +343,29 @@ def _chaos_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
             f"{imp.requests} requests, {sum(imp.bad.values())} bad; {budget}; "
             f"{imp.goodput_lost:.0f} good requests lost"
         )
-    return {"status": result.status, "run_id": result.run_id}
+    return {
+        "status": result.status,
+        "reason": result.reason,
+        "run_id": result.run_id,
+        "faults": [
+            {
+                "fault": imp.fault,
+                "requests": imp.requests,
+                "bad": sum(imp.bad.values()),
+                "goodput_lost": imp.goodput_lost,
+            }
+            for imp in result.impact
+        ],
+    }
 
 
 def _money(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _exact(value: Any) -> str | None:
+    """Money for the journal: the exact Decimal as a string, None when there is none."""
+    return None if value is None else str(value)
 
 
 def _slo_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:

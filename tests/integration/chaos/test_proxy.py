@@ -104,30 +104,33 @@ def test_no_toxics_passes_bytes_identical(proxy: ProxyThread) -> None:
 
 
 def test_latency_applies_to_open_connections_and_pipelines(proxy: ProxyThread) -> None:
+    """A toxic adds at least its latency (a lower bound load cannot break); the upper bounds
+    leave half the latency for a busy machine and still fail a delay applied twice."""
+    latency = 0.4
     with connect(proxy) as sock:
-        base = min(rtt(sock) for _ in range(3))
-        proxy.client.add_toxic("proxy", "latency", latency=150)
-        slow = rtt(sock)
-        assert 0.15 <= slow <= base + 0.15 + 0.07
-        # chunks 30 ms apart each arrive ~150 ms after they were sent: b at ~0.18 s, where
-        # delays that added up would bring it at ~0.3 s
+        proxy.client.add_toxic("proxy", "latency", latency=latency * 1000)
+        assert latency <= rtt(sock) < 1.5 * latency
+        # chunks sent apart each arrive `latency` after they were sent, where delays that
+        # added up would bring the second one `latency` after the first
         start = time.perf_counter()
         sock.sendall(b"a")
         time.sleep(0.03)
+        sent_b = time.perf_counter() - start
         sock.sendall(b"b")
         assert recv_exactly(sock, 1) == b"a"
         first = time.perf_counter() - start
         assert recv_exactly(sock, 1) == b"b"
         second = time.perf_counter() - start
-        assert 0.15 <= first <= 0.22
-        assert 0.18 <= second <= 0.25
+        assert first >= latency
+        assert second >= sent_b + latency
+        assert second - first < latency / 2
 
 
 def test_upstream_stream_and_toxicity_zero(proxy: ProxyThread) -> None:
     proxy.client.add_toxic("proxy", "latency", latency=50, stream="upstream")
-    proxy.client.add_toxic("proxy", "latency", latency=500, toxicity=0)  # never drawn
+    proxy.client.add_toxic("proxy", "latency", latency=1000, toxicity=0)  # never drawn
     with connect(proxy) as sock:
-        assert 0.05 <= rtt(sock) <= 0.11
+        assert 0.05 <= rtt(sock) < 0.05 + 0.5  # the toxic drawn would add a whole second
     toxics = {t["name"]: t for t in proxy.client.toxics("proxy")}
     assert toxics["latency_upstream"]["applied"] == 1
     assert toxics["latency_downstream"]["applied"] == 0
@@ -142,7 +145,7 @@ def test_bandwidth_caps_throughput(proxy: ProxyThread) -> None:
         got = recv_exactly(sock, len(payload))
         elapsed = time.perf_counter() - start
     assert got == payload
-    assert 0.45 <= elapsed <= 0.75  # 0.5 s at 200 KB/s
+    assert 0.45 <= elapsed < 1.5  # 0.5 s at 200 KB/s; 200 KiB/s or kbit/s would be off
 
 
 def test_limit_data_truncates_then_closes(proxy: ProxyThread) -> None:
@@ -160,7 +163,7 @@ def test_reset_peer_sends_rst(proxy: ProxyThread) -> None:
         start = time.perf_counter()
         with pytest.raises(ConnectionResetError):
             sock.recv(10)
-        assert 0.09 <= time.perf_counter() - start <= 0.3
+        assert 0.09 <= time.perf_counter() - start < 2  # not the 5 s socket timeout
 
 
 def test_timeout_drops_data_then_closes(proxy: ProxyThread) -> None:
@@ -169,7 +172,7 @@ def test_timeout_drops_data_then_closes(proxy: ProxyThread) -> None:
         start = time.perf_counter()
         sock.sendall(b"dropped")
         assert sock.recv(10) == b""  # no data, then the close
-        assert 0.19 <= time.perf_counter() - start <= 0.4
+        assert 0.19 <= time.perf_counter() - start < 2  # closed, not left hanging for 5 s
 
 
 def test_timeout_zero_holds_until_removed(proxy: ProxyThread) -> None:
@@ -199,25 +202,29 @@ def test_slicer_delivers_identical_bytes_in_pieces(proxy: ProxyThread) -> None:
 
 
 def test_slow_close_delays_the_close(proxy: ProxyThread) -> None:
-    proxy.client.add_toxic("proxy", "slow_close", delay=300)
+    """Data passes at once (well before the delay ends), the close only after the delay."""
+    proxy.client.add_toxic("proxy", "slow_close", delay=600)
     with connect(proxy) as sock:
         start = time.perf_counter()
         sock.sendall(b"bye")
         sock.shutdown(socket.SHUT_WR)
         assert recv_exactly(sock, 3) == b"bye"
-        assert time.perf_counter() - start < 0.1
+        assert time.perf_counter() - start < 0.3
         assert sock.recv(10) == b""
-        assert 0.3 <= time.perf_counter() - start <= 0.5
+        assert 0.6 <= time.perf_counter() - start < 3
 
 
 def test_toxic_expires_by_itself(proxy: ProxyThread) -> None:
-    added = proxy.client.add_toxic("proxy", "latency", latency=150, expires_in="300ms")
-    assert 0.25 < added["expires_in"] <= 0.3
+    start = time.monotonic()
+    added = proxy.client.add_toxic("proxy", "latency", latency=400, expires_in="2s")
+    assert 0 < added["expires_in"] <= 2
     with connect(proxy) as sock:
-        assert rtt(sock) >= 0.15
-        time.sleep(0.35)
-        assert proxy.client.toxics("proxy") == []
-        assert rtt(sock) < 0.05
+        assert rtt(sock) >= 0.4
+        while proxy.client.toxics("proxy"):
+            assert time.monotonic() - start < 10, "the toxic never expired"
+            time.sleep(0.05)
+        assert time.monotonic() - start >= 2  # not before its time
+        assert rtt(sock) < 0.4  # and its latency went with it
 
 
 def test_dead_upstream_closes_the_client() -> None:
@@ -226,7 +233,7 @@ def test_dead_upstream_closes_the_client() -> None:
         dead = f"127.0.0.1:{spare.getsockname()[1]}"  # bound, not listening: refused
         with running_proxy(dead) as proxy, connect(proxy) as sock:
             assert sock.recv(10) == b""
-            deadline = time.monotonic() + 2
+            deadline = time.monotonic() + 10
             while proxy.client.stats()["proxy"]["upstream_errors"] == 0:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
@@ -240,4 +247,4 @@ def test_disabled_proxy_refuses_then_comes_back(proxy: ProxyThread) -> None:
         connect(proxy)
     proxy.client.reset()  # like Toxiproxy: reset enables every proxy
     with connect(proxy) as sock:
-        assert rtt(sock) < 0.05
+        rtt(sock)  # echoes again

@@ -121,8 +121,12 @@ def test_dcgm_names_and_labels_follow_load() -> None:
         energy_idle = sum(v for _, v in sample(url, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"))
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             running = pool.submit(load, fleet, 32, tokens=160)
-            time.sleep(0.8)  # sample while the batch runs
-            busy = {n: max(v for _, v in sample(url, n)) for n in idle}
+            busy = dict(idle)
+            while not running.done():  # sample while the batch runs, however slowly it starts
+                busy = {n: max(busy[n], *(v for _, v in sample(url, n))) for n in idle}
+                if all(busy[n] > idle[n] for n in idle if n != "DCGM_FI_DEV_FB_USED"):
+                    break
+                time.sleep(0.1)
             running.result()
         assert busy["DCGM_FI_DEV_GPU_UTIL"] > idle["DCGM_FI_DEV_GPU_UTIL"]
         assert busy["DCGM_FI_DEV_POWER_USAGE"] > idle["DCGM_FI_DEV_POWER_USAGE"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import numpy as np
@@ -146,11 +145,10 @@ def test_itl_and_tpot_agree_without_contention() -> None:
     assert 0.010 <= summary.itl.p50 <= 0.015
 
 
-def test_fast_enough_for_fleet_scale() -> None:
-    """64 replicas at 100 req/s runs ~100x faster than real time on one idle 2.5 GHz vCPU."""
+def test_fleet_scale_serves_every_request() -> None:
+    """64 replicas at 100 req/s (how fast: bench/sim_throughput.py, `virtual`)."""
     workload = poisson_workload(100.0, 10.0, prompt_tokens=1024, output_tokens=200, seed=1)
-    started = time.perf_counter()
     result = simulate(workload, H100_8B, replicas=64, seed=1)
-    wall = time.perf_counter() - started
     assert result.summary.completed == len(workload)
-    assert result.summary.duration_s / wall > 10
+    assert result.summary.rejected == 0
+    assert sorted(set(result.timings.replica.tolist())) == list(range(64))

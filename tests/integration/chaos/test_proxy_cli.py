@@ -91,7 +91,7 @@ def test_proxy_runs_with_toxics_from_the_command_line() -> None:
             "--toxic",
             "latency:latency=100,expires_in=1m",
             "--duration",
-            "2",
+            "3",
         ],
     )
     thread.join(5)
@@ -101,5 +101,6 @@ def test_proxy_runs_with_toxics_from_the_command_line() -> None:
     assert "toxic      latency_downstream (latency)" in result.output
     assert "stopped" in result.output
     assert seen["echo"] == b"ping"
-    assert 0.1 <= seen["rtt"] <= 0.3  # type: ignore[operator]
-    assert [t["kind"] for t in seen["toxics"]] == ["latency"]  # type: ignore[attr-defined]
+    assert seen["rtt"] >= 0.1  # type: ignore[operator]  # the toxic applies (at least 100 ms)
+    (toxic,) = seen["toxics"]  # type: ignore[misc]
+    assert (toxic["kind"], toxic["latency"]) == ("latency", 100)
