@@ -125,9 +125,9 @@ def test_demo_records_a_run_and_events(tmp_path: Path) -> None:
     result = run_cli("demo", "ws", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
     lake = Store(tmp_path / "ws" / ".perfops" / "lake")
-    (demo,) = lake.runs(kind="demo")
+    (demo,) = lake.journal.runs(kind="demo")
     assert demo.status == "passed"
-    titles = [e.title for e in lake.events(kind="annotation") if e.run_id == demo.run_id]
+    titles = [e.title for e in lake.journal.events(kind="annotation") if e.run_id == demo.run_id]
     assert titles == ["demo started", "demo passed"]
     sim = demo.summary["sim"]
     assert len(sim["ttft_ms"]) == 3
@@ -146,15 +146,15 @@ def _check_load(lake: Store, load: dict) -> None:
     """Each sweep step is a journaled load run with the figures the demo showed."""
     assert [step["rate"] for step in load["sweep"]] == [4.0, 16.0, 48.0]
     for step in load["sweep"]:
-        run = lake.run(step["run_id"])
+        run = lake.journal.run(step["run_id"])
         assert (run.kind, run.status) == ("load", "passed")
         assert run.summary["completed"] == step["completed"] > 0
         assert run.summary["slo_met"] == step["slo_met"]
-        assert lake.requests(step["run_id"]).num_rows == run.summary["count"]
+        assert lake.journal.requests(step["run_id"]).num_rows == run.summary["count"]
         p99 = run.summary["latency_ms"]["ttft"]["p99"]
         assert step["ttft_p99_ms"] == pytest.approx(p99, abs=1e-3)
         assert step["ttft_p50_ms"] <= step["ttft_p99_ms"]
-    search = lake.run(load["capacity_run"])
+    search = lake.journal.run(load["capacity_run"])
     assert search.kind == "capacity"
     assert search.summary["capacity_rps"] == load["capacity_rps"]
     if load["capacity_rps"] is None:  # a machine too busy to keep the schedule says why
@@ -168,7 +168,7 @@ def _check_load(lake: Store, load: dict) -> None:
 
 
 def _check_chaos(lake: Store, chaos: dict) -> None:
-    run = lake.run(chaos["run_id"])
+    run = lake.journal.run(chaos["run_id"])
     assert (run.kind, run.status) == ("chaos", chaos["status"])
     assert chaos["status"] in ("passed", "deviated", "aborted")
     (window,) = chaos["faults"]  # the one throttle of the experiment

@@ -126,7 +126,7 @@ def _check_capacity(found: dict, workspace: Path) -> None:
         assert found["capacity_rps_per_gpu"] == pytest.approx(found["capacity_rps"])  # 1 GPU
         if found["confirmed"]:
             assert found["capacity_rps"] in passed
-    journal = Store(workspace / ".perfops" / "lake").run(found["run_id"])
+    journal = Store(workspace / ".perfops" / "lake").journal.run(found["run_id"])
     assert journal.kind == "capacity"
     assert journal.summary["capacity_rps"] == found["capacity_rps"]
     assert len(journal.summary["points"]) == len(points)
