@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -59,7 +60,8 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(REPO)}:{self.line}"
+        name = self.page.relative_to(REPO) if self.page.is_relative_to(REPO) else self.page
+        return f"{name}:{self.line}"
 
 
 def blocks(page: Path) -> list[Block]:
@@ -135,23 +137,26 @@ def _env() -> dict[str, str]:
 
 
 def _run_block(block: Block, text: str, cwd: Path) -> str | None:
-    """None when the block did what it declares, else what went wrong."""
-    try:
-        done = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", text],
-            cwd=cwd,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=BLOCK_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        return f"{block.where}: still running after {exc.timeout:g}s:\n{text}"
-    output = done.stdout + done.stderr
-    if done.returncode != block.exit_code:
+    """None when the block did what it declares, else what went wrong. A block still running
+    after BLOCK_TIMEOUT_S is killed with everything it started (its own process group)."""
+    with subprocess.Popen(
+        ["bash", "-e", "-o", "pipefail", "-c", text],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            output, _ = proc.communicate(timeout=BLOCK_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return f"{block.where}: still running after {BLOCK_TIMEOUT_S}s:\n{text}"
+    if proc.returncode != block.exit_code:
         return (
-            f"{block.where}: exit {done.returncode}, expected {block.exit_code}\n"
+            f"{block.where}: exit {proc.returncode}, expected {block.exit_code}\n"
             f"--- block\n{text}--- output (tail)\n{output[-4000:]}"
         )
     if "Traceback" in output:
@@ -227,6 +232,34 @@ def page_runs(
 def test_runnable_blocks_run(page: Path, page_runs: dict[str, PageRun]) -> None:
     run = page_runs[_page_id(page)]
     assert run.failure is None, f"after {run.seconds:.0f} s: {run.failure}"
+
+
+def test_the_runner_holds_blocks_to_their_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```sh runnable\ntrue\nfalse\ntrue\n```\n\n"
+        "```sh runnable exit=3\nexit 3\n```\n\n"
+        "```sh runnable\necho 'Traceback (most recent call last):'\n```\n\n"
+        "```sh runnable\nsleep 30\n```\n\n"
+        "```sh\nnot run\n```\n"
+    )
+    first, declared, traceback, slow = runnable(page)
+    assert "exit 1, expected 0" in (_run_block(first, first.body, tmp_path) or "")
+    assert _run_block(declared, declared.body, tmp_path) is None
+    assert "a traceback" in (_run_block(traceback, traceback.body, tmp_path) or "")
+    monkeypatch.setattr(sys.modules[__name__], "BLOCK_TIMEOUT_S", 1)
+    assert "still running after 1s" in (_run_block(slow, slow.body, tmp_path) or "")
+
+
+def test_ports_map_the_sim_defaults_and_keep_port_0() -> None:
+    ports = Ports({8000: 41000, 9400: 41003})
+    text = ports("http://127.0.0.1:8000/v1 localhost:9400 127.0.0.1:9000 127.0.0.1:9000")
+    first, dcgm, other, again = text.split(" ")
+    assert (first, dcgm) == ("http://127.0.0.1:41000/v1", "localhost:41003")
+    assert other == again != "127.0.0.1:9000"
+    assert ports("--listen 127.0.0.1:0") == "--listen 127.0.0.1:0"
 
 
 def test_the_readme_and_every_stage_page_have_runnable_blocks() -> None:
