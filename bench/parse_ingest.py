@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from perfops.telemetry.exposition import parse
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("PERFOPS_SHARED", REPO.parent / "shared")) / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
 L4 = "dcgm-l4-single-gpu-kops.prom"
 VLLM = "vllm-v1-qwen2.5-0.5b-idle-kops.prom"
 GPUS = 8

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PERFOPS_SHARED", REPO.parent / "shared"))  # fixtures, references
+FIXTURES = REPO / "tests" / "fixtures"  # real exporter scrapes, traces, a FOCUS bill: SOURCES.md
 
 
 @pytest.fixture(autouse=True)

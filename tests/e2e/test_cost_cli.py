@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests._servers import sim_fleet, sim_service_yaml
-from tests.conftest import SHARED, run_cli
+from tests.conftest import FIXTURES, run_cli
 
 PRICING = """slos:
   - name: chat-ttft
@@ -159,13 +159,11 @@ def test_bad_input_is_a_clear_error(workspace: Path) -> None:
     assert "B300" in result.stderr
     assert "Traceback" not in result.stderr
     # a real bill for other resources and another year: perfops does not account for it
-    bill = run_cli(
-        "cost", "reconcile", str(SHARED / "fixtures/focus-sample-1.0.csv"), cwd=workspace
-    )
+    bill = run_cli("cost", "reconcile", str(FIXTURES / "focus-sample-1.0.csv"), cwd=workspace)
     assert bill.returncode == 1
     assert "does NOT account for the bill" in bill.stdout
     euro = workspace / "eur.csv"
-    text = (SHARED / "fixtures/focus-sample-1.0.csv").read_text()
+    text = (FIXTURES / "focus-sample-1.0.csv").read_text()
     euro.write_text(text.replace("USD", "EUR"))
     wrong = run_cli("cost", "reconcile", str(euro), cwd=workspace)
     assert wrong.returncode == 2

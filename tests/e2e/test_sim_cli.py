@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openai
 from tests._servers import get, sim_ports
-from tests.conftest import SHARED, run_cli
+from tests.conftest import FIXTURES, run_cli
 
 
 def test_sim_serves_until_ctrl_c(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_unknown_gpu_lists_the_choices(tmp_path: Path) -> None:
 
 
 def test_run_workload_on_the_azure_trace(tmp_path: Path) -> None:
-    trace = SHARED / "fixtures" / "trace-azure-llm-2023-conv.csv"
+    trace = FIXTURES / "trace-azure-llm-2023-conv.csv"
     result = run_cli("sim", "run-workload", str(trace), "--replicas", "2", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)

@@ -7,11 +7,16 @@ pins numpy 1.26, which perfops' numpy 2 cannot share. Quirks handled here:
   runs from its site-packages folder;
 - `--block-download` keeps it on its bundled FOCUS 1.2 rules model (`model-1.2.0.1.json`);
 - its exit code is 0 even when rules fail, so the result is read from its JUnit XML
-  (`--output-type unittest`): failed = failures + errors, one test case per rule.
+  (`--output-type unittest`): failed = failures + errors, one test case per rule;
+- its bundled logging config writes `focus_validator_detailed.log` (DEBUG, into the working
+  directory, i.e. the venv's site-packages): `LOGGING_CONFIG` points it at a config of ours
+  that writes the same log beside the JUnit XML instead.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -63,12 +68,42 @@ class Validator:
         ]
         if criteria:
             cmd += ["--applicability-criteria", criteria]
+        env = {**os.environ, "LOGGING_CONFIG": str(_logging_config(out_dir))}
         run = subprocess.run(
-            cmd, cwd=self.site_packages, capture_output=True, text=True, timeout=300, check=False
+            cmd,
+            cwd=self.site_packages,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if run.returncode != 0 or not out.exists():
             raise RuntimeError(f"focus-validator did not run:\n{run.stdout}\n{run.stderr}")
         return parse_junit(out)
+
+
+def _logging_config(out_dir: Path) -> Path:
+    """A logging config (YAML is a superset of JSON) sending the validator's detailed log to
+    ``out_dir`` rather than its working directory."""
+    log = (out_dir / "focus_validator_detailed.log").resolve()
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"detailed": {"format": "%(asctime)s [%(levelname)s] %(name)s: %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log),
+                "formatter": "detailed",
+                "level": "DEBUG",
+            }
+        },
+        "root": {"level": "DEBUG", "handlers": ["file"]},
+    }
+    path = out_dir / "focus-validator-logging.yaml"
+    path.write_text(json.dumps(config, indent=2))
+    return path
 
 
 def ensure_validator() -> Validator:

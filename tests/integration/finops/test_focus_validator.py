@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 from tests.integration.finops._validator import NoPython312, Validator, ensure_validator
 
 from perfops.finops import (
@@ -190,7 +190,7 @@ def test_perfops_export_passes_focus_validator(
 def test_the_focus_1_0_sample_fails_focus_1_2_rules(validator: Validator, tmp_path: Path) -> None:
     """The validator can fail: a FOCUS 1.0 bill lacks 1.2's InvoiceId and ServiceSubcategory,
     has ContractedCost nulls (allowed in 1.0) and PricingUnits outside 1.2's unit format."""
-    result = validator.validate(SHARED / "fixtures/focus-sample-1.0.csv", tmp_path)
+    result = validator.validate(FIXTURES / "focus-sample-1.0.csv", tmp_path)
 
     assert result.failed == 23
     for rule in ("CostAndUsage-D-033-O", "CostAndUsage-D-042-O", "ContractedCost-C-003-M"):

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 from tests.unit.finops._charges import DAY, charge
 
 from perfops.errors import ConfigError, UsageError
@@ -71,7 +71,7 @@ def day_row(day: str, resource: str, cost: str, **kw: str) -> dict[str, str]:
 
 
 def test_reads_the_focus_1_0_sample_bill() -> None:
-    path = SHARED / "fixtures/focus-sample-1.0.csv"
+    path = FIXTURES / "focus-sample-1.0.csv"
     bill = read_focus_bill(path, currency="USD")
     with path.open(newline="") as f:
         expected = sum(Decimal(r["EffectiveCost"]) for r in csv.DictReader(f))

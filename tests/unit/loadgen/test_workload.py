@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
 from perfops.errors import ConfigError, UsageError
 from perfops.loadgen import (
@@ -22,7 +22,6 @@ from perfops.loadgen import (
 )
 from perfops.sim.tokenizer import count_tokens
 
-FIXTURES = SHARED / "fixtures"
 AZURE_CODE = FIXTURES / "trace-azure-llm-2023-code.csv"
 AZURE_CONV = FIXTURES / "trace-azure-llm-2023-conv.csv"
 MOONCAKE = FIXTURES / "trace-mooncake-conversation.jsonl"

@@ -1,4 +1,4 @@
-"""The canonical metric catalog against real exporter scrapes (shared/fixtures/*.prom).
+"""The canonical metric catalog against real exporter scrapes (tests/fixtures/*.prom).
 
 prometheus_client's parser is the oracle for reading the scrapes; note that it renames counter
 samples written without ``_total`` (DCGM, TGI, Triton) to ``X_total``, which the catalog must
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
 from perfops.errors import ConfigError
 from perfops.telemetry.catalog import (
@@ -26,7 +26,6 @@ from perfops.telemetry.catalog import (
     parse_catalog,
 )
 
-FIXTURES = SHARED / "fixtures"
 MiB = 1048576
 
 

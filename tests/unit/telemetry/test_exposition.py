@@ -14,7 +14,7 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
 from perfops.telemetry.exposition import (
     Exposition,
@@ -24,7 +24,7 @@ from perfops.telemetry.exposition import (
     parse_labels,
 )
 
-FIXTURES = sorted((SHARED / "fixtures").glob("*.prom"))
+PROM_FILES = sorted(FIXTURES.glob("*.prom"))
 Row = tuple[str, dict[str, str], float, int | None]
 
 
@@ -66,7 +66,7 @@ def assert_agree(exp: Exposition, expected: list[tuple[Row, str]]) -> None:
 # --- real exporter output ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PROM_FILES, ids=lambda p: p.name)
 def test_every_fixture_agrees_with_prometheus_client(path: Path) -> None:
     text = path.read_text()
     exp = parse(text)
@@ -83,7 +83,7 @@ def test_every_fixture_agrees_with_prometheus_client(path: Path) -> None:
 
 
 def test_fixture_families_keep_help_and_type() -> None:
-    exp = parse((SHARED / "fixtures/vllm-v1-qwen2.5-0.5b-idle-kops.prom").read_text())
+    exp = parse((FIXTURES / "vllm-v1-qwen2.5-0.5b-idle-kops.prom").read_text())
     ttft = exp.families["vllm:time_to_first_token_seconds"]
     assert ttft.type == "histogram"
     assert ttft.help.startswith("Histogram of time to first token in seconds")
@@ -97,7 +97,7 @@ def test_fixture_families_keep_help_and_type() -> None:
 
 
 def test_fixture_label_texts_are_raw_series_keys() -> None:
-    text = (SHARED / "fixtures/dcgm-t4x2-gke-k8s-labels-excerpt.prom").read_text()
+    text = (FIXTURES / "dcgm-t4x2-gke-k8s-labels-excerpt.prom").read_text()
     exp = parse(text)
     for name, label_text in zip(exp.names, exp.label_texts, strict=True):
         assert f"{name}{{{label_text}}} " in text

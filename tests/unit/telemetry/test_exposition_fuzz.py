@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
 from perfops.telemetry import exposition
 from perfops.telemetry.exposition import ExpositionError, parse, parse_labels
@@ -170,8 +170,8 @@ def test_the_fast_path_and_the_scanner_agree(
 
 
 SEEDS = [
-    "\n".join((SHARED / "fixtures/dcgm-l4-single-gpu-kops.prom").read_text().splitlines()[:9]),
-    "\n".join((SHARED / "fixtures/vllm-v1-qwen2.5-0.5b-idle-kops.prom").read_text().splitlines()[
+    "\n".join((FIXTURES / "dcgm-l4-single-gpu-kops.prom").read_text().splitlines()[:9]),
+    "\n".join((FIXTURES / "vllm-v1-qwen2.5-0.5b-idle-kops.prom").read_text().splitlines()[
         50:70]),
     '# TYPE h histogram\n# UNIT h seconds\nh_bucket{le="1"} 2 # {t="a"} 0.5 1.5\nh_count 2 1.5\n'
     "h_sum 1\n# TYPE c counter\nc_total 1\nc_created 1.7e9\n# EOF\n",
