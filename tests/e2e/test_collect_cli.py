@@ -29,6 +29,9 @@ def test_collect_then_browse(tmp_path: Path) -> None:
         result = run_cli("collect", "--duration", "2s", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     health = json.loads(result.stdout)["targets"]
+    writer = json.loads(result.stdout)["writer"]  # what reached the lake, what was dropped
+    assert writer["samples"] > 0
+    assert (writer["dropped_batches"], writer["queued_samples"], writer["error"]) == (0, 0, None)
     assert health["dcgm"]["up"] is True
     assert health["chat-vllm"]["samples"] > 0
     assert health["ghost"]["up"] is False

@@ -11,7 +11,13 @@ from perfops.app.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
     from perfops.app.chaos import load_experiment, recover_faults, run_experiment
-    from perfops.app.collect import LakeSink, run_collect, targets_from_config
+    from perfops.app.collect import (
+        LakeSink,
+        LakeWriter,
+        WriterStats,
+        run_collect,
+        targets_from_config,
+    )
     from perfops.app.cost import (
         CostReport,
         cost_report,
@@ -39,10 +45,12 @@ if TYPE_CHECKING:
 __all__ = [
     "CostReport",
     "LakeSink",
+    "LakeWriter",
     "LoadOptions",
     "LoadResult",
     "Runtime",
     "WorkloadSource",
+    "WriterStats",
     "as_json",
     "cost_report",
     "export_focus",
@@ -79,7 +87,7 @@ __getattr__ = lazy_exports(
     globals(),
     {
         "chaos": ("load_experiment", "recover_faults", "run_experiment"),
-        "collect": ("LakeSink", "run_collect", "targets_from_config"),
+        "collect": ("LakeSink", "LakeWriter", "WriterStats", "run_collect", "targets_from_config"),
         "cost": (
             "CostReport",
             "cost_report",

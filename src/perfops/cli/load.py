@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from perfops.cli._context import warn
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
 from perfops.cli._load_view import as_result, emit, print_run, print_table, row, with_live
 from perfops.errors import UsageError
@@ -114,6 +115,8 @@ def run(
     )
     if common.json_out != "-":
         print_run(f"perfops load ({mode})", result)
+    if result.scrape_error:
+        warn(f"the server's telemetry was not recorded in full: {result.scrape_error}")
 
 
 def _values(text: str, option: str) -> list[float]:
