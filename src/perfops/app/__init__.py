@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         run_load,
         run_sweep,
     )
-    from perfops.app.metrics import as_json, kpis, list_metrics, show_metric
+    from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "LakeWriter",
     "LoadOptions",
     "LoadResult",
+    "MetricSummary",
     "Runtime",
     "WorkloadSource",
     "WriterStats",
@@ -109,7 +110,7 @@ __getattr__ = lazy_exports(
             "run_load",
             "run_sweep",
         ),
-        "metrics": ("as_json", "kpis", "list_metrics", "show_metric"),
+        "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )
