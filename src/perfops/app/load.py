@@ -34,7 +34,15 @@ from perfops.loadgen.workload import (
 from perfops.store import RunRecord
 from perfops.telemetry.runner import TargetSpec
 
-__all__ = ["LoadOptions", "LoadResult", "WorkloadSource", "run_capacity", "run_load", "run_sweep"]
+__all__ = [
+    "LoadOptions",
+    "LoadResult",
+    "WorkloadSource",
+    "describe_schedule",
+    "run_capacity",
+    "run_load",
+    "run_sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class WorkloadSource:
 class LoadOptions:
     target: Target
     workload: WorkloadSource
-    arrival: ArrivalSpec | None  # None: closed loop at ``concurrency``
+    arrival: ArrivalSpec | None  # None: a trace's own timing, or closed loop at ``concurrency``
     duration_s: float
     max_requests: int
     concurrency: int | None = None
@@ -75,6 +83,20 @@ class LoadResult:
     records: list[RequestRecord] = field(default_factory=list)
     server: dict[str, float] = field(default_factory=dict)
     scrape_error: str | None = None  # why the server's telemetry stopped being recorded
+
+
+def describe_schedule(opts: LoadOptions) -> str:
+    """How requests are sent, as the output and the journal name it: ``poisson at 5 req/s``,
+    ``ramp:1..50 req/s``, ``burst:10/2s``, ``trace replay of FILE at 2x``, ``closed loop x4``."""
+    w = opts.workload
+    if w.trace is not None:
+        return f"trace replay of {w.trace.name}" + (f" at {w.speed:g}x" if w.speed != 1 else "")
+    if opts.arrival is None:
+        return f"closed loop x{opts.concurrency or 1}"
+    arrival = opts.arrival
+    if arrival.rate is not None:
+        return f"{arrival} at {arrival.rate:g} req/s"
+    return str(arrival) if arrival.kind == "burst" else f"{arrival} req/s"
 
 
 def prompts_for(source: WorkloadSource, n: int, rng: np.random.Generator) -> list[Prompt]:
@@ -180,6 +202,7 @@ def _spec(opts: LoadOptions, parent: str | None) -> dict[str, Any]:
         "url": opts.target.base_url,
         "model": opts.target.model,
         "endpoint": opts.target.endpoint,
+        "schedule": describe_schedule(opts),
         "arrival": opts.arrival.model_dump() if opts.arrival else None,
         "concurrency": opts.concurrency,
         "duration_s": opts.duration_s,
