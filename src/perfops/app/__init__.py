@@ -11,7 +11,13 @@ from perfops.app.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
     from perfops.app.chaos import load_experiment, recover_faults, run_experiment
-    from perfops.app.collect import LakeSink, run_collect, targets_from_config
+    from perfops.app.collect import (
+        LakeSink,
+        LakeWriter,
+        WriterStats,
+        run_collect,
+        targets_from_config,
+    )
     from perfops.app.cost import (
         CostReport,
         cost_report,
@@ -29,22 +35,27 @@ if TYPE_CHECKING:
         LoadOptions,
         LoadResult,
         WorkloadSource,
+        describe_schedule,
         run_capacity,
         run_load,
         run_sweep,
     )
-    from perfops.app.metrics import as_json, kpis, list_metrics, show_metric
+    from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
     "CostReport",
     "LakeSink",
+    "LakeWriter",
     "LoadOptions",
     "LoadResult",
+    "MetricSummary",
     "Runtime",
     "WorkloadSource",
+    "WriterStats",
     "as_json",
     "cost_report",
+    "describe_schedule",
     "export_focus",
     "import_prometheus",
     "kpis",
@@ -79,7 +90,7 @@ __getattr__ = lazy_exports(
     globals(),
     {
         "chaos": ("load_experiment", "recover_faults", "run_experiment"),
-        "collect": ("LakeSink", "run_collect", "targets_from_config"),
+        "collect": ("LakeSink", "LakeWriter", "WriterStats", "run_collect", "targets_from_config"),
         "cost": (
             "CostReport",
             "cost_report",
@@ -97,11 +108,12 @@ __getattr__ = lazy_exports(
             "LoadOptions",
             "LoadResult",
             "WorkloadSource",
+            "describe_schedule",
             "run_capacity",
             "run_load",
             "run_sweep",
         ),
-        "metrics": ("as_json", "kpis", "list_metrics", "show_metric"),
+        "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )
