@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._terminal import rich_text
 
 app = typer.Typer(help="Browse the metrics stored in the lake.", no_args_is_help=True)
 
@@ -48,12 +49,12 @@ def ls(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = Fa
     for r in rows:
         names = ", ".join(r.raw_names)
         table.add_row(
-            r.metric,
+            rich_text(r.metric),
             str(r.series),
             f"{r.samples:,}",
             _when(r.first_ms),
             _when(r.last_ms),
-            names if len(names) < 80 else names[:77] + "...",
+            rich_text(names if len(names) < 80 else names[:77] + "..."),
         )
     Console().print(table)
 
@@ -91,7 +92,7 @@ def show(
     shared = _shared_labels([v.labels for v in views])
     common = ", ".join(f"{k}={val}" for k, val in sorted(shared.items()))
     table = Table(
-        title=f"{metric} since {since}" + (f"\nall series: {common}" if common else ""),
+        title=rich_text(f"{metric} since {since}" + (f"\nall series: {common}" if common else "")),
         title_justify="left",
     )
     table.add_column("series", overflow="fold")
@@ -101,7 +102,7 @@ def show(
     for v in views:
         text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()) if k not in shared)
         table.add_row(
-            text,
+            rich_text(text),
             str(v.samples),
             _num(v.last),
             _num(v.min),
@@ -158,7 +159,7 @@ def kpis(
     )
     for r in rows:
         table.add_row(
-            r.group,
+            rich_text(r.group),
             _num(r.requests),
             f"{r.requests_per_s:.2f}",
             _num(r.output_tokens),

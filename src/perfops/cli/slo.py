@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from perfops.cli._context import echo_json, runtime
+from perfops.cli._terminal import echo, rich_markup
 from perfops.errors import UsageError
 
 app = typer.Typer(
@@ -72,12 +73,14 @@ def status(
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
         table.add_row(
-            f"{r.name}\n[dim]{r.kind}, {r.period}[/]",
+            f"{rich_markup(r.name)}\n[dim]{r.kind}, {r.period}[/]",
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            "[red]" + ", ".join(r.firing) + "[/]" if r.firing else (r.note or "ok"),
+            f"[red]{rich_markup(', '.join(r.firing))}[/]"
+            if r.firing
+            else rich_markup(r.note or "ok"),
         )
     Console().print(table)
 
@@ -203,5 +206,5 @@ def import_(
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     entries, warnings = import_openslo(text, source=str(source))
     for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     typer.echo(render_slos_yaml(entries, source=str(source)), nl=False)
