@@ -62,17 +62,23 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _SEPARATORS = "\u2028\u2029"
 _CONTROLS = [c for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\n\t"]
+# Lone surrogates are bytes that were not UTF-8 (Python decodes them with surrogateescape):
+# written out, they would reach the terminal as raw bytes.
+_SURROGATES = range(0xD800, 0xE000)
 _VISIBLE = {c: f"\\x{c:02x}" for c in _CONTROLS} | {
-    ord(ch): f"\\u{ord(ch):04x}" for ch in _BIDI + _SEPARATORS
+    c: f"\\u{c:04x}" for c in (*map(ord, _BIDI + _SEPARATORS), *_SURROGATES)
 }
-_UNSAFE = re.compile("[" + re.escape("".join(map(chr, _VISIBLE))) + "]")
+_UNSAFE = re.compile(
+    "[" + re.escape("".join(chr(c) for c in _VISIBLE if c not in _SURROGATES)) + "\ud800-\udfff]"
+)
 
 
 def terminal_text(value: str) -> str:
-    """``value`` with every control character (but newline and tab), bidi control and line
-    separator shown as a visible escape: ESC becomes ``\\x1b``, U+202E ``\\u202e``. Nothing a
-    value holds can then move the cursor, clear the screen, set a title or a hyperlink (ANSI
-    CSI and OSC sequences), or reorder what the reader sees. For display: not reversible."""
+    """``value`` with every control character (but newline and tab), bidi control, line
+    separator and lone surrogate (a byte that was not UTF-8) shown as a visible escape: ESC
+    becomes ``\\x1b``, U+202E ``\\u202e``. Nothing a value holds can then move the cursor,
+    clear the screen, set a title or a hyperlink (ANSI CSI and OSC sequences), or reorder
+    what the reader sees. For display: not reversible."""
     return value.translate(_VISIBLE)
 
 
