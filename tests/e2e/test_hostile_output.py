@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +115,43 @@ def test_an_error_naming_a_hostile_value_is_printed_escaped(tmp_path: Path) -> N
 
 
 def test_a_usage_error_quoting_a_hostile_argument_is_printed_escaped(tmp_path: Path) -> None:
-    result = run_cli(f"metrics{CLEAR}\u202e", cwd=tmp_path)
+    result = run_cli("metrics", "ls", "--x\u202eyz", cwd=tmp_path)
     assert result.returncode == 2
-    assert "metrics\\x1b[2J\\u202e" in result.stderr
+    assert "No such option: --x\\u202eyz" in result.stderr
     _assert_shown_safely(result.stdout + result.stderr)
+
+
+HOSTILE_MODEL = f'{MARKUP}"}} or vector(1) or foo{{a="{CLEAR}\u202e'
+CONFIG = f"""apiVersion: perfops/v1
+services:
+  - name: chat
+    endpoint: http://127.0.0.1:9/v1
+    model: {json.dumps(HOSTILE_MODEL)}
+    gpu: {{type: H100-SXM}}
+slos:
+  - {{name: chat-avail, service: chat, sli: {{kind: availability}}, objective: 99.9,
+     description: {json.dumps(HOSTILE_MODEL + " {{{{ $value }}}}")}}}
+"""
+
+
+def test_cost_report_shows_a_hostile_model_name(tmp_path: Path) -> None:
+    (tmp_path / "perfops.yaml").write_text(CONFIG)
+    result = run_cli("cost", "report", "--by", "model", cwd=tmp_path, env=WIDE)
+    assert result.returncode == 0, result.stderr
+    assert '[/bold]x"} or vector(1) or foo{a="\\x1b[2J\\u202e' in result.stdout
+    _assert_shown_safely(result.stdout + result.stderr)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_slo_rules_for_a_hostile_model_pass_promtool(tmp_path: Path) -> None:
+    (tmp_path / "perfops.yaml").write_text(CONFIG)
+    result = run_cli("slo", "rules", "--out", "gen", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    promtool = str(shutil.which("promtool"))
+    for command in ("check", "test"):
+        file = "rules.yml" if command == "check" else "rules_test.yml"
+        checked = subprocess.run(
+            [promtool, command, "rules", file], cwd=tmp_path / "gen",
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -2,6 +2,9 @@
 goes through here, so that no value can inject rich markup (``[/bold]x`` would raise a
 MarkupError), an emoji code, or control and bidi characters (shown escaped, ``\\x1b``).
 
+Values reach rich as :class:`rich.text.Text` (:func:`rich_text`), never inside a markup
+string: rich's markup escaping is lossy around backslashes and leaves ``:emoji:`` codes.
+
 Rich is imported lazily: only renderers use it, and ``perfops --help`` stays fast.
 """
 
@@ -17,23 +20,15 @@ from perfops._internal.escape import terminal_text
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["VisibleStream", "echo", "rich_markup", "rich_text", "terminal_text"]
+__all__ = ["VisibleStream", "echo", "rich_text", "terminal_text"]
 
 
 def rich_text(value: object, style: str = "") -> Text:
-    """``value`` as a rich Text: never parsed for markup or emoji, controls shown escaped."""
+    """``value`` as a rich Text for a cell, a title or ``Text.assemble``: never parsed for
+    markup or emoji, controls shown escaped."""
     from rich.text import Text
 
     return Text(terminal_text(str(value)), style=style)
-
-
-def rich_markup(value: object) -> str:
-    """``value`` for a place rich parses as markup (a table cell or title given as str):
-    ``[`` escaped, controls shown escaped. Prefer :func:`rich_text`: markup still turns
-    ``:emoji_name:`` codes into emoji."""
-    from rich.markup import escape
-
-    return escape(terminal_text(str(value)))
 
 
 def echo(message: str, *, err: bool = False, nl: bool = True) -> None:

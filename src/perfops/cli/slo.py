@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from perfops.cli._context import echo_json, runtime
-from perfops.cli._terminal import echo, rich_markup
+from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
 
 app = typer.Typer(
@@ -55,6 +55,7 @@ def status(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="perfops slo status", title_justify="left")
     for col in (
@@ -73,14 +74,12 @@ def status(
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
         table.add_row(
-            f"{rich_markup(r.name)}\n[dim]{r.kind}, {r.period}[/]",
+            Text.assemble(rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim")),
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            f"[red]{rich_markup(', '.join(r.firing))}[/]"
-            if r.firing
-            else rich_markup(r.note or "ok"),
+            rich_text(", ".join(r.firing), "red") if r.firing else rich_text(r.note or "ok"),
         )
     Console().print(table)
 
