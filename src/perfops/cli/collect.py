@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime, warn
+from perfops.cli._terminal import rich_text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -113,7 +114,7 @@ def _table(
         table.add_column(col, overflow="fold")
     if runner is None:
         for t in targets:
-            table.add_row(getattr(t, "name", "?"), "starting", "", "", "", "")
+            table.add_row(rich_text(getattr(t, "name", "?")), "starting", "", "", "", "")
         return table
     for h in runner.health.values():
         state = (
@@ -126,12 +127,12 @@ def _table(
         spec = next(t for t in runner.targets if t.name == h.name)
         rate = h.samples_last / spec.interval if h.up else 0.0
         table.add_row(
-            h.name,
+            rich_text(h.name),
             state,
             f"{rate:,.0f}",
             str(h.scrapes),
             str(h.failures),
-            Text(h.last_error or "", "red"),
+            rich_text(h.last_error or "", "red"),
         )
     return table
 

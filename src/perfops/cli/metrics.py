@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._terminal import rich_text
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -57,7 +58,6 @@ def _ls_table(rows: Sequence[MetricSummary], vendor: bool) -> Table:
     never cut. With ``vendor``, each metric's vendor names follow it, one per line."""
     from rich import box
     from rich.table import Table
-    from rich.text import Text
 
     days = {_when(ms, "%Y-%m-%d") for r in rows for ms in (r.first_ms, r.last_ms)}
     one_day = len(days) == 1
@@ -77,14 +77,14 @@ def _ls_table(rows: Sequence[MetricSummary], vendor: bool) -> Table:
     table.add_column("to", no_wrap=True)
     for r in rows:
         table.add_row(
-            r.metric,
+            rich_text(r.metric),
             str(r.series),
             f"{r.samples:,}",
             _when(r.first_ms, time_format),
             _when(r.last_ms, time_format),
         )
         if vendor and r.raw_names != (r.metric,):  # a name kept as written is not repeated
-            table.add_row(Text("\n".join(f"  {n}" for n in r.raw_names), style="dim"))
+            table.add_row(rich_text("\n".join(f"  {n}" for n in r.raw_names), "dim"))
     return table
 
 
@@ -121,7 +121,7 @@ def show(
     shared = _shared_labels([v.labels for v in views])
     common = ", ".join(f"{k}={val}" for k, val in sorted(shared.items()))
     table = Table(
-        title=f"{metric} since {since}" + (f"\nall series: {common}" if common else ""),
+        title=rich_text(f"{metric} since {since}" + (f"\nall series: {common}" if common else "")),
         title_justify="left",
     )
     table.add_column("series", overflow="fold")
@@ -131,7 +131,7 @@ def show(
     for v in views:
         text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()) if k not in shared)
         table.add_row(
-            text,
+            rich_text(text),
             str(v.samples),
             _num(v.last),
             _num(v.min),
@@ -188,7 +188,7 @@ def kpis(
     )
     for r in rows:
         table.add_row(
-            r.group,
+            rich_text(r.group),
             _num(r.requests),
             f"{r.requests_per_s:.2f}",
             _num(r.output_tokens),
