@@ -12,6 +12,7 @@ from perfops.app.runtime import Runtime, open_runtime
 if TYPE_CHECKING:
     from perfops.app.chaos import load_experiment, recover_faults, run_experiment
     from perfops.app.collect import LakeSink, run_collect, targets_from_config
+    from perfops.app.compare import RunComparison, compare_runs
     from perfops.app.cost import (
         CostReport,
         cost_report,
@@ -41,9 +42,11 @@ __all__ = [
     "LakeSink",
     "LoadOptions",
     "LoadResult",
+    "RunComparison",
     "Runtime",
     "WorkloadSource",
     "as_json",
+    "compare_runs",
     "cost_report",
     "export_focus",
     "import_prometheus",
@@ -88,6 +91,7 @@ __getattr__ = lazy_exports(
             "report_json",
             "workspace_prices",
         ),
+        "compare": ("RunComparison", "compare_runs"),
         "cost_plan": ("roi_of_periods", "roi_of_runs", "scenario"),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
