@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         report_json,
         workspace_prices,
     )
-    from perfops.app.cost_plan import roi_of_periods, roi_of_runs, scenario
+    from perfops.app.cost_plan import RunsRoi, roi_of_periods, roi_of_runs, scenario
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
@@ -44,6 +44,7 @@ __all__ = [
     "LoadResult",
     "RunComparison",
     "Runtime",
+    "RunsRoi",
     "WorkloadSource",
     "as_json",
     "compare_runs",
@@ -92,7 +93,7 @@ __getattr__ = lazy_exports(
             "workspace_prices",
         ),
         "compare": ("RunComparison", "compare_runs"),
-        "cost_plan": ("roi_of_periods", "roi_of_runs", "scenario"),
+        "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
