@@ -251,7 +251,7 @@ def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
     roi = out["roi"]
     # searches without repeats have no interval: nothing says the difference is not noise
     assert out["significant"] is False
-    assert "no interval for run A and B" in out["notes"][0]
+    assert "no confidence interval for run A and B" in out["notes"][0]
     # 40 req/s x 128 = 5,120 tokens/s at 70% utilisation: ceil(5120 / 896) = 6 GPUs before,
     # ceil(5120 / 1344) = 4 after; at $3.60 x 730 h: 15,768.00 vs 10,512.00 a month
     assert (roi["gpus_before"], roi["gpus_after"]) == (6, 4)

@@ -6,12 +6,16 @@ validity verdict. Journals of every age are read: each field is looked for under
 has had or may have, and what was found is said in words (:attr:`CapacityReading.read`), so a
 comparison never rests on a figure nobody can trace.
 
-Interval: ``capacity_interval``, ``interval``, ``capacity_rps_interval`` or ``ci``, as
-``[low, high]`` or ``{"low", "high"}`` (also ``lo``/``hi``, ``lower``/``upper``), with its
-``confidence`` beside it or in the summary (95% when absent), also inside a ``capacity``
-object. Lower bound: ``lower_bound`` or ``capped`` true, or a reason that says the SLO still
-held at the maximum rate. Validity: ``valid`` false, or ``validity`` "INVALID" (or an object
-with ``valid`` and ``reasons``), with ``invalid_reasons`` or ``reasons``.
+Interval: ``interval_rps``, ``capacity_interval``, ``interval``, ``capacity_rps_interval`` or
+``ci``, as ``[low, high]`` or ``{"low", "high"}`` (also ``lo``/``hi``, ``lower``/``upper``),
+with its ``confidence`` beside it or in the summary (95% when absent), also inside a
+``capacity`` object. An interval whose ``confidence`` is given as null, or whose ``method`` is
+``bracket``, is the search's bracket, not a confidence interval, and is not used as one.
+Lower bound: ``lower_bound`` or ``capped`` true, ``method`` "lower bound", or a reason that
+says the SLO still held at the maximum rate. Validity: ``valid`` false, or ``validity``
+"INVALID" (or an object with ``valid`` and ``reasons``), with ``invalid``,
+``invalid_reasons`` or ``reasons``. Repeats: a ``repeats`` list, else the points of phase
+``repeat``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from perfops.store import RunRecord
 
 __all__ = ["CapacityReading", "read_capacity"]
 
-_INTERVAL_KEYS = ("capacity_interval", "interval", "capacity_rps_interval", "ci")
+_INTERVAL_KEYS = ("interval_rps", "capacity_interval", "interval", "capacity_rps_interval", "ci")
 _BOUNDS = (("low", "high"), ("lo", "hi"), ("lower", "upper"), ("low_rps", "high_rps"))
 _CAPPED_WORDS = ("maximum rate", "max rate", "max-rate")
 
@@ -66,8 +70,9 @@ def _pair(value: Any) -> tuple[float, float] | None:
     return low, high
 
 
-def _interval(summary: Mapping[str, Any]) -> tuple[float, float, float, str] | None:
-    """(low, high, confidence, where it was read) of the first interval found."""
+def _interval(summary: Mapping[str, Any]) -> tuple[float, float, float | None, str] | None:
+    """(low, high, confidence, where it was read) of the first interval found; confidence
+    None when the interval is the search's bracket rather than a confidence interval."""
     places: list[tuple[str, Mapping[str, Any]]] = [("", summary)]
     nested = summary.get("capacity")
     if isinstance(nested, Mapping):
@@ -77,17 +82,22 @@ def _interval(summary: Mapping[str, Any]) -> tuple[float, float, float, str] | N
             pair = _pair(place.get(key))
             if pair is None:
                 continue
-            own = place[key].get("confidence") if isinstance(place[key], Mapping) else None
-            level = _number(own) or _number(place.get("confidence")) or COMPARE_CONFIDENCE
-            level = level / 100 if level > 1 else level  # 95 or 0.95
-            return pair[0], pair[1], level, prefix + key
+            own = place[key] if isinstance(place[key], Mapping) else place
+            if ("confidence" in own and own["confidence"] is None) or (
+                str(place.get("method", "")).lower() == "bracket"
+            ):
+                return pair[0], pair[1], None, prefix + key
+            level = _number(own.get("confidence")) or COMPARE_CONFIDENCE
+            return pair[0], pair[1], level / 100 if level > 1 else level, prefix + key
     return None
 
 
 def _validity(summary: Mapping[str, Any]) -> tuple[bool | None, list[str]]:
     raw = summary.get("validity")
     valid: bool | None = None
-    reasons: Any = summary.get("invalid_reasons") or summary.get("reasons") or []
+    reasons: Any = next(
+        (summary[k] for k in ("invalid", "invalid_reasons", "reasons") if summary.get(k)), []
+    )
     if isinstance(summary.get("valid"), bool):
         valid = summary["valid"]
     elif isinstance(raw, str):
@@ -103,6 +113,8 @@ def _validity(summary: Mapping[str, Any]) -> tuple[bool | None, list[str]]:
 def _capped(summary: Mapping[str, Any]) -> bool:
     if summary.get("lower_bound") is True or summary.get("capped") is True:
         return True
+    if str(summary.get("method", "")).lower() == "lower bound":
+        return True
     reason = str(summary.get("reason") or "").lower()
     return "still meets" in reason and any(w in reason for w in _CAPPED_WORDS)
 
@@ -115,7 +127,11 @@ def read_capacity(run: RunRecord) -> CapacityReading:
     gpus = gpus if isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 0 else None
     found = _interval(summary)
     capped = _capped(summary)
-    low, high, level, where = found if found else (None, None, COMPARE_CONFIDENCE, "")
+    low, high, level, where = found if found else (None, None, None, "")
+    bracket = found is not None and level is None
+    if bracket:
+        low = high = None  # a bracket is no confidence interval
+    level = level or COMPARE_CONFIDENCE
     endpoint = CapacityFigure(rps, low, high, level, capped)
     per_gpu = None
     rps_gpu = _number(summary.get("capacity_rps_per_gpu"))
@@ -131,12 +147,23 @@ def read_capacity(run: RunRecord) -> CapacityReading:
             capped,
         )
     valid, reasons = _validity(summary)
-    repeats = summary.get("repeats")
-    count = len(repeats) if isinstance(repeats, list) else None
+    count = _repeats(summary)
+    where = f"'{where}' is the search's bracket, not a confidence interval" if bracket else where
     return CapacityReading(
         run.run_id, endpoint, per_gpu, gpus, valid, reasons, count,
         _describe(run.run_id, endpoint, where, gpus, valid, count),
     )  # fmt: skip
+
+
+def _repeats(summary: Mapping[str, Any]) -> int | None:
+    repeats = summary.get("repeats")
+    if isinstance(repeats, list):
+        return len(repeats)
+    points = summary.get("points")
+    if isinstance(points, list):
+        phases = [p.get("phase") for p in points if isinstance(p, Mapping)]
+        return phases.count("repeat") if "repeat" in phases else None
+    return None
 
 
 def _describe(
@@ -150,8 +177,10 @@ def _describe(
     if fig.rps is None:
         return f"{run_id}: capacity_rps absent or null (no rate met the SLO)"
     parts = [f"{run_id}: capacity_rps {fig.rps:g}"]
-    if where:
+    if fig.low is not None and fig.high is not None:
         parts.append(f"interval [{fig.low:g}, {fig.high:g}] ({fig.confidence:.0%}) from '{where}'")
+    elif where:
+        parts.append(f"no confidence interval: {where}")
     else:
         parts.append("no interval (none of " + ", ".join(_INTERVAL_KEYS) + ")")
     parts.append(f"{gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "GPU count unknown")

@@ -317,8 +317,9 @@ def compare_capacity(
         return _replace(
             head,
             verdict=NO_INTERVAL,
-            note=f"no interval for run {' and '.join(missing)} (a search without repeats): "
-            "whether the difference is significant cannot be judged",
+            note=f"no confidence interval for run {' and '.join(missing)} (a search without "
+            "repeats, or only its bracket): whether the difference is significant cannot be "
+            "judged",
         )
     z = NormalDist().inv_cdf((1 + confidence) / 2)
     se_a, se_b = _se(a), _se(b)

@@ -51,6 +51,7 @@ def capacity(run_id: str, summary: dict[str, Any], gpus: int | None = 2) -> RunR
 @pytest.mark.parametrize(
     "interval",
     [
+        {"interval_rps": [18.5, 21.5], "confidence": 0.95, "method": "interpolated"},
         {"capacity_interval": [18.5, 21.5]},
         {"interval": {"low": 18.5, "high": 21.5, "confidence": 95}},
         {"capacity": {"ci": {"lo": 18.5, "hi": 21.5}}, "confidence": 0.95},
@@ -74,7 +75,43 @@ def test_a_search_without_repeats_has_no_verdict_and_says_what_it_read() -> None
     result = compare_capacity_runs(a, b)
     assert {d.verdict for d in result.differences} == {NO_INTERVAL}
     assert not any(d.significant for d in result.differences)
-    assert "no interval (none of capacity_interval" in result.capacities[0].read
+    assert "no interval (none of interval_rps, capacity_interval" in result.capacities[0].read
+
+
+def test_a_bracket_is_no_confidence_interval_and_repeats_are_counted() -> None:
+    repeat = {"rate": 20.0, "phase": "repeat", "passed": True}
+    summary = {
+        "capacity_rps": 20.0,
+        "interval_rps": [16.0, 24.0],
+        "confidence": None,
+        "method": "bracket",
+        "points": [{"rate": 10.0, "phase": "probe"}, repeat, repeat, repeat],
+    }
+    result = compare_capacity_runs(
+        capacity("cap-a", summary), capacity("cap-b", {**summary, "capacity_rps": 30.0})
+    )
+    assert result.differences[0].verdict == NO_INTERVAL
+    assert "'interval_rps' is the search's bracket" in result.capacities[0].read
+    assert "3 repeats" in result.capacities[0].read
+
+
+def test_a_search_that_met_the_slo_at_every_rate_is_a_lower_bound() -> None:
+    unbounded = {
+        "capacity_rps": 64.0,
+        "interval_rps": [64.0, None],
+        "confidence": None,
+        "method": "lower bound",
+        "valid": False,
+        "invalid": ["out of runs before the highest rate had its repeats"],
+        "reason": "out of runs before a rate missed the SLO (raise --max-runs)",
+    }
+    result = compare_capacity_runs(
+        capacity("cap-a", unbounded),
+        capacity("cap-b", {"capacity_rps": 30.0, "interval_rps": [28.0, 32.0]}),
+    )
+    assert result.capacities[0].endpoint.lower_bound
+    assert result.capacities[0].reasons == unbounded["invalid"]
+    assert result.differences[0].verdict == NO_INTERVAL  # a lower bound has no interval
 
 
 def test_a_capped_search_is_a_lower_bound_and_an_invalid_one_is_flagged() -> None:

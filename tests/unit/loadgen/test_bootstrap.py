@@ -175,7 +175,7 @@ def test_capacities_compare_through_their_intervals() -> None:
     assert close.high - close.low == pytest.approx(2 * math.sqrt(2) * 1.5)
     bare = compare_capacity(a, CapacityFigure(30.0))
     assert (bare.verdict, bare.significant) == (NO_INTERVAL, False)
-    assert "no interval for run B" in bare.note
+    assert "no confidence interval for run B" in bare.note
 
 
 def test_a_capped_capacity_keeps_only_the_verdict_it_cannot_overturn() -> None:
