@@ -228,7 +228,7 @@ def spec_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[s
     workload: list[str] = []
     target: list[str] = []
     for key in sorted(set(fa) | set(fb)):
-        if key in _IGNORED or fa.get(key) == fb.get(key):
+        if key.rsplit(".", 1)[-1] in _IGNORED or fa.get(key) == fb.get(key):
             continue
         line = f"{key}: {fa.get(key)!r} vs {fb.get(key)!r}"
         (target if key in _TARGET else workload).append(line)

@@ -34,7 +34,10 @@ def load_spec(**changes: Any) -> dict[str, Any]:
 
 
 def test_workload_differences_warn_and_target_differences_are_the_change() -> None:
-    same, _ = spec_differences(load_spec(), load_spec(seed=2, parent="sweep-1"))
+    same, _ = spec_differences(
+        {**load_spec(), "search": {"seed": 0}},
+        {**load_spec(seed=2, parent="sweep-1"), "search": {"seed": 7}},
+    )
     assert same == []  # seeds and bookkeeping are not the workload
     workload, target = spec_differences(
         load_spec(), load_spec(arrival__rate=10.0, url="http://other/v1", slo=[])
