@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -172,8 +173,9 @@ def test_bad_input_is_a_clear_error(workspace: Path) -> None:
     assert "Traceback" not in wrong.stderr
 
 
-def _capacity_run(store: object, run_id: str, rps_per_gpu: float) -> None:
-    """A capacity search as `perfops load capacity` journals it (128 output tokens a request)."""
+def _capacity_run(store: object, run_id: str, rps_per_gpu: float, **summary: object) -> None:
+    """A capacity search as `perfops load capacity` journals it (128 output tokens a request),
+    plus ``summary`` (an interval, a reason)."""
     from perfops.store import RunRecord, Store
 
     assert isinstance(store, Store)
@@ -183,9 +185,55 @@ def _capacity_run(store: object, run_id: str, rps_per_gpu: float) -> None:
             run_id, "capacity", 1, "passed", 2,
             {"service": "chat", "gpus": 1, "slo": ["ttft_p99<=300ms"]},
             {"capacity_rps": rps_per_gpu, "capacity_rps_per_gpu": rps_per_gpu,
-             "points": [{"rate": rps_per_gpu, "passed": True, "summary": point}]},
+             "points": [{"rate": rps_per_gpu, "passed": True, "summary": point}], **summary},
         )
     )  # fmt: skip
+
+
+def _roi(workspace: Path, before: str, after: str, *args: str) -> subprocess.CompletedProcess:
+    result = run_cli(
+        "cost", "roi", "--before", before, "--after", after, "--traffic", "40rps", *args,
+        cwd=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_roi_on_a_difference_that_is_not_significant_says_so(workspace: Path) -> None:
+    from perfops.store import Store
+
+    lake = Store(workspace / ".perfops" / "lake")
+    _capacity_run(lake, "noisy-before", 10.0, capacity_interval=[8.0, 12.0])
+    _capacity_run(lake, "noisy-after", 11.0, capacity_interval=[9.0, 13.0])
+    _capacity_run(lake, "clear-after", 15.0, capacity_interval=[14.0, 16.0])
+    noisy = json.loads(_roi(workspace, "noisy-before", "noisy-after", "--json").stdout)
+    assert noisy["roi"]["capacity_change"] == pytest.approx(0.1)
+    assert noisy["significant"] is False
+    assert noisy["capacity_difference"]["verdict"] == "no significant difference"
+    assert noisy["notes"][0].startswith("the capacity difference is not significant at 95%")
+    table = _roi(workspace, "noisy-before", "noisy-after").stdout
+    assert "note: the capacity difference is not significant at 95%" in table
+    clear = json.loads(_roi(workspace, "noisy-before", "clear-after", "--json").stdout)
+    assert (clear["significant"], clear["bound"], clear["notes"]) == (True, "exact", [])
+    assert clear["capacity_difference"]["verdict"] == "better"
+    assert "not significant" not in _roi(workspace, "noisy-before", "clear-after").stdout
+
+
+def test_roi_on_a_capacity_capped_by_the_maximum_rate_is_a_bound(workspace: Path) -> None:
+    from perfops.store import Store
+
+    lake = Store(workspace / ".perfops" / "lake")
+    capped = "still meets the SLO at the maximum rate 10 req/s"
+    _capacity_run(lake, "capped-before", 10.0, capacity_interval=[9.5, 10.0], reason=capped)
+    _capacity_run(lake, "measured-after", 15.0, capacity_interval=[14.0, 16.0])
+    result = _roi(workspace, "capped-before", "measured-after", "--json")
+    out = json.loads(result.stdout)
+    assert out["bound"] == "upper"  # the before run may hold more: savings are at most this
+    assert "capped-before's capacity is a lower bound, not a capacity" in result.stderr
+    assert out["significant"] is False  # a verdict the capped run could overturn
+    assert out["capacity_difference"]["verdict"] == "inconclusive"
+    table = _roi(workspace, "capped-before", "measured-after").stdout
+    assert "monthly savings at most" in table
 
 
 def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
@@ -199,7 +247,11 @@ def test_roi_of_a_change_worked_by_hand(workspace: Path) -> None:
         "--traffic", "40rps", "--one-off", "1000", "--json", cwd=workspace,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    roi = json.loads(result.stdout)["roi"]
+    out = json.loads(result.stdout)
+    roi = out["roi"]
+    # searches without repeats have no interval: nothing says the difference is not noise
+    assert out["significant"] is False
+    assert "no confidence interval for run A and B" in out["notes"][0]
     # 40 req/s x 128 = 5,120 tokens/s at 70% utilisation: ceil(5120 / 896) = 6 GPUs before,
     # ceil(5120 / 1344) = 4 after; at $3.60 x 730 h: 15,768.00 vs 10,512.00 a month
     assert (roi["gpus_before"], roi["gpus_after"]) == (6, 4)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         run_collect,
         targets_from_config,
     )
+    from perfops.app.compare import RunComparison, compare_runs
     from perfops.app.cost import (
         CostReport,
         cost_report,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
         report_json,
         workspace_prices,
     )
-    from perfops.app.cost_plan import roi_of_periods, roi_of_runs, scenario
+    from perfops.app.cost_plan import RunsRoi, roi_of_periods, roi_of_runs, scenario
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
@@ -50,10 +51,13 @@ __all__ = [
     "LoadOptions",
     "LoadResult",
     "MetricSummary",
+    "RunComparison",
     "Runtime",
+    "RunsRoi",
     "WorkloadSource",
     "WriterStats",
     "as_json",
+    "compare_runs",
     "cost_report",
     "describe_schedule",
     "export_focus",
@@ -99,7 +103,8 @@ __getattr__ = lazy_exports(
             "report_json",
             "workspace_prices",
         ),
-        "cost_plan": ("roi_of_periods", "roi_of_runs", "scenario"),
+        "compare": ("RunComparison", "compare_runs"),
+        "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),

@@ -15,17 +15,20 @@ from decimal import Decimal
 
 import numpy as np
 
+from perfops.app.compare import RunComparison, compare_capacity_runs
 from perfops.app.cost import workspace_prices
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
 from perfops.finops import Candidate, Forecast, Roi, RunEconomics, Scenario, compare, plan
 from perfops.finops.catalog import Purchase
+from perfops.loadgen.compare import Difference
 from perfops.loadgen.slo import Threshold
 from perfops.sim.profiles import serving_profile
 from perfops.sim.virtual import VirtualResult, poisson_workload, simulate
 
 __all__ = [
     "MeasuredCapacity",
+    "RunsRoi",
     "capacities",
     "capacity_from_run",
     "measured_capacity",
@@ -71,6 +74,26 @@ def capacity_from_run(rt: Runtime, run_id: str) -> MeasuredCapacity:
     return MeasuredCapacity(service.gpu.type, rps, per_request, f"run {run_id}")
 
 
+@dataclass(frozen=True)
+class RunsRoi:
+    """The ROI of two capacity runs, and how far the difference behind it can be trusted."""
+
+    roi: Roi
+    before: MeasuredCapacity
+    after: MeasuredCapacity
+    capacity: Difference
+    """after against before, per GPU when both runs give their GPU count (`load compare`)"""
+    bound: str
+    """what the savings and the capacity change are: "exact", or only a "lower" or "upper"
+    bound when a run's capacity was capped by its maximum rate, "unknown" when both were"""
+    warnings: list[str]
+    notes: list[str]
+
+    @property
+    def significant(self) -> bool:
+        return self.capacity.significant
+
+
 def roi_of_runs(
     rt: Runtime,
     before_id: str,
@@ -79,8 +102,9 @@ def roi_of_runs(
     traffic_rps: float,
     one_off: Decimal,
     utilisation: float,
-) -> tuple[Roi, MeasuredCapacity, MeasuredCapacity]:
-    """Compare two capacity runs (before and after a change) at ``traffic_rps``."""
+) -> RunsRoi:
+    """Compare two capacity runs (before and after a change) at ``traffic_rps``; the capacity
+    difference is judged as `perfops load compare` judges it."""
     book = workspace_prices(rt)
     sides = []
     for run_id in (before_id, after_id):
@@ -102,7 +126,46 @@ def roi_of_runs(
         one_off_cost=one_off,
         utilisation_target=utilisation,
     )
-    return roi, before, after
+    judged = compare_capacity_runs(*(rt.store.journal.run(i) for i in (before_id, after_id)))
+    capped = [r.endpoint.lower_bound for r in judged.capacities]
+    bound = {(False, False): "exact", (True, False): "upper", (False, True): "lower"}.get(
+        (capped[0], capped[1]), "unknown"
+    )
+    difference = judged.differences[-1]
+    return RunsRoi(
+        roi, before, after, difference, bound, _roi_warnings(judged, bound),
+        _roi_notes(judged, difference),
+    )  # fmt: skip
+
+
+def _roi_warnings(judged: RunComparison, bound: str) -> list[str]:
+    """A capacity capped by the search's maximum rate is a lower bound, not a capacity."""
+    out = [
+        f"run {r.run_id}'s capacity is a lower bound, not a capacity: the SLO still held at "
+        "the highest rate tried (search again with a higher --max-rate)"
+        for r in judged.capacities
+        if r.endpoint.lower_bound
+    ]
+    if bound != "exact":
+        out.append(
+            {
+                "upper": "the capacity change and the savings are at most what is shown",
+                "lower": "the capacity change and the savings are at least what is shown",
+            }.get(bound, "neither the capacity change nor the savings are known")
+        )
+    return out
+
+
+def _roi_notes(judged: RunComparison, difference: Difference) -> list[str]:
+    notes = list(judged.notes)
+    if not difference.significant:
+        why = difference.note or difference.verdict
+        notes.insert(
+            0,
+            f"the capacity difference is not significant at {judged.confidence:.0%} ({why}): "
+            "this ROI may rest on noise",
+        )
+    return notes
 
 
 def _quantile(values: np.ndarray, q: float) -> float:

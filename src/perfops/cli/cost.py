@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._context import echo_json, positive_seconds, runtime, warn
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
 
 if TYPE_CHECKING:
     from perfops.app.cost import CostReport
+    from perfops.app.cost_plan import RunsRoi
 
 app = typer.Typer(
     help="GPU cost attribution, $/1M tokens (and $/1M SLO-compliant tokens), ROI of a change, "
@@ -209,6 +210,7 @@ def roi(
         if as_json:
             echo_json({"roi": asdict(result), "before": asdict(pb), "after": asdict(pa)})
             return
+        notes, bound = [], ""
         rows = [
             ("", "before", "after"),
             ("output tokens/s per GPU", f"{pb.tokens_per_gpu_s:,.1f}",
@@ -219,12 +221,15 @@ def roi(
     else:
         if traffic is None:
             raise UsageError("comparing runs needs --traffic", hint="e.g. --traffic 40rps")
-        result, b, a = roi_of_runs(
+        runs = roi_of_runs(
             rt, before, after, traffic_rps=_rate(traffic, "--traffic"),
             one_off=Decimal(repr(one_off)), utilisation=_fraction(utilisation, "--utilisation"),
         )  # fmt: skip
+        result, b, a = runs.roi, runs.before, runs.after
+        for line in runs.warnings:
+            warn(line)
         if as_json:
-            echo_json({"roi": asdict(result), "before": asdict(b), "after": asdict(a)})
+            echo_json(_runs_json(runs))
             return
         rows = [
             ("", "before", "after"),
@@ -232,6 +237,10 @@ def roi(
             ("GPU", b.gpu, a.gpu),
             ("capacity / GPU at SLO", f"{b.rps_per_gpu:.2f} req/s", f"{a.rps_per_gpu:.2f} req/s"),
         ]
+        notes = [_significance(runs), *runs.notes]
+        bound = {"upper": "at most ", "lower": "at least ", "unknown": "unknown, "}.get(
+            runs.bound, ""
+        )
     rows += [
         ("$/1M output tokens", _money(result.cost_per_1m_before, cur),
          _money(result.cost_per_1m_after, cur)),
@@ -242,15 +251,43 @@ def roi(
     for label, x, y in rows:
         echo(f"{label:<26} {x:>22} {y:>22}")
     typer.echo(
-        f"capacity per GPU {result.capacity_change:+.1%}; $/1M tokens "
+        f"capacity per GPU {bound}{result.capacity_change:+.1%}; $/1M tokens "
         f"{_money(result.cost_per_1m_change, cur)}; monthly savings "
-        f"{_money(result.monthly_savings, cur)}; payback "
+        f"{bound}{_money(result.monthly_savings, cur)}; payback "
         + (
             f"{result.payback_months} months"
             if result.payback_months is not None
             else "never (nothing saved)"
         )
     )
+    for note in notes:
+        typer.echo(f"note: {note}")
+
+
+def _runs_json(runs: RunsRoi) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "roi": asdict(runs.roi),
+        "before": asdict(runs.before),
+        "after": asdict(runs.after),
+        "significant": runs.significant,
+        "capacity_difference": runs.capacity.as_dict(),
+        "bound": runs.bound,
+        "warnings": runs.warnings,
+        "notes": runs.notes,
+    }
+
+
+def _significance(runs: RunsRoi) -> str:
+    """The capacity difference behind the ROI, as `perfops load compare` judges it."""
+    d = runs.capacity
+    text = "capacity difference (after - before)"
+    if d.delta is not None:
+        text += f" {d.delta:+.2f} {d.unit}"
+    if d.low is not None and d.high is not None:
+        text += f" [{d.low:+.2f}, {d.high:+.2f}]"
+    return f"{text}: {d.verdict}"
 
 
 def _tokens_per_request(rt: Any, period: tuple[int, int], service: str | None) -> float:

@@ -1,7 +1,9 @@
-"""`perfops load run|sweep|capacity`: open-loop load tests against OpenAI-compatible endpoints.
+"""`perfops load run|sweep|capacity|compare`: open-loop load tests against OpenAI-compatible
+endpoints, and two runs compared.
 
 Each command declares only its own options; the shared ones (target, workload, scraping,
-output) come from `_load_options`, and what is shown from `_load_view`."""
+output) come from `_load_options`, and what is shown from `_load_view`; `compare` lives in
+`_load_compare`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from perfops.cli._context import warn
+from perfops.cli._load_compare import compare
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
 from perfops.cli._load_view import as_result, emit, print_run, print_table, row, with_live
 from perfops.errors import UsageError
@@ -24,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 T = TypeVar("T")
+app.command("compare")(compare)
 
 MaxRequests = Annotated[int | None, typer.Option(min=1, help="stop after this many requests")]
 

@@ -4,8 +4,9 @@ The pure parts, free of network and clock: :func:`build_schedule` says when each
 due, :func:`synthetic` and the file readers say what each one asks, and
 :class:`LatencyHistogram` counts what came back. The runners that send the requests
 (:func:`run_open_loop`, :func:`run_closed_loop`, :func:`find_capacity`), what they record
-(:class:`RequestRecord`) and how it is judged (:func:`summarize`, :func:`meets`) are imported
-on first use: they bring the HTTP client in.
+(:class:`RequestRecord`), how it is judged (:func:`summarize`, :func:`meets`) and how two runs
+compare (:func:`compare_samples`, :func:`compare_capacity`) are imported on first use: they
+bring the HTTP client in.
 """
 
 from typing import TYPE_CHECKING
@@ -32,6 +33,20 @@ from perfops.loadgen.workload import (
 
 if TYPE_CHECKING:
     from perfops.loadgen.client import Endpoint, Target
+    from perfops.loadgen.compare import (
+        COMPARE_CAPACITY_METHOD,
+        COMPARE_CONFIDENCE,
+        COMPARE_METHOD,
+        COMPARE_RESAMPLES,
+        COMPARED_LATENCIES,
+        COMPARED_PERCENTILES,
+        CapacityFigure,
+        Difference,
+        RunSample,
+        compare_capacity,
+        compare_samples,
+        run_sample,
+    )
     from perfops.loadgen.records import DEFINITIONS, RequestRecord
     from perfops.loadgen.runner import Plan, payloads_for, run_closed_loop, run_open_loop
     from perfops.loadgen.search import CapacityResult, Point, find_capacity
@@ -40,13 +55,21 @@ if TYPE_CHECKING:
     from perfops.loadgen.workers import PER_WORKER_RPS, auto_workers, run_workers
 
 __all__ = [
+    "COMPARED_LATENCIES",
+    "COMPARED_PERCENTILES",
+    "COMPARE_CAPACITY_METHOD",
+    "COMPARE_CONFIDENCE",
+    "COMPARE_METHOD",
+    "COMPARE_RESAMPLES",
     "DEFINITIONS",
     "LAG_BUDGET_S",
     "MAX_SCHEDULE",
     "PER_WORKER_RPS",
     "ArrivalKind",
     "ArrivalSpec",
+    "CapacityFigure",
     "CapacityResult",
+    "Difference",
     "Endpoint",
     "LatencyHistogram",
     "LengthSpec",
@@ -54,12 +77,15 @@ __all__ = [
     "Point",
     "Prompt",
     "RequestRecord",
+    "RunSample",
     "Summary",
     "SyntheticSpec",
     "Target",
     "Threshold",
     "auto_workers",
     "build_schedule",
+    "compare_capacity",
+    "compare_samples",
     "find_capacity",
     "from_jsonl",
     "from_sharegpt",
@@ -71,6 +97,7 @@ __all__ = [
     "payloads_for",
     "run_closed_loop",
     "run_open_loop",
+    "run_sample",
     "run_workers",
     "summarize",
     "synthetic",
@@ -80,6 +107,20 @@ __getattr__ = lazy_exports(
     globals(),
     {
         "client": ("Endpoint", "Target"),
+        "compare": (
+            "COMPARED_LATENCIES",
+            "COMPARED_PERCENTILES",
+            "COMPARE_CAPACITY_METHOD",
+            "COMPARE_CONFIDENCE",
+            "COMPARE_METHOD",
+            "COMPARE_RESAMPLES",
+            "CapacityFigure",
+            "Difference",
+            "RunSample",
+            "compare_capacity",
+            "compare_samples",
+            "run_sample",
+        ),
         "records": ("DEFINITIONS", "RequestRecord"),
         "runner": ("Plan", "payloads_for", "run_closed_loop", "run_open_loop"),
         "search": ("CapacityResult", "Point", "find_capacity"),
