@@ -1,4 +1,4 @@
-"""The perfops error tree.
+"""The perfops error tree and the exit codes it maps to.
 
 Every error perfops raises on purpose derives from :class:`PerfopsError`, carries the exit
 code the CLI uses, and says what went wrong, where, and how to fix it::
@@ -6,21 +6,56 @@ code the CLI uses, and says what went wrong, where, and how to fix it::
     PerfopsError                 exit 1: a runtime failure
     ├── UsageError               exit 2: the command line is wrong
     ├── ConfigError              exit 2: a spec file is invalid; lists every problem
-    └── StoreError               exit 1: the lake cannot be read or written
+    ├── StoreError               exit 1: the lake cannot be read or written (or is damaged)
+    ├── CheckFailed              exit 1: the run happened, its result is out, and it failed
+    └── Unreachable              exit 3: the run could not happen (the target never answered)
+
+A command that ran but failed its check (an SLO missed, every request failed) prints or
+writes its result first and then raises :class:`CheckFailed`; it never exits by hand, so
+every such verdict reaches a pipeline as exit 1. :data:`EXIT_CODES` is the table the README,
+``perfops --help`` and docs/cli.md show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ConfigError", "PerfopsError", "Problem", "StoreError", "UsageError"]
+__all__ = [
+    "EXIT_CODES",
+    "CheckFailed",
+    "ConfigError",
+    "PerfopsError",
+    "Problem",
+    "StoreError",
+    "Unreachable",
+    "UsageError",
+]
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "success"),
+    (
+        1,
+        "the run happened but failed its check (SLO missed, every request or target failed, "
+        "faults left), or a runtime error (the lake damaged or unwritable)",
+    ),
+    (2, "usage or config error: the command line or a spec file is wrong"),
+    (3, "the run could not happen: the target is unreachable"),
+    (
+        130,
+        "interrupted (Ctrl-C) with no result to judge; a load test stopped by Ctrl-C keeps "
+        "what it measured and is judged on it",
+    ),
+)
+"""What each exit code of the CLI means, in order (the one table users read)."""
 
 
 class PerfopsError(Exception):
     """Root of every error perfops raises on purpose."""
 
     exit_code: int = 1
+    label: str = "error"  # how the CLI heads the line it prints
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -39,6 +74,24 @@ class UsageError(PerfopsError):
 
 class StoreError(PerfopsError):
     """The lake cannot be opened, read or written."""
+
+
+class CheckFailed(PerfopsError):
+    """The command ran and its result is already printed or written, but the result fails
+    the check it was asked for: an SLO missed, every request or target failed, faults left.
+    ``result`` is that result (plain data), for callers of the library."""
+
+    label = "failed"
+
+    def __init__(self, message: str, *, hint: str | None = None, result: Any = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
+
+
+class Unreachable(PerfopsError):
+    """The run could not happen: its target refused or never answered a connection."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)

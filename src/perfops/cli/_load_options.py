@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import json
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from perfops.cli._context import positive_seconds, warn
-from perfops.errors import UsageError
+from perfops.errors import Unreachable, UsageError
 
 if TYPE_CHECKING:
     from perfops.app.load import LoadOptions
@@ -350,7 +351,17 @@ def _first_model(url: str, api_key: str | None) -> str:
         with urllib.request.urlopen(req, timeout=10) as resp:
             data = json.loads(resp.read())
         return str(data["data"][0]["id"])
-    except (OSError, ValueError, KeyError, IndexError) as exc:
+    except urllib.error.HTTPError as exc:  # it answered: the request is wrong
+        raise UsageError(
+            f"cannot list the models at {url}/models: HTTP {exc.code}",
+            hint="pass --model, and check --url and --api-key-env",
+        ) from None
+    except OSError as exc:  # refused, unknown host, no answer: the run cannot happen
+        raise Unreachable(
+            f"cannot reach {url}/models: {getattr(exc, 'reason', None) or exc}",
+            hint="start the server (e.g. `perfops sim`), or check --url",
+        ) from None
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise UsageError(
             f"cannot list the models at {url}/models: {exc}", hint="pass --model, and check --url"
         ) from None

@@ -1,10 +1,12 @@
-"""Root command, global options, and the error policy: one clear line, exit 2 for usage or
-config errors, 1 for runtime errors; ``--debug`` shows the traceback."""
+"""Root command, global options, and the error policy: one clear line and the exit code of
+:data:`perfops.errors.EXIT_CODES` (1 failed check or runtime error, 2 usage or config error,
+3 unreachable target); ``--debug`` shows the traceback."""
 
 from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import traceback
 from pathlib import Path
 from typing import Annotated
@@ -14,12 +16,25 @@ import typer
 from perfops import __version__
 from perfops.cli import chaos, collect, cost, demo, doctor, init, load, metrics, sim, slo, store
 from perfops.cli._terminal import VisibleStream, echo
-from perfops.errors import PerfopsError
+from perfops.errors import EXIT_CODES, PerfopsError
+
+
+def _help() -> str:
+    """The root help: what perfops is, and the exit codes a pipeline can gate on (``\b`` keeps
+    click from rewrapping the table)."""
+    rows = "\n".join(
+        textwrap.fill(meaning, 76, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+        for code, meaning in EXIT_CODES
+    )
+    return (
+        "Production performance operations for GPU inference services: observe, promise, "
+        f"prove, respond, account, show.\n\n\b\nExit codes:\n{rows}"
+    )
+
 
 app = typer.Typer(
     name="perfops",
-    help="Production performance operations for GPU inference services: observe, promise, "
-    "prove, respond, account, show.",
+    help=_help(),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except PerfopsError as exc:
         if debug:
             traceback.print_exc()
-        echo(f"error: {exc}", err=True)
+        echo(f"{exc.label}: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -12,6 +12,7 @@ import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime, warn
 from perfops.cli._terminal import rich_text
+from perfops.errors import CheckFailed, Unreachable
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -90,6 +91,28 @@ def collect(
             for h in runner.health.values()
         }
         echo_json({"lake": str(rt.store.root), "targets": health, "writer": lake.as_dict()})
+    _check(runner)
+
+
+def _check(runner: CollectRunner) -> None:
+    """Exit 1 when every target failed every scrape it had; 3 when none of them ever accepted
+    a connection (the collect could not happen). Some targets up is a success: the table and
+    the JSON say which were down."""
+    health = list(runner.health.values())
+    down = [h for h in health if h.scrapes and h.failures == h.scrapes]
+    if not health or len(down) < len(health):
+        return
+    why = "; ".join(f"{h.name}: {h.last_error}" for h in down)
+    # the scraper words a refused or unresolvable connection "connection failed: ..."
+    if all((h.last_error or "").startswith("connection failed") for h in down):
+        raise Unreachable(
+            f"collect: no target accepted a connection ({why})",
+            hint="start the exporters, or check the target URLs in perfops.yaml",
+        )
+    raise CheckFailed(
+        f"collect: every target was down ({why})",
+        hint="the last error of each says why; `perfops collect -t NAME` retries one target",
+    )
 
 
 def _table(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from perfops.errors import ConfigError
+from perfops.errors import CheckFailed, ConfigError
 
 _LIBRARIES = (
     "deltalake",
@@ -122,5 +122,9 @@ def doctor(ctx: typer.Context) -> None:
         mark = "[green]ok[/]" if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]--[/]")
         table.add_row(c.name, mark, c.detail)
     Console().print(table)
-    if any(c.required and not c.ok for c in checks):
-        raise typer.Exit(1)
+    failed = [c.name for c in checks if c.required and not c.ok]
+    if failed:
+        raise CheckFailed(
+            f"doctor: {len(failed)} required check(s) failed: {', '.join(failed)}",
+            hint="the detail column says how to fix each",
+        )

@@ -19,6 +19,7 @@ import typer
 from perfops.cli._context import warn
 from perfops.cli._load_compare import compare
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
+from perfops.cli._load_verdict import check_capacity, check_run, check_sweep
 from perfops.cli._load_view import as_result, emit, print_run, print_table, row, with_live
 from perfops.errors import UsageError
 
@@ -126,6 +127,7 @@ def run(
         print_run(f"perfops load ({mode})", result)
     if result.scrape_error:
         warn(f"the server's telemetry was not recorded in full: {result.scrape_error}")
+    check_run(result.summary, opts.target.base_url)
 
 
 def _values(text: str, option: str) -> list[float]:
@@ -193,6 +195,7 @@ def sweep(
             [row(f"{v:g} {label}", r) for v, r in steps],
             [f"runs stored in the lake: {', '.join(r.run_id for _, r in steps)}"],
         )
+    check_sweep([r.summary for _, r in steps], opts.target.base_url)
 
 
 @load_command(app, "capacity", duration="20s")
@@ -254,6 +257,7 @@ def capacity(
         },
     )
     if quiet:
+        check_capacity(found, opts.target.base_url)
         return
     slo_text = ", ".join(str(t) for t in opts.slo)
     head = (
@@ -267,3 +271,4 @@ def capacity(
     )
     rows = [row(f"{p.rate:.2f} req/s", as_result(p)) for p in found.points]
     print_table(f"perfops load capacity {run_id}", rows, [head])
+    check_capacity(found, opts.target.base_url)

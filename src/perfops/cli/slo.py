@@ -206,4 +206,10 @@ def import_(
     entries, warnings = import_openslo(text, source=str(source))
     for warning in warnings:
         echo(f"warning: {warning}", err=True)
+    if not entries:  # nothing to paste: the file is not what this command takes
+        raise UsageError(
+            f"{source}: no SLO imported",
+            hint="give an OpenSLO v1 file with at least one `kind: SLO` document that perfops "
+            "can map (the warnings above say why each was skipped)",
+        )
     typer.echo(render_slos_yaml(entries, source=str(source)), nl=False)
