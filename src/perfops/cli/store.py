@@ -1,14 +1,15 @@
-"""`perfops store info|compact`: what the lake holds, and its upkeep."""
+"""`perfops store info|compact|repair`: what the lake holds, its upkeep, and its repair."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from perfops.cli._context import echo_json, runtime
+from perfops.errors import CheckFailed
 
 if TYPE_CHECKING:
     from perfops.app import Runtime
@@ -91,5 +92,75 @@ def compact(
         echo_json(report)
         return
     for name, stats in report.items():
-        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items())
-        typer.echo(f"{name}: {parts}")
+        typer.echo(f"{name}: {_compacted(stats, retention_hours)}")
+
+
+def _compacted(stats: dict[str, Any], retention_hours: float) -> str:
+    """What compaction did to one table, in words."""
+    parts = []
+    if "rollup_rows_written" in stats:
+        days = stats["days_rebuilt"]
+        parts.append(
+            f"{stats['rollup_rows_written']:,} rollup rows written ({days} day(s) rebuilt)"
+            if days
+            else "rollups current"
+        )
+    merged = stats["files_merged"]
+    parts.append(
+        f"{merged} small files merged into {stats['merged_into']}" if merged else "nothing to merge"
+    )
+    parts.append(
+        f"{stats['files_deleted']} unreferenced file(s) older than {retention_hours:g} h deleted"
+    )
+    return "; ".join(parts) + f" (version {stats['version']})"
+
+
+@app.command("repair")
+def repair(
+    ctx: typer.Context,
+    table: Annotated[
+        str | None, typer.Option("--table", help="repair only this table (default: all)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="say what is damaged and what would be done")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Make tables with a damaged Delta log readable at their last good version.
+
+    Damaged newest log entries are moved aside (with copies of their data files) to
+    _repair/<UTC time>/ in the lake; nothing is deleted, and the rows they added are
+    reported. Stop every writer (collect, load, chaos) first. Exit 1 when a table stays
+    damaged (or, with --dry-run, when any is damaged)."""
+    rt = runtime(ctx)
+    reports = [asdict(r) for r in rt.store.repair(table, dry_run=dry_run)]
+    if as_json:
+        echo_json({"lake": str(rt.store.root), "dry_run": dry_run, "tables": reports})
+    else:
+        _print_repairs(reports, dry_run)
+    still = [r["table"] for r in reports if r["problems"] and (dry_run or not r["repaired"])]
+    if still:
+        raise CheckFailed(
+            f"lake table(s) {', '.join(still)} " + ("damaged" if dry_run else "still damaged"),
+            hint="run `perfops store repair` without --dry-run"
+            if dry_run
+            else "restore the lake folder from a backup",
+        )
+
+
+def _print_repairs(reports: list[dict[str, Any]], dry_run: bool) -> None:
+    damaged = [r for r in reports if r["problems"]]
+    if not damaged:
+        typer.echo(f"no damage found in {len(reports)} table(s)")
+        return
+    would = "would be " if dry_run else ""
+    for r in damaged:
+        typer.echo(f"{r['table']}: {'; '.join(r['problems'])}")
+        for action in r["actions"]:
+            typer.echo(f"  {action}")
+        for lost in r["lost"]:
+            typer.echo(f"  {would}lost from the table: {lost}")
+        if r["backup"]:
+            typer.echo(f"  backup {'would go to' if dry_run else 'in'} {r['backup']}")
+        if r["repaired"] and r["opens_at"] is not None:
+            typer.echo(f"  {'would open' if dry_run else 'opens'} at version {r['opens_at']}")

@@ -17,6 +17,7 @@ from perfops.store.records import (
     TableInfo,
     parse_matchers,
 )
+from perfops.store.repair import TableRepair
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
 from perfops.store.timeseries import Matchers, TimeSeries
@@ -33,6 +34,7 @@ __all__ = [
     "SeriesInfo",
     "Store",
     "TableInfo",
+    "TableRepair",
     "TableSpec",
     "TimeSeries",
     "parse_matchers",

@@ -17,6 +17,7 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from perfops.errors import StoreError
+from perfops.store._damage import diagnose
 from perfops.store.schema import TableSpec
 
 __all__ = ["DeltaHandle", "FileStats"]
@@ -52,6 +53,8 @@ class DeltaHandle:
                 return DeltaTable(str(self.path))
             except TableNotFoundError:
                 pass
+            except DeltaError as exc:  # its log cannot be read: say where and what to do
+                raise diagnose(self.path, self.spec.name, exc, "opening it") from None
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
                 return DeltaTable.create(
@@ -108,7 +111,7 @@ class DeltaHandle:
         try:
             write_deltalake(self._open(), data, mode="append", commit_properties=_COMMIT)
         except DeltaError as exc:
-            raise StoreError(f"append to {self.spec.name} failed: {exc}") from exc
+            raise diagnose(self.path, self.spec.name, exc, "an append") from None
 
     def overwrite_where(
         self, table: pa.Table, predicate: str, *, row_group_rows: int | None = None
@@ -116,19 +119,25 @@ class DeltaHandle:
         """Atomically replace the rows matching ``predicate`` (a partition filter) by ``table``.
         Small row groups let readers skip by min/max statistics when ``table`` is sorted."""
         props = WriterProperties(max_row_group_size=row_group_rows or 1024 * 1024)
-        write_deltalake(
-            self._open(),
-            self.conform(table),
-            mode="overwrite",
-            predicate=predicate,
-            commit_properties=_COMMIT,
-            writer_properties=props,
-        )
+        try:
+            write_deltalake(
+                self._open(),
+                self.conform(table),
+                mode="overwrite",
+                predicate=predicate,
+                commit_properties=_COMMIT,
+                writer_properties=props,
+            )
+        except DeltaError as exc:
+            raise diagnose(self.path, self.spec.name, exc, "an overwrite") from None
 
     def snapshot(self) -> DeltaTable:
         """The latest committed version."""
         table = self._open()
-        table.update_incremental()
+        try:
+            table.update_incremental()
+        except DeltaError as exc:
+            raise diagnose(self.path, self.spec.name, exc, "reading it") from None
         return table
 
     def dataset(self) -> ds.Dataset:
@@ -168,17 +177,25 @@ class DeltaHandle:
         return FileStats(len(actions), rows, size, self.snapshot().version())
 
     def compact(self, retention_hours: float) -> dict[str, Any]:
-        """Merge small files, checkpoint the log, and delete files unused for the retention."""
+        """Merge small files, checkpoint the log, and delete files unused for the retention.
+        Returns the files merged and the files they were merged into, the unreferenced files
+        deleted, and the version checkpointed."""
         table = self.snapshot()
-        metrics = table.optimize.compact(commit_properties=_COMMIT)
-        table.update_incremental()
-        table.create_checkpoint()
-        table.cleanup_metadata()
-        removed = table.vacuum(
-            retention_hours=int(retention_hours), enforce_retention_duration=False, dry_run=False
-        )
+        try:
+            metrics = table.optimize.compact(commit_properties=_COMMIT)
+            table.update_incremental()
+            table.create_checkpoint()
+            table.cleanup_metadata()
+            removed = table.vacuum(
+                retention_hours=int(retention_hours),
+                enforce_retention_duration=False,
+                dry_run=False,
+            )
+        except DeltaError as exc:
+            raise diagnose(self.path, self.spec.name, exc, "compaction") from None
         return {
-            "files_added": metrics.get("numFilesAdded", 0),
-            "files_removed": metrics.get("numFilesRemoved", 0),
+            "files_merged": metrics.get("numFilesRemoved", 0),
+            "merged_into": metrics.get("numFilesAdded", 0),
             "files_deleted": len(removed),
+            "version": table.version(),
         }

@@ -8,18 +8,22 @@ probe) go through :meth:`Store.read_query`.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from perfops._internal.clock import Clock, SystemClock
-from perfops.errors import StoreError
+from perfops.errors import StoreError, UsageError
 from perfops.store._delta import DeltaHandle
 from perfops.store._sql import LakeSql, check_read_only
 from perfops.store.journal import Journal
 from perfops.store.records import TableInfo
+from perfops.store.repair import TableRepair, backup_folder, repair_table
 from perfops.store.schema import TABLES
 from perfops.store.timeseries import TimeSeries
 
@@ -40,6 +44,9 @@ class Store:
                 f"cannot create the lake at {self.root}: {exc.strerror}",
                 hint="set workspace.lake in perfops.yaml to a writable folder",
             ) from None
+        self._open_tables()
+
+    def _open_tables(self) -> None:
         self._tables = {name: DeltaHandle(self.root, spec) for name, spec in TABLES.items()}
         self._sql = LakeSql(self._tables)
         self.timeseries = TimeSeries(self._tables, self._sql, self.clock)
@@ -74,10 +81,31 @@ class Store:
 
     def compact(self, retention_hours: float = 1.0) -> dict[str, dict[str, Any]]:
         """Refresh rollups, merge small files, checkpoint logs, vacuum files unused for
-        ``retention_hours`` (0 also removes files a reader of an older snapshot may still need)."""
-        days = self.timeseries.refresh_rollups()
-        report: dict[str, dict[str, Any]] = {
-            name: handle.compact(retention_hours) for name, handle in self._tables.items()
+        ``retention_hours`` (0 also removes files a reader of an older snapshot may still need).
+        Per table: ``files_merged`` small files merged into ``merged_into`` files,
+        ``files_deleted`` unreferenced files deleted, the ``version`` checkpointed, and for the
+        rollup tables ``days_rebuilt`` and ``rollup_rows_written``."""
+        rollups = self.timeseries.refresh_rollups()
+        return {
+            name: {**rollups.get(name, {}), **handle.compact(retention_hours)}
+            for name, handle in self._tables.items()
         }
-        report["samples_1m"]["days_rolled_up"] = len(days)
-        return report
+
+    def repair(self, table: str | None = None, *, dry_run: bool = False) -> list[TableRepair]:
+        """Find damaged Delta logs and (unless ``dry_run``) make each table readable again at
+        its last good version, moving what is damaged to ``_repair/<UTC time>/`` in the lake
+        and copying there the data files of what is moved; nothing is deleted. Run it while
+        nothing writes to the lake."""
+        if table is not None and table not in self._tables:
+            raise UsageError(f"no lake table {table!r}", hint=f"tables: {', '.join(TABLES)}")
+        now = dt.datetime.fromtimestamp(self.clock.now_ns() / 1e9, dt.UTC)
+        backup = backup_folder(self.root, now)
+        names = [table] if table is not None else list(self._tables)
+        reports = [repair_table(self._tables[n].path, n, backup, dry_run=dry_run) for n in names]
+        if not dry_run and backup.is_dir():
+            (backup / "repair.json").write_text(
+                json.dumps([asdict(r) for r in reports if r.damaged], indent=2) + "\n",
+                encoding="utf-8",
+            )
+        self._open_tables()  # forget snapshots read before the repair
+        return reports

@@ -298,19 +298,21 @@ class TimeSeries:
         }
         return [dt.date.fromisoformat(str(d)) for d in stale_days(raw, rolled)]
 
-    def refresh_rollups(self) -> list[dt.date]:
+    def refresh_rollups(self) -> dict[str, dict[str, int]]:
         """Rebuild the 1-minute and 1-hour rollups of every day whose raw samples changed;
-        returns those days."""
-        changed: set[dt.date] = set()
+        returns, per rollup table, the days rebuilt and the rollup rows written."""
+        report: dict[str, dict[str, int]] = {}
         for table, query, order in (
             ("samples_1m", ROLLUP_SQL, "metric, series_id, ts"),
             ("samples_1h", HOURLY_SQL, "metric, series_id, ts"),
         ):
             handle = self._tables[table]
+            days = rows_written = 0
             for day in self.stale_rollup_days(table):
                 rows = self._sql.run(
                     f"{query.format(source='samples', where='day = ?')} ORDER BY {order}", [day]
                 )
                 handle.overwrite_where(rows, f"day = '{day.isoformat()}'", row_group_rows=8192)
-                changed.add(day)
-        return sorted(changed)
+                days, rows_written = days + 1, rows_written + rows.num_rows
+            report[table] = {"days_rebuilt": days, "rollup_rows_written": rows_written}
+        return report

@@ -107,7 +107,14 @@ def test_compaction_merges_files_and_keeps_every_row(store: Store) -> None:
     after = {t.name: t for t in store.info()}
     assert after["samples"].files == 1
     assert after["samples"].rows == before["samples"].rows == 480
-    assert report["samples"]["files_removed"] == 12
+    assert (report["samples"]["files_merged"], report["samples"]["merged_into"]) == (12, 1)
+    minutes = {
+        (info.labels["gpu"], ts // 60_000)
+        for i in range(12)
+        for info, ts, _ in gpu_points(10, start=T0 + i * 600_000)
+    }
+    assert report["samples_1m"]["rollup_rows_written"] == len(minutes)  # one per series-minute
+    assert report["samples_1m"]["days_rebuilt"] == 1
     assert store.timeseries.query_samples("gpu.util", T0, T0 + 86_400_000).num_rows == 480
 
 
