@@ -154,3 +154,18 @@ def test_damage_that_cannot_be_undone_safely_changes_nothing(ws: Path) -> None:
     assert "restore" in result.stderr
     assert middle.read_bytes() == damaged
     assert _entry(ws, "samples", 3).exists()
+
+
+def test_a_missing_data_file_is_named_and_dropped_from_the_table(ws: Path) -> None:
+    lake = ws / ".perfops" / "lake"
+    before = Store(lake).read_query("SELECT count(*) AS n FROM samples").column("n")[0].as_py()
+    gone = sorted((lake / "samples").rglob("*.parquet"))[0]
+    gone.unlink()  # deleted by hand, or lost with a disk
+
+    _one_line_naming(run_cli("metrics", "ls", cwd=ws), "samples", "missing", "store repair")
+    fixed = run_cli("store", "repair", "--table", "samples", cwd=ws)
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"the {GPUS * POINTS} row(s) of the missing data file(s)" in fixed.stdout
+    after = Store(lake).read_query("SELECT count(*) AS n FROM samples").column("n")[0].as_py()
+    assert after == before - GPUS * POINTS  # the other files' rows all there
+    assert run_cli("metrics", "ls", cwd=ws).returncode == 0

@@ -153,6 +153,11 @@ class DeltaHandle:
             self._files = (version, sorted(snap.file_uris()))
         return self._files[1]
 
+    def missing_files(self) -> list[str]:
+        """Data files the latest snapshot references that are not on disk (deleted by hand,
+        lost with a disk): reading the table fails until they are restored or dropped."""
+        return [f for f in self.files() if not Path(f).exists()]
+
     def scan_sql(self) -> str | None:
         """A DuckDB table expression reading the latest snapshot, or None when it has no files.
         DuckDB's own parquet reader is several times faster than scanning the Arrow dataset."""

@@ -55,10 +55,26 @@ class LakeSql:
             for name, value in (extra or {}).items():
                 cur.register(name, value)
             return cur.sql(query, params=list(params)).to_arrow_table()
+        except duckdb.IOException as exc:
+            raise self._missing(names) or StoreError(f"query failed: {exc}") from None
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {exc}") from None
         finally:
             cur.close()
+
+    def _missing(self, names: list[str]) -> StoreError | None:
+        """The error naming a table whose snapshot references data files that are gone."""
+        for name in names:
+            handle = self._tables[name]
+            missing = handle.missing_files()
+            if missing:
+                return StoreError(
+                    f"lake table {name} is damaged: {len(missing)} data file(s) of its version "
+                    f"{handle.snapshot().version()} are missing (e.g. {missing[0]})",
+                    hint=f"restore them from a backup of the lake, or run `perfops store repair "
+                    f"--table {name}` to drop them from the table (their rows are lost)",
+                )
+        return None
 
 
 def check_read_only(query: str) -> None:

@@ -12,7 +12,9 @@ For each table whose log is damaged (see ``_damage``):
   (what they added) are copied to the backup, so that ``store compact`` cannot delete them;
 - a damaged entry with good ones after it: moving them all aside would drop good commits, so
   an append (its commit info readable) is replaced by its readable actions and the later
-  entries stay; anything else is left alone and reported, with the backup as the way back.
+  entries stay; anything else is left alone and reported, with the backup as the way back;
+- data files the readable log names but that are gone: delta-rs' FSCK commits their removal,
+  so the table reads again; their rows are reported lost.
 
 Everything moved or replaced goes to ``LAKE/_repair/<UTC time>/<table>/`` first. Run it with
 nothing writing to the lake (no collect, load test or chaos run going on).
@@ -64,23 +66,56 @@ def repair_table(folder: Path, table: str, backup: Path, *, dry_run: bool) -> Ta
     aside goes to ``backup / table``."""
     scan = scan_log(folder, table)
     report = TableRepair(table)
-    if scan.ok:
-        report.opens_at = scan.entries[-1].version if scan.entries else None
-        return report
     mover = _Mover(folder, backup / table, dry_run)
-    if scan.checkpoint is not None and scan.checkpoint.problem is not None:
-        report.problems.append(scan.checkpoint.problem)
-        scan = scan_log(folder, table, use_checkpoint=False)
-        if not _drop_checkpoint(scan, report, mover):
-            return report
-    _fix_entries(scan, report, mover)
+    if not scan.ok:
+        _fix_log(scan, report, mover)
     report.backup = str(mover.root) if mover.used else None
-    if not dry_run and report.repaired:
+    if not report.repaired:
+        return report
+    if scan.ok or not dry_run:  # the log reads: are the files it names all there?
+        _drop_missing(folder, report, dry_run)
         report.opens_at, report.repaired = _opens(folder)
-    elif report.repaired:
+    else:
         good = [e.version for e in scan.entries if e.problem is None]
         report.opens_at = max(good, default=None)
     return report
+
+
+def _fix_log(scan: LogScan, report: TableRepair, mover: _Mover) -> None:
+    if scan.checkpoint is not None and scan.checkpoint.problem is not None:
+        report.problems.append(scan.checkpoint.problem)
+        scan = scan_log(scan.folder, scan.table, use_checkpoint=False)
+        if not _drop_checkpoint(scan, report, mover):
+            return
+    _fix_entries(scan, report, mover)
+
+
+def _drop_missing(folder: Path, report: TableRepair, dry_run: bool) -> None:
+    """Data files the log names that are gone: delta-rs' FSCK commits their removal, so the
+    table reads again without their rows (which are lost already). No file is touched."""
+    if not (folder / LOG).is_dir() or not any((folder / LOG).glob("*.json")):
+        return
+    try:
+        table = DeltaTable(str(folder))
+        adds = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+    except DeltaError:
+        return  # reported by _opens
+    gone = [
+        (path, rows or 0)
+        for path, rows in zip(adds["path"], adds["num_records"], strict=True)
+        if not (folder / unquote(path)).exists()
+    ]
+    if not gone:
+        return
+    rows = sum(n for _, n in gone)
+    report.problems.append(
+        f"{len(gone)} data file(s) of version {table.version()} are missing (e.g. {gone[0][0]})"
+    )
+    if not dry_run:
+        table.repair(dry_run=False)
+    verb = "would record" if dry_run else "recorded"
+    report.actions.append(f"{verb} the missing data file(s) as removed, in a new version")
+    report.lost.append(f"the {rows:,} row(s) of the missing data file(s)")
 
 
 def _drop_checkpoint(scan: LogScan, report: TableRepair, mover: _Mover) -> bool:
@@ -209,6 +244,7 @@ def _rows_text(rows: int | None, exact: bool) -> str:
 
 
 def _opens(folder: Path) -> tuple[int | None, bool]:
+    """The version the table opens at now, and whether it opens (no log: created anew)."""
     if not (folder / LOG).is_dir() or not any((folder / LOG).glob("*.json")):
         return None, True  # nothing left: the table is created again on first use
     try:
