@@ -6,6 +6,7 @@ speaks SQL: a :class:`Store` answers typed queries of its time series
 :class:`Journal`: runs, events, requests, costs).
 """
 
+from perfops.store._repair import TableRepair
 from perfops.store._writer import BatchWriter
 from perfops.store.journal import Journal
 from perfops.store.records import (
@@ -17,7 +18,6 @@ from perfops.store.records import (
     TableInfo,
     parse_matchers,
 )
-from perfops.store.repair import TableRepair
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
 from perfops.store.timeseries import Matchers, TimeSeries

@@ -20,10 +20,10 @@ import pyarrow as pa
 from perfops._internal.clock import Clock, SystemClock
 from perfops.errors import StoreError, UsageError
 from perfops.store._delta import DeltaHandle
+from perfops.store._repair import TableRepair, backup_folder, repair_table
 from perfops.store._sql import LakeSql, check_read_only
 from perfops.store.journal import Journal
 from perfops.store.records import TableInfo
-from perfops.store.repair import TableRepair, backup_folder, repair_table
 from perfops.store.schema import TABLES
 from perfops.store.timeseries import TimeSeries
 
