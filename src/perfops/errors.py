@@ -6,7 +6,8 @@ code the CLI uses, and says what went wrong, where, and how to fix it::
     PerfopsError                 exit 1: a runtime failure
     ├── UsageError               exit 2: the command line is wrong
     ├── ConfigError              exit 2: a spec file is invalid; lists every problem
-    └── StoreError               exit 1: the lake cannot be read or written
+    ├── StoreError               exit 1: the lake cannot be read or written
+    └── Unreachable              exit 3: the run could not happen (its target does not answer)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "PerfopsError", "Problem", "StoreError", "UsageError"]
+__all__ = ["ConfigError", "PerfopsError", "Problem", "StoreError", "Unreachable", "UsageError"]
 
 
 class PerfopsError(Exception):
@@ -39,6 +40,13 @@ class UsageError(PerfopsError):
 
 class StoreError(PerfopsError):
     """The lake cannot be opened, read or written."""
+
+
+class Unreachable(PerfopsError):
+    """The run could not happen: a target it needs (a service, a simulator's admin API, a
+    fault proxy, a process) does not answer before anything was done to it."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """JSON calls to the control APIs faults talk to (the simulator's admin API, the fault proxy's
-API): standard library only, synchronous, short timeouts, never through an HTTP proxy."""
+API): standard library only, synchronous, short timeouts, never through an HTTP proxy; and the
+check, before a run, that such an API answers and takes the token it is given."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from perfops.errors import PerfopsError
+from perfops import errors
+from perfops.errors import PerfopsError, UsageError
 
-__all__ = ["Unreachable", "call", "delete_if_present", "problem"]
+__all__ = ["Unreachable", "call", "delete_if_present", "probe", "problem"]
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class Unreachable(PerfopsError):
+class Unreachable(errors.Unreachable):
     """No answer from a control API; ``refused`` when nothing listens there any more."""
 
-    def __init__(self, message: str, *, refused: bool) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, refused: bool, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.refused = refused
 
 
@@ -74,6 +76,35 @@ def delete_if_present(
         ) from None
     if status not in gone:
         raise refused(status, answer)
+
+
+def probe(url: str, *, token: str | None, what: str, token_hint: str, not_found: str) -> None:
+    """Before a run, GET ``url`` of the control API that ``what`` names: :class:`Unreachable`
+    (exit 3) when nothing answers; a UsageError (exit 2) when it refuses the token
+    (``token_hint`` says how to give it) or does not know the path (``not_found`` says why)."""
+    try:
+        status, answer = call("GET", url, token=token)
+    except Unreachable as exc:
+        raise Unreachable(
+            f"{what} does not answer ({exc}); nothing was injected",
+            refused=exc.refused,
+            hint="start it, or fix the URL, then run again",
+        ) from None
+    if status in (401, 403):
+        given = "the token it was given" if token else "a request without a token"
+        raise UsageError(
+            f"{what} refused {given} (HTTP {status}: {problem(status, answer)}); nothing was "
+            "injected",
+            hint=token_hint,
+        )
+    if status == 404:
+        raise UsageError(f"{what} has no {url}: {not_found}; nothing was injected")
+    if status >= 400:
+        raise Unreachable(
+            f"{what} is not working (HTTP {status} to GET {url}: {problem(status, answer)}); "
+            "nothing was injected",
+            refused=False,
+        )
 
 
 def problem(status: int, body: Any) -> str:

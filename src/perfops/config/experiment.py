@@ -34,6 +34,14 @@ __all__ = [
 
 MAX_EXPERIMENT_S = 3600.0
 
+EnvName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="the name of an environment variable, e.g. SIM_TOKEN (never the value)",
+    ),
+]
+
 
 class HypothesisSLO(Spec):
     slo: str = Field(description="an SLO of perfops.yaml, evaluated on the experiment's requests")
@@ -101,12 +109,18 @@ class LoadPlan(Spec):
 
 
 class FaultStep(Spec):
-    name: str | None = None
+    name: str | None = Field(default=None, description="shown in the report (default KIND#N)")
     kind: str = Field(description="sim.throttle, sim.error, proxy.latency, process.stop, ...")
     target: str | None = Field(default=None, description="a service (default: load.service)")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, description="the fault kind's own")
     start: Duration = Field(default=0.0, description="offset from the start of the window")
-    duration: Duration
+    duration: Duration = Field(description="how long the fault stays in")
+    token_env: EnvName | None = Field(
+        default=None,
+        description="the variable holding the bearer token of the API the fault talks to "
+        "(sim.*: the simulator's --token, default the target's api_key_env; proxy.*: the "
+        "proxy's --token)",
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> FaultStep:
@@ -181,9 +195,10 @@ class Deploy(Spec):
     a slower build is ``sim.ttft_latency`` or ``sim.token_latency``; a local engine can be
     restarted with other flags by ``process.kill`` with ``restart``)."""
 
-    kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    target: str | None = None
+    kind: str = Field(description="a fault kind, as in an experiment's method")
+    params: dict[str, Any] = Field(default_factory=dict, description="the fault kind's own")
+    target: str | None = Field(default=None, description="a service (default: load.service)")
+    token_env: EnvName | None = Field(default=None, description="as in an experiment's fault step")
 
 
 class Drill(Spec):
