@@ -176,12 +176,12 @@ class FaultSchedule:
         self.runs.append(run)
         await clock.sleep(window_start + step.start - clock.monotonic())
         plugin = fault_for(step.kind)
-        entry = plugin.plan(step_context(self.rt, step, target), step.params,
-                            fault_id=run.fault_id, duration_s=step.duration)  # fmt: skip
-        entry = {**entry, "run_id": self.run_id}
-        self.journal.planned(entry, run_id=self.run_id)  # before it lands
-        self.entries[run.fault_id] = entry
         try:
+            entry = plugin.plan(step_context(self.rt, step, target), step.params,
+                                fault_id=run.fault_id, duration_s=step.duration)  # fmt: skip
+            entry = {**entry, "run_id": self.run_id}
+            self.journal.planned(entry, run_id=self.run_id)  # before it lands
+            self.entries[run.fault_id] = entry
             await asyncio.to_thread(plugin.inject, entry)
         except Exception as exc:  # a fault that did not land fails the run, whatever the cause
             run.inject_error = run.error = _why(exc)
