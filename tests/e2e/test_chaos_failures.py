@@ -197,6 +197,30 @@ def test_a_target_that_goes_down_before_its_fault_fails_the_run(
     assert _pending(ws) == []  # a simulator that is gone holds no fault
 
 
+def test_a_sim_killed_mid_fault_fails_the_run_and_leaves_nothing(
+    tmp_path: Path, chat: FleetThread
+) -> None:
+    with _victim() as victim:
+        ws = _workspace(tmp_path, _service("chat", chat.url()), _service("victim", victim.url()))
+        fault = "{target: victim, kind: sim.ttft_latency, params: {seconds: 0.1}, start: 0s, " \
+            "duration: 6s}"  # fmt: skip
+        proc = _start(ws, _experiment(fault).replace("duration: 3s", "duration: 6s"))
+        _wait_for_line(proc, "injected sim.ttft_latency on victim")
+        assert victim._proc is not None
+        victim._proc.kill()  # mid-fault: the fault ends with it, long before it was due to
+        victim._proc.wait()
+        output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 1, output
+    result = json.loads((ws / "out.json").read_text())
+    assert result["status"] == "failed"
+    assert "ended with its target before it was reverted" in result["reason"]
+    assert "does not answer any more" in result["reason"]
+    assert _pending(ws) == []  # nothing is left: the fault lived in the simulator's memory
+    recover = run_cli("chaos", "recover", cwd=ws)
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert "nothing to recover" in recover.stdout
+
+
 def test_a_fault_the_sim_refuses_fails_the_run_at_once(tmp_path: Path, chat: FleetThread) -> None:
     ws = _workspace(tmp_path, _service("chat", chat.url()))
     refused = HARMLESS.replace("seconds: 0.001", "seconds: 0.001, replica: 9")  # 1 replica

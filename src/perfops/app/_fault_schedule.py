@@ -3,7 +3,9 @@ schedule that injects each at its offset and reverts it at its end (:class:`Faul
 what went wrong with them (:meth:`FaultSchedule.failures`), and the recovery of what an
 earlier runner left (:func:`recover_faults`).
 
-A fault that cannot be injected, or whose revert fails, is a failure of the run: the schedule
+A fault that cannot be injected, whose revert fails (it may still be in), or whose target was
+gone when it was reverted (a simulator or proxy that stopped listening: the fault ended with
+it, not when planned, and nothing is left to recover) is a failure of the run: the schedule
 reports it at once (``on_failure``) so that the run stops, and the verdict is ``failed``.
 Tokens are named, never held: an entry carries the name of the variable holding its control
 API's token (``token_env``), read each time the API is called; the undo journal and the lake
@@ -56,6 +58,7 @@ class FaultRun:
     error: str | None = None  # the first of the two below
     inject_error: str | None = None
     revert_error: str | None = None  # set: the fault may still be in
+    vanished: str | None = None  # its target was gone at the revert: it ended with it
 
     @property
     def label(self) -> str:
@@ -223,9 +226,15 @@ class FaultSchedule:
         run.reverted_ns = self.rt.clock.now_ns()
         run.revert_error = error
         run.error = run.error or error
-        self._event("fault_reverted", run, {"error": error})
+        gone = self.entries[run.fault_id].get("_gone")
+        if error is None and gone and run.injected_ns is not None:
+            run.vanished = str(gone)
+        self._event("fault_reverted", run, {"error": error, "target_gone": run.vanished})
         if error is not None:
             self.say(f"  fault {run.label} could not be reverted: {error}")
+            self.on_failure()
+        elif run.vanished:
+            self.say(f"  fault {run.label} ended with its target: {run.vanished}")
             self.on_failure()
         elif run.injected_ns is not None:
             self.say(f"  reverted {run.kind} on {run.target}")
@@ -240,6 +249,9 @@ class FaultSchedule:
             elif window_done and run.injected_ns is None:
                 out.append(f"fault {run.label} was never injected: the load ended before its "
                            f"start at +{run.start_s:g}s")  # fmt: skip
+            if run.vanished:
+                out.append(f"fault {run.label} ended with its target before it was reverted: "
+                           f"{run.vanished}")  # fmt: skip
             if run.revert_error:
                 out.append(
                     f"fault {run.label} could not be reverted and may still be in: "

@@ -11,10 +11,10 @@ everything, whatever happened; run the recovery load and check the hypothesis ag
 Verdict: ``passed`` (held before, during and after, and every fault went in and came out),
 ``deviated`` (broken during or after), ``aborted`` (a stop condition fired, or no steady state
 to start from), ``interrupted`` (SIGINT/SIGTERM), ``failed`` (a fault could not be injected
-or reverted, or never went in: the run stops at once, and this verdict wins over the others,
-since the experiment did not test what it planned or left a fault behind). The journal goes
-to ``runs`` (kind ``chaos``), each injection and revert to ``events``, every request to
-``requests``.
+or reverted, never went in, or its target was gone before its end: the run stops at once,
+and this verdict wins over the others, since the experiment did not test what it planned or
+left a fault behind). The journal goes to ``runs`` (kind ``chaos``), each injection and
+revert to ``events``, every request to ``requests``.
 
 Offsets, waits and stamps are the Runtime's clock (:class:`FaultSchedule` runs on a manual
 one in tests); the load's requests are stamped by the load generator's wall clock, so an

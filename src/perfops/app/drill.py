@@ -240,10 +240,16 @@ async def _revert(run: _Run, say: Say) -> None:
     except Exception as exc:
         error = _why(exc)
     run.journal.reverted(run.entry["id"], ok=error is None, error=error)
+    gone = run.entry.get("_gone")
+    why = None
     if error is not None:
         why = f"the rollback failed, the candidate may still be out: {error}"
-        run.result.error = "; ".join(e for e in (run.result.error, why) if e)
         say(f"  {why} (`perfops chaos recover` retries it)")
+    elif gone and run.deployed:
+        why = f"the candidate's target was gone before the rollback: {gone}"
+        say(f"  {why}")
+    if why:
+        run.result.error = "; ".join(e for e in (run.result.error, why) if e)
 
 
 def _why(exc: Exception) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from perfops import errors
@@ -53,7 +53,7 @@ def call(
 
 
 def delete_if_present(
-    entry: Mapping[str, Any],
+    entry: MutableMapping[str, Any],
     url: str,
     *,
     token: str | None,
@@ -63,12 +63,14 @@ def delete_if_present(
 ) -> None:
     """DELETE a fault at ``url``, idempotently: an answer in ``gone`` means it was already
     reverted or expired, and a refused connection that its ``owner`` (the simulator, the
-    proxy) is gone and the fault with it. A timeout is an error `perfops chaos recover`
-    retries; any other status is ``refused``."""
+    proxy) is gone and the fault with it: it is noted in ``entry["_gone"]`` (in-process only)
+    for a runner that wants to know the fault ended with its owner, not when planned. A
+    timeout is an error `perfops chaos recover` retries; any other status is ``refused``."""
     try:
         status, answer = call("DELETE", url, token=token)
     except Unreachable as exc:
         if exc.refused:
+            entry["_gone"] = f"the {owner} does not answer any more ({exc})"
             return
         raise PerfopsError(
             f"{entry['kind']} {entry['id']}: cannot revert ({exc})",

@@ -80,7 +80,9 @@ class Fault(Protocol):
     does not answer and a UsageError when it refuses the credentials or cannot take the
     fault, touching nothing; ``inject`` raises PerfopsError when it cannot; ``revert``
     succeeds silently when the fault is already gone, expired or never injected, and raises
-    PerfopsError when it cannot tell (the fault may still be in)."""
+    PerfopsError when it cannot tell (the fault may still be in). A revert that found the
+    fault's owner gone (a simulator or proxy that no longer listens: the fault went with it)
+    sets ``entry["_gone"]`` to why, for a runner to whom that matters."""
 
     kind: ClassVar[str]
 
