@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openai
 from tests._servers import sim_fleet, sim_service_yaml
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
 
 def test_collect_then_browse(tmp_path: Path) -> None:
@@ -29,6 +29,9 @@ def test_collect_then_browse(tmp_path: Path) -> None:
         result = run_cli("collect", "--duration", "2s", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     health = json.loads(result.stdout)["targets"]
+    writer = json.loads(result.stdout)["writer"]  # what reached the lake, what was dropped
+    assert writer["samples"] > 0
+    assert (writer["dropped_batches"], writer["queued_samples"], writer["error"]) == (0, 0, None)
     assert health["dcgm"]["up"] is True
     assert health["chat-vllm"]["samples"] > 0
     assert health["ghost"]["up"] is False
@@ -86,3 +89,75 @@ def test_import_with_a_bad_time_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot read the time 'last tuesday'" in result.stderr
+
+
+def _fill_lake(workspace: Path) -> None:
+    """Real exporter scrapes (tests/fixtures) in the lake, on two UTC days, through the same
+    catalog and sink as `perfops collect`: canonical names, raw names up to 65 characters."""
+    from perfops.app.collect import LakeSink
+    from perfops.store import Store
+    from perfops.telemetry.catalog import load_catalog
+    from perfops.telemetry.exposition import parse
+    from perfops.telemetry.series import SeriesMapper
+
+    (workspace / "perfops.yaml").write_text("apiVersion: perfops/v1\n")
+    sink = LakeSink(Store(workspace / ".perfops" / "lake"))
+    for day, (name, kind) in enumerate(
+        [
+            ("vllm-v1-qwen2.5-0.5b-idle-kops.prom", "vllm"),
+            ("dcgm-h100x8-k8s-labels-sampled-aicr.prom", "dcgm"),
+            ("tgi.prom", "tgi"),
+            ("triton.prom", "triton"),
+            ("node-exporter.prom", "node"),
+        ]
+    ):
+        mapper = SeriesMapper(load_catalog(), source=kind, target_labels={"job": kind})
+        exposition = parse((FIXTURES / name).read_text())
+        sink(mapper.rows(exposition, 1_700_000_000_000 + day * 86_400_000))
+    sink.flush()
+
+
+def _ls_cells(stdout: str) -> list[tuple[str, str, str, list[str]]]:
+    """The rows of `metrics ls` as (metric, series, samples, vendor names), with the names
+    folded over several lines put back together."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "series" in line)
+    width = lines[header].index("series")  # the metric column ends where `series` starts
+    rows: list[tuple[str, str, str, list[str]]] = []
+    for line in lines[header + 2 :]:
+        left, right = line[:width], line[width:].split()
+        if not line.strip():  # the table's last line
+            continue
+        if right:  # a metric's own line
+            rows.append((left.strip(), right[0], right[1], []))
+        elif left.startswith("   "):  # a vendor name
+            rows[-1][3].append(left.strip())
+        elif left.strip():  # the rest of a folded name
+            metric, series, samples, vendor = rows[-1]
+            if vendor:
+                vendor[-1] += left.strip()
+            else:
+                rows[-1] = (metric + left.strip(), series, samples, vendor)
+    return rows
+
+
+def test_metrics_ls_fits_80_columns_and_shows_everything(tmp_path: Path) -> None:
+    _fill_lake(tmp_path)
+    listed = json.loads(run_cli("metrics", "ls", "--json", cwd=tmp_path).stdout)
+    assert max(len(m["metric"]) for m in listed) > 60  # names that cannot fit on one line
+    expected = {m["metric"]: (str(m["series"]), f"{m['samples']:,}") for m in listed}
+    narrow = {"COLUMNS": "80", "NO_COLOR": "1"}
+    plain = run_cli("metrics", "ls", cwd=tmp_path, env=narrow)
+    assert plain.returncode == 0, plain.stderr
+    assert max(len(line) for line in plain.stdout.splitlines()) <= 80
+    assert "DCGM_FI_DEV_GPU_UTIL" not in plain.stdout  # vendor names only with --vendor
+    cells = _ls_cells(plain.stdout)
+    assert {metric: (series, samples) for metric, series, samples, _ in cells} == expected
+    assert len(cells) == len(expected)
+
+    vendor = run_cli("metrics", "ls", "--vendor", cwd=tmp_path, env=narrow)
+    assert vendor.returncode == 0, vendor.stderr
+    assert max(len(line) for line in vendor.stdout.splitlines()) <= 80
+    raw = {metric: names for metric, _, _, names in _ls_cells(vendor.stdout)}
+    for m in listed:  # every vendor name, except a name kept as written
+        assert raw[m["metric"]] == ([] if m["raw_names"] == [m["metric"]] else m["raw_names"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests._servers import FleetThread, get, sim_fleet, sim_service_yaml
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, run_cli
 
 
 def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
@@ -245,3 +245,132 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(tmp_path: Path) -> Non
 
     (run,) = Store(tmp_path / ".perfops" / "lake").journal.runs(kind="load")
     assert run.status == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("arrival", "label"),
+    [
+        ("ramp:1..3", "ramp:1..3 req/s"),
+        ("burst:3/1s", "burst:3/1s"),
+        ("stages:1s@2,1s@4", "stages:1s@2,1s@4 req/s"),
+    ],
+)
+def test_arrivals_with_rates_of_their_own_run_without_a_rate(
+    tmp_path: Path, arrival: str, label: str
+) -> None:
+    from perfops.store import Store
+
+    with sim_fleet(replicas=1) as fleet:
+        result = run_cli(
+            "load",
+            "run",
+            "--url",
+            fleet.url(),
+            "--arrival",
+            arrival,
+            "--duration",
+            "2s",
+            "--max-tokens",
+            "4",
+            "--json",
+            "out.json",
+            cwd=tmp_path,
+            timeout=90,
+        )
+    assert result.returncode == 0, result.stderr
+    assert f"perfops load ({label})" in result.stdout
+    summary = json.loads((tmp_path / "out.json").read_text())["summary"]
+    assert summary["completed"] == summary["count"] > 0
+    if arrival.startswith("burst"):
+        assert summary["count"] == 6  # 3 at 0 s and 3 at 1 s
+    (run,) = Store(tmp_path / ".perfops" / "lake").journal.runs(kind="load")
+    assert run.spec["schedule"] == label
+    assert run.spec["arrival"]["kind"] == arrival.split(":")[0]
+
+
+def test_a_trace_replay_is_named_as_one(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from perfops.store import Store
+
+    trace = FIXTURES / "trace-azure-llm-2023-conv.csv"
+    stamps = [
+        dt.datetime.fromisoformat(line.split(",")[0][:26])
+        for line in trace.read_text().splitlines()[1:]
+    ]
+    due = sum((t - stamps[0]).total_seconds() / 4 < 3 for t in stamps)  # at 4x, in 3 s
+    with sim_fleet(replicas=1) as fleet:
+        result = run_cli(
+            "load",
+            "run",
+            "--url",
+            fleet.url(),
+            "--trace",
+            str(trace),
+            "--speed",
+            "4",
+            "--duration",
+            "3s",
+            "--json",
+            "out.json",
+            cwd=tmp_path,
+            timeout=90,
+        )
+    assert result.returncode == 0, result.stderr
+    label = "trace replay of trace-azure-llm-2023-conv.csv at 4x"
+    assert f"perfops load ({label})" in result.stdout
+    assert "poisson" not in result.stdout
+    assert json.loads((tmp_path / "out.json").read_text())["summary"]["count"] == due
+    (run,) = Store(tmp_path / ".perfops" / "lake").journal.runs(kind="load")
+    assert (run.spec["schedule"], run.spec["arrival"]) == (label, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "--arrival", "ramp:1..3", "--rate", "3"), "drop --rate"),
+        (("run", "--trace", "t.csv", "--rate", "3"), "--trace replays the trace"),
+        (("run", "--trace", "t.csv", "--arrival", "constant"), "drop --arrival"),
+        (("sweep", "--arrival", "burst:3/1s", "--rates", "1,2"), "sweep varies the rate"),
+        (("capacity", "--arrival", "stages:1s@2", "--slo", "ttft_p99=1s"), "capacity varies"),
+    ],
+)
+def test_a_rate_that_would_be_ignored_is_refused(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    command, *rest = args
+    result = run_cli(
+        "load", command, "--url", "http://127.0.0.1:9/v1", "--model", "m", *rest, cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["option", "service"])
+def test_an_unset_api_key_variable_is_refused_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import socket
+
+    monkeypatch.delenv("CHAT_API_KEY", raising=False)
+    with socket.socket() as server:  # a target that notes any connection made to it
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+        if where == "option":
+            args = ["--url", url, "--api-key-env", "CHAT_API_KEY"]
+        else:
+            (tmp_path / "perfops.yaml").write_text(
+                "apiVersion: perfops/v1\nservices:\n  - name: chat\n"
+                f"    endpoint: {url}\n    model: m\n    gpu: {{type: H100-SXM}}\n"
+                "    api_key_env: CHAT_API_KEY\n"
+            )
+            args = ["--service", "chat"]
+        result = run_cli("load", "run", *args, "--duration", "1s", cwd=tmp_path)
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nothing was sent: not even GET /v1/models
+    assert result.returncode == 2, result.stderr
+    assert "CHAT_API_KEY" in result.stderr
+    assert "not set" in result.stderr

@@ -6,6 +6,8 @@ import hashlib
 import os
 from collections.abc import Mapping
 
+from perfops._internal.escape import exposition_label_value
+
 __all__ = ["new_id", "series_id"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -28,7 +30,9 @@ def new_id(now_ns: int, prefix: str = "") -> str:
 
 def series_id(metric: str, labels: Mapping[str, str]) -> int:
     """A stable signed 64-bit id for a series: the same metric and labels give the same id,
-    in every process and every version (blake2b of the canonical Prometheus form)."""
-    canon = metric + "{" + ",".join(f'{k}="{labels[k]}"' for k in sorted(labels)) + "}"
+    in every process and every version (blake2b of the canonical Prometheus form, values
+    escaped as the text format escapes them, so that no value can mimic another label)."""
+    pairs = (f'{k}="{exposition_label_value(labels[k])}"' for k in sorted(labels))
+    canon = metric + "{" + ",".join(pairs) + "}"
     digest = hashlib.blake2b(canon.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

@@ -16,7 +16,13 @@ if TYPE_CHECKING:
         recover_faults,
         run_experiment,
     )
-    from perfops.app.collect import LakeSink, run_collect, targets_from_config
+    from perfops.app.collect import (
+        LakeSink,
+        LakeWriter,
+        WriterStats,
+        run_collect,
+        targets_from_config,
+    )
     from perfops.app.cost import (
         CostReport,
         cost_report,
@@ -34,22 +40,27 @@ if TYPE_CHECKING:
         LoadOptions,
         LoadResult,
         WorkloadSource,
+        describe_schedule,
         run_capacity,
         run_load,
         run_sweep,
     )
-    from perfops.app.metrics import as_json, kpis, list_metrics, show_metric
+    from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
     "CostReport",
     "LakeSink",
+    "LakeWriter",
     "LoadOptions",
     "LoadResult",
+    "MetricSummary",
     "Runtime",
     "WorkloadSource",
+    "WriterStats",
     "as_json",
     "cost_report",
+    "describe_schedule",
     "example_experiment",
     "export_focus",
     "import_prometheus",
@@ -85,7 +96,7 @@ __getattr__ = lazy_exports(
     globals(),
     {
         "chaos": ("example_experiment", "load_experiment", "recover_faults", "run_experiment"),
-        "collect": ("LakeSink", "run_collect", "targets_from_config"),
+        "collect": ("LakeSink", "LakeWriter", "WriterStats", "run_collect", "targets_from_config"),
         "cost": (
             "CostReport",
             "cost_report",
@@ -103,11 +114,12 @@ __getattr__ = lazy_exports(
             "LoadOptions",
             "LoadResult",
             "WorkloadSource",
+            "describe_schedule",
             "run_capacity",
             "run_load",
             "run_sweep",
         ),
-        "metrics": ("as_json", "kpis", "list_metrics", "show_metric"),
+        "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )

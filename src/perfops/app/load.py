@@ -4,7 +4,6 @@ server's /metrics and DCGM scraped during the run so it can be read against them
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow as pa
 
 from perfops._internal.ids import new_id
 from perfops.app.runtime import Runtime
+from perfops.errors import PerfopsError
 from perfops.loadgen.arrivals import ArrivalSpec, build_schedule
 from perfops.loadgen.client import Target
 from perfops.loadgen.records import RequestRecord
@@ -34,7 +34,15 @@ from perfops.loadgen.workload import (
 from perfops.store import RunRecord
 from perfops.telemetry.runner import TargetSpec
 
-__all__ = ["LoadOptions", "LoadResult", "WorkloadSource", "run_capacity", "run_load", "run_sweep"]
+__all__ = [
+    "LoadOptions",
+    "LoadResult",
+    "WorkloadSource",
+    "describe_schedule",
+    "run_capacity",
+    "run_load",
+    "run_sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class WorkloadSource:
 class LoadOptions:
     target: Target
     workload: WorkloadSource
-    arrival: ArrivalSpec | None  # None: closed loop at ``concurrency``
+    arrival: ArrivalSpec | None  # None: a trace's own timing, or closed loop at ``concurrency``
     duration_s: float
     max_requests: int
     concurrency: int | None = None
@@ -74,6 +82,21 @@ class LoadResult:
     summary: Summary
     records: list[RequestRecord] = field(default_factory=list)
     server: dict[str, float] = field(default_factory=dict)
+    scrape_error: str | None = None  # why the server's telemetry stopped being recorded
+
+
+def describe_schedule(opts: LoadOptions) -> str:
+    """How requests are sent, as the output and the journal name it: ``poisson at 5 req/s``,
+    ``ramp:1..50 req/s``, ``burst:10/2s``, ``trace replay of FILE at 2x``, ``closed loop x4``."""
+    w = opts.workload
+    if w.trace is not None:
+        return f"trace replay of {w.trace.name}" + (f" at {w.speed:g}x" if w.speed != 1 else "")
+    if opts.arrival is None:
+        return f"closed loop x{opts.concurrency or 1}"
+    arrival = opts.arrival
+    if arrival.rate is not None:
+        return f"{arrival} at {arrival.rate:g} req/s"
+    return str(arrival) if arrival.kind == "burst" else f"{arrival} req/s"
 
 
 def prompts_for(source: WorkloadSource, n: int, rng: np.random.Generator) -> list[Prompt]:
@@ -154,10 +177,11 @@ async def run_load(
         records = await _drive(opts, stop, on_record)
         status = "interrupted" if stop.is_set() else "passed"
     finally:
-        await _stop_scraper(scraper)
+        scrape_error = await _stop_scraper(scraper)
         summary = summarize(records, opts.slo)
         _store_requests(rt, run_id, opts.target.base_url, records)
         server = _server_view(rt, opts, started, rt.clock.now_ns())
+        extra = {"scrape_error": scrape_error} if scrape_error else {}
         rt.store.journal.write_run(
             RunRecord(
                 run_id,
@@ -166,10 +190,10 @@ async def run_load(
                 status,
                 rt.clock.now_ns(),
                 spec,
-                {**summary.as_dict(), "server": server},
+                {**summary.as_dict(), "server": server, **extra},
             )
         )
-    return LoadResult(run_id, summary, records, server)
+    return LoadResult(run_id, summary, records, server, scrape_error)
 
 
 def _spec(opts: LoadOptions, parent: str | None) -> dict[str, Any]:
@@ -178,6 +202,7 @@ def _spec(opts: LoadOptions, parent: str | None) -> dict[str, Any]:
         "url": opts.target.base_url,
         "model": opts.target.model,
         "endpoint": opts.target.endpoint,
+        "schedule": describe_schedule(opts),
         "arrival": opts.arrival.model_dump() if opts.arrival else None,
         "concurrency": opts.concurrency,
         "duration_s": opts.duration_s,
@@ -213,6 +238,7 @@ class _Scraper:
 
         self._done = threading.Event()
         self.ready = threading.Event()  # set once the first scrape is in (warm caches)
+        self.error: str | None = None  # why scraping (or writing it to the lake) stopped
         self._thread = threading.Thread(
             target=self._main, args=(rt, list(targets)), name="perfops-load-scrape", daemon=True
         )
@@ -240,8 +266,9 @@ class _Scraper:
             watcher.cancel()
 
         try:
-            with contextlib.suppress(Exception):
-                asyncio.run(until_done())
+            asyncio.run(until_done())
+        except Exception as exc:  # the load test goes on; the failure is reported with it
+            self.error = str(exc) if isinstance(exc, PerfopsError) else repr(exc)
         finally:
             self.ready.set()
 
@@ -260,9 +287,12 @@ async def _scraper(rt: Runtime, opts: LoadOptions) -> _Scraper | None:
     return scraper
 
 
-async def _stop_scraper(scraper: _Scraper | None) -> None:
-    if scraper is not None:
-        await scraper.stop()
+async def _stop_scraper(scraper: _Scraper | None) -> str | None:
+    """Stop scraping (everything scraped is committed); why it failed, if it did."""
+    if scraper is None:
+        return None
+    await scraper.stop()
+    return scraper.error
 
 
 _SERVER_METRICS = {

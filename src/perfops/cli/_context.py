@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from perfops._internal.durations import parse_duration
+from perfops.cli._terminal import echo
 from perfops.errors import UsageError
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ __all__ = ["echo_json", "positive_seconds", "runtime", "warn"]
 
 
 def warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 def runtime(ctx: typer.Context) -> Runtime:

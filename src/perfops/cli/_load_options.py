@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from perfops.app.load import LoadOptions
     from perfops.app.runtime import Runtime
     from perfops.config import Service
+    from perfops.loadgen.arrivals import ArrivalSpec
     from perfops.loadgen.client import Target
     from perfops.telemetry.runner import TargetSpec
 
-__all__ = ["LoadCommon", "Slo", "load_command", "load_options", "with_workers"]
+__all__ = ["DEFAULT_RATE", "LoadCommon", "Slo", "load_command", "load_options", "with_workers"]
 
 Slo = Annotated[str | None, typer.Option(help="e.g. ttft_p99=500ms,tpot_p99=50ms")]
 
@@ -45,7 +46,7 @@ class LoadCommon:
     endpoint: str
     api_key_env: str | None
     timeout: float
-    arrival: str
+    arrival: str | None  # None: not given (poisson, or the trace's own timing)
     duration: str
     prompt_tokens: str
     max_tokens: str
@@ -65,9 +66,11 @@ Model = Annotated[
 ]
 Endpoint = Annotated[str, typer.Option(help="completions or chat")]
 Arrival = Annotated[
-    str,
+    str | None,
     typer.Option(
-        help="poisson, constant, gamma:BURSTINESS, burst:N/2s, ramp:1..50, stages:30s@5,60s@20"
+        help="poisson (default), constant, gamma:BURSTINESS (these three at --rate), or with "
+        "rates of their own: burst:N/2s, ramp:1..50, stages:30s@5,60s@20",
+        show_default=False,
     ),
 ]
 Duration = Annotated[str, typer.Option(help="how long to send, e.g. 60s, 5m")]
@@ -102,7 +105,7 @@ _HEAD = (
     ("timeout", Timeout, 300.0),
 )
 _TAIL = (
-    ("arrival", Arrival, "poisson"),
+    ("arrival", Arrival, None),
     ("duration", Duration, None),
     ("prompt_tokens", PromptTokens, "512"),
     ("max_tokens", MaxTokens, "128"),
@@ -156,16 +159,22 @@ def load_options(
     ctx: typer.Context,
     common: LoadCommon,
     *,
-    rate: float,
+    rate: float | None,
     slo: str | None,
     max_requests: int | None = None,
     concurrency: int | None = None,
+    varies_rate: str | None = None,
+    trace: bool = False,
 ) -> tuple[Runtime, LoadOptions]:
     """The runtime and the options of a run: from the command line, and perfops.yaml when
-    --service names a service. Without a perfops.yaml, results go to ./.perfops/lake."""
+    --service names a service. Without a perfops.yaml, results go to ./.perfops/lake.
+
+    ``rate`` is None when not given: poisson, constant and gamma then run at
+    :data:`DEFAULT_RATE`, and the forms with rates of their own (burst, ramp, stages) run as
+    written. A command that varies the rate names itself in ``varies_rate``; a ``trace``
+    replay has the trace's own timing (no arrival process, no rate)."""
     from perfops.app import open_runtime
     from perfops.app.load import LoadOptions, WorkloadSource
-    from perfops.loadgen.arrivals import parse_arrival
     from perfops.loadgen.slo import parse_slo
     from perfops.loadgen.workload import parse_length
 
@@ -173,11 +182,15 @@ def load_options(
     rt = open_runtime(config, warn=warn, scratch=common.service is None)
     svc = None if common.service is None else rt.config.service(common.service)
     seconds = positive_seconds(common.duration, "--duration")
-    arrival = None if concurrency is not None else parse_arrival(common.arrival, rate)
+    arrival = None
+    if trace:
+        _check_replay(common, rate, concurrency)
+    elif concurrency is None:
+        arrival = _arrival(common.arrival or "poisson", rate, varies_rate)
     workload = WorkloadSource(parse_length(common.prompt_tokens), parse_length(common.max_tokens))
     thresholds = tuple(parse_slo(slo))
     if max_requests is None:
-        max_requests = max(10, int(rate * seconds * 1.5) + 10)
+        max_requests = _request_bound(arrival, rate, seconds, trace)
     return rt, LoadOptions(
         target=_target(common, svc),  # last: it may ask the server for its model
         workload=workload,
@@ -193,6 +206,85 @@ def load_options(
     )
 
 
+DEFAULT_RATE = 5.0
+"""Requests/s of poisson, constant and gamma arrivals when --rate is not given."""
+_AT_A_RATE = ("poisson", "constant", "gamma")
+_OWN_RATES = ("burst", "ramp", "stages")
+
+
+def _arrival(text: str, rate: float | None, varies_rate: str | None) -> ArrivalSpec:
+    """The arrival process of --arrival: at ``rate`` (:data:`DEFAULT_RATE` when not given) for
+    the forms that need one, as written for those that carry their own."""
+    from perfops.loadgen.arrivals import parse_arrival
+
+    kind = text.partition(":")[0].strip().lower()
+    if varies_rate and kind in _OWN_RATES:
+        raise UsageError(
+            f"--arrival {text}: {varies_rate} varies the rate, and {kind} arrivals carry "
+            "rates of their own",
+            hint="use poisson, constant or gamma:BURSTINESS",
+        )
+    if rate is not None and kind in _OWN_RATES:
+        raise UsageError(
+            f"--arrival {text} carries its own rates; --rate {rate:g} would be ignored",
+            hint="drop --rate",
+        )
+    if rate is None and kind in _AT_A_RATE:
+        rate = DEFAULT_RATE
+    return parse_arrival(text, rate)
+
+
+def _request_bound(
+    arrival: ArrivalSpec | None, rate: float | None, seconds: float, trace: bool
+) -> int:
+    """The default --max-requests: well above what the run plans to send (a closed loop: as
+    many as DEFAULT_RATE would), and the whole of a trace."""
+    from perfops.loadgen.arrivals import MAX_SCHEDULE
+
+    if trace:
+        return MAX_SCHEDULE
+    expected = (
+        (rate or DEFAULT_RATE) * seconds
+        if arrival is None
+        else _expected_requests(arrival, seconds)
+    )
+    return min(MAX_SCHEDULE, max(10, int(expected * 1.5) + 10))
+
+
+def _expected_requests(arrival: ArrivalSpec, seconds: float) -> float:
+    """About how many requests ``arrival`` sends in ``seconds``."""
+    if arrival.rate is not None:
+        return arrival.rate * seconds
+    if arrival.burst_size is not None and arrival.burst_interval is not None:
+        return arrival.burst_size * (seconds // arrival.burst_interval + 1)
+    if arrival.start_rate is not None and arrival.end_rate is not None:
+        return (arrival.start_rate + arrival.end_rate) / 2 * seconds
+    total, left = 0.0, seconds
+    for length, rate in arrival.stages:
+        total += rate * min(length, max(left, 0.0))
+        left -= length
+    return total
+
+
+def _check_replay(common: LoadCommon, rate: float | None, concurrency: int | None) -> None:
+    """A trace replay has the trace's timing: a rate, arrival process or closed loop beside it
+    would be ignored, so each is refused."""
+    given = [
+        name
+        for name, value in (
+            ("--rate", rate),
+            ("--arrival", common.arrival),
+            ("--concurrency", concurrency),
+        )
+        if value is not None
+    ]
+    if given:
+        raise UsageError(
+            f"--trace replays the trace with its own timing; {', '.join(given)} would be ignored",
+            hint=f"drop {' and '.join(given)} (--speed 2 replays it twice as fast)",
+        )
+
+
 def _target(common: LoadCommon, svc: Service | None) -> Target:
     from perfops.loadgen.client import Target
 
@@ -201,8 +293,7 @@ def _target(common: LoadCommon, svc: Service | None) -> Target:
         raise UsageError("no target: pass --url http://HOST:PORT/v1 or --service NAME")
     if common.endpoint not in ("completions", "chat"):
         raise UsageError(f"--endpoint {common.endpoint!r}", hint="completions or chat")
-    key_env = common.api_key_env or (svc.api_key_env if svc else None)
-    api_key = os.environ.get(key_env) if key_env else os.environ.get("OPENAI_API_KEY")
+    api_key = _api_key(common, svc)
     return Target(
         base,
         common.model or (svc.model if svc else None) or _first_model(base, api_key),
@@ -211,6 +302,26 @@ def _target(common: LoadCommon, svc: Service | None) -> Target:
         timeout_s=common.timeout,
         extra_body=(("ignore_eos", True),) if common.ignore_eos else (),
     )
+
+
+def _api_key(common: LoadCommon, svc: Service | None) -> str | None:
+    """The API key from the variable --api-key-env or the service's api_key_env names (else
+    $OPENAI_API_KEY, if set). A named variable that is unset or empty is a usage error, before
+    any request: the server would refuse every one of them."""
+    if common.api_key_env:
+        key_env, named_by = common.api_key_env, "--api-key-env"
+    elif svc is not None and svc.api_key_env:
+        key_env, named_by = svc.api_key_env, f"service {svc.name!r} (api_key_env)"
+    else:
+        return os.environ.get("OPENAI_API_KEY") or None
+    api_key = os.environ.get(key_env)
+    if not api_key:
+        raise UsageError(
+            f"the API key variable {key_env} named by {named_by} is "
+            + ("empty" if api_key == "" else "not set"),
+            hint=f"export {key_env}=... before the run, or name another variable",
+        )
+    return api_key
 
 
 def _scrape(rt: Runtime, common: LoadCommon, svc: Service | None) -> tuple[TargetSpec, ...]:
@@ -245,12 +356,13 @@ def _first_model(url: str, api_key: str | None) -> str:
         ) from None
 
 
-def with_workers(opts: LoadOptions, workers: str, rate: float) -> LoadOptions:
-    """``opts`` with ``--workers`` processes sharing the schedule (a number, or auto)."""
+def with_workers(opts: LoadOptions, workers: str) -> LoadOptions:
+    """``opts`` with ``--workers`` processes sharing the schedule (a number, or auto: as many
+    as the peak rate of the schedule needs)."""
     from perfops.loadgen.workers import auto_workers
 
     if workers == "auto":
-        count = auto_workers(rate)
+        count = auto_workers(_peak_rate(opts))
     else:
         try:
             count = int(workers)
@@ -258,6 +370,22 @@ def with_workers(opts: LoadOptions, workers: str, rate: float) -> LoadOptions:
             raise UsageError(f"--workers {workers!r}", hint="a number, or auto") from None
         if count < 1:
             raise UsageError(f"--workers {workers!r}", hint="at least 1")
+    if count > 1 and opts.workload.trace is not None:
+        raise UsageError("--workers applies to arrival schedules", hint="drop it for a --trace")
     if count > 1 and opts.arrival is None:
         raise UsageError("--workers applies to open loop", hint="drop --concurrency")
     return dataclasses.replace(opts, workers=count)
+
+
+def _peak_rate(opts: LoadOptions) -> float:
+    """The highest request rate the run's schedule asks for (requests/s)."""
+    arrival = opts.arrival
+    if arrival is None:  # a closed loop or a trace: one worker
+        return 0.0
+    if arrival.rate is not None:
+        return arrival.rate
+    if arrival.burst_size is not None and arrival.burst_interval is not None:
+        return arrival.burst_size / arrival.burst_interval
+    if arrival.start_rate is not None and arrival.end_rate is not None:
+        return max(arrival.start_rate, arrival.end_rate)
+    return max(rate for _, rate in arrival.stages)

@@ -13,6 +13,7 @@ import typer
 
 from perfops import __version__
 from perfops.cli import chaos, collect, cost, demo, doctor, init, load, metrics, sim, slo, store
+from perfops.cli._terminal import VisibleStream, echo
 from perfops.errors import PerfopsError
 
 app = typer.Typer(
@@ -81,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
         if callable(show):
-            show()
+            show(file=VisibleStream(sys.stderr))
         else:
-            typer.echo(f"error: {exc.format_message()}", err=True)
+            echo(f"error: {exc.format_message()}", err=True)
         return int(exc.exit_code)
     except typer.Abort:
         typer.echo("aborted", err=True)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except PerfopsError as exc:
         if debug:
             traceback.print_exc()
-        typer.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            typer.echo(
+            echo(
                 f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
                 "traceback, and please report it)",
                 err=True,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from perfops.cli._terminal import echo, rich_text
+
 if TYPE_CHECKING:
     from perfops.app import Runtime
     from perfops.chaos import ProxyServer
@@ -137,7 +139,7 @@ async def _until_signal(duration: float | None) -> None:
 
 
 def _say(message: str) -> None:
-    typer.echo(message)
+    echo(message)
 
 
 @app.command("validate")
@@ -154,11 +156,11 @@ def validate(
     failed = 0
     for path in paths:
         try:
-            typer.echo(f"{path}: valid {_check_spec(rt, path)}")
+            echo(f"{path}: valid {_check_spec(rt, path)}")
         except ConfigError as exc:
             if len(paths) == 1:
                 raise
-            typer.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             failed += 1
     if failed:
         raise typer.Exit(2)
@@ -251,18 +253,18 @@ def _with_signals(factory: Any) -> Any:
 
 
 def _print_result(result: Any) -> None:
-    typer.echo(f"verdict: {result.status} ({result.reason})")
+    echo(f"verdict: {result.status} ({result.reason})")
     for name, hyp in (("before", result.before), ("during", result.during),
                       ("after", result.after)):  # fmt: skip
         if hyp is not None:
             checks = "; ".join(c.describe() for c in hyp.checks) or "no checks"
-            typer.echo(
+            echo(
                 f"  {name:<6} {'met' if hyp.met else 'NOT met':<8} {hyp.requests:>4} req  {checks}"
             )
     for imp in result.impact:
         budget = ", ".join(f"{k} {v:.3f}% of budget" for k, v in imp.budget_consumed_pct.items())
         cost = "" if imp.wasted_cost is None else f", {imp.wasted_cost:.4f} wasted on GPU time"
-        typer.echo(
+        echo(
             f"  fault {imp.fault}: {(imp.end_ns - imp.start_ns) / 1e9:.1f}s, {imp.requests} req, "
             f"{budget}, goodput {imp.goodput_rps:.2f}/s, {imp.goodput_lost:.0f} good requests "
             f"lost{cost}"
@@ -312,8 +314,8 @@ def init(
     text = example_experiment(runtime(ctx))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {path}")
-    typer.echo(f"next: `perfops chaos validate {path}`, then `perfops chaos run {path}`")
+    echo(f"wrote {path}")
+    echo(f"next: `perfops chaos validate {path}`, then `perfops chaos run {path}`")
 
 
 @app.command("drill")
@@ -336,7 +338,7 @@ def drill(
     def seconds(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}s"
 
-    typer.echo(f"drill: {result.status} ({result.reason})")
+    echo(f"drill: {result.status} ({result.reason})")
     typer.echo(
         f"  time to detect {seconds(result.time_to_detect_s)}, time to restore "
         f"{seconds(result.time_to_restore_s)} after the rollback, {result.bad_events} bad "
@@ -369,13 +371,13 @@ def gameday(
     rt = runtime(ctx)
     day = load_gameday(rt, spec)
     result = _with_signals(lambda stop: run_gameday(rt, day, say=_say, stop=stop))
-    table = Table(title=f"game day: {result.title}", title_justify="left")
+    table = Table(title=rich_text(f"game day: {result.title}"), title_justify="left")
     for col in ("experiment", "verdict", "weight", "score", "worst budget hit", "reason"):
         table.add_column(col, justify="right" if col in ("weight", "score") else "left")
     for res, weight, points in result.results:
         worst = max((v for i in res.impact for v in i.budget_consumed_pct.values()), default=0.0)
-        table.add_row(res.title, res.status, f"{weight:g}", f"{points:.1f}",
-                      f"{worst:.3f}%", res.reason[:80])  # fmt: skip
+        table.add_row(rich_text(res.title), res.status, f"{weight:g}", f"{points:.1f}",
+                      f"{worst:.3f}%", rich_text(res.reason[:80]))  # fmt: skip
     Console(width=max(120, Console().width)).print(table)
     typer.echo(f"resilience score: {result.score:.1f} / 100")
     if json_out is not None:
@@ -414,7 +416,7 @@ def export(
     out.write_text(json.dumps(to_chaostoolkit(spec, endpoints=endpoints), indent=2))
     typer.echo(f"wrote {out}")
     for warning in unsupported_steps(spec):
-        typer.echo(f"note: {warning}")
+        echo(f"note: {warning}")
     if journal is not None:
         run = rt.store.journal.run(journal)
         started, ended = run.started_ns / 1e9, (run.ended_ns or run.started_ns) / 1e9

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._context import echo_json, positive_seconds, runtime, warn
+from perfops.cli._terminal import rich_text
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from perfops.app.collect import WriterStats
     from perfops.telemetry.runner import CollectRunner
 
 app = typer.Typer(
@@ -39,11 +41,12 @@ def collect(
     """Scrape every telemetry target and service /metrics URL of perfops.yaml into the lake."""
     if ctx.invoked_subcommand is not None:
         return
-    from perfops.app.collect import run_collect, targets_from_config
+    from perfops.app.collect import LakeWriter, run_collect, targets_from_config
 
     rt = runtime(ctx)
     targets = targets_from_config(rt.config, target or ())
     seconds = None if duration is None else positive_seconds(duration, "--duration")
+    writer = LakeWriter(rt.store)
 
     async def main() -> CollectRunner:
         stop = asyncio.Event()
@@ -51,45 +54,67 @@ def collect(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if as_json:
-            return await run_collect(rt, targets, duration=seconds, stop=stop)
+            return await run_collect(rt, targets, duration=seconds, stop=stop, writer=writer)
         from rich.live import Live
 
         with Live(_table(None, targets), refresh_per_second=2, transient=False) as live:
-            return await run_collect(
+            done = await run_collect(
                 rt,
                 targets,
                 duration=seconds,
                 stop=stop,
-                on_tick=lambda r: live.update(_table(r, targets)),
+                writer=writer,
+                on_tick=lambda r: live.update(_table(r, targets, writer.stats())),
             )
+            live.update(_table(done, targets, writer.stats(), final=True))
+            return done
 
     runner = asyncio.run(main())
-    health = {
-        h.name: {
-            "url": h.url,
-            "up": h.up,
-            "scrapes": h.scrapes,
-            "failures": h.failures,
-            "samples": h.samples_total,
-            "last_error": h.last_error,
-        }
-        for h in runner.health.values()
-    }
+    lake = writer.stats()
+    if lake.dropped_batches:
+        warn(
+            f"the lake fell behind: {lake.dropped_samples:,} samples of "
+            f"{lake.dropped_batches:,} scrape(s) were dropped (at most "
+            f"{writer.max_queued:,} samples wait for the lake)"
+        )
     if as_json:
-        echo_json({"lake": str(rt.store.root), "targets": health})
+        health = {
+            h.name: {
+                "url": h.url,
+                "up": h.up,
+                "scrapes": h.scrapes,
+                "failures": h.failures,
+                "samples": h.samples_total,
+                "last_error": h.last_error,
+            }
+            for h in runner.health.values()
+        }
+        echo_json({"lake": str(rt.store.root), "targets": health, "writer": lake.as_dict()})
 
 
-def _table(runner: CollectRunner | None, targets: Sequence[object], final: bool = False) -> Table:
+def _table(
+    runner: CollectRunner | None,
+    targets: Sequence[object],
+    lake: WriterStats | None = None,
+    final: bool = False,
+) -> Table:
     from rich.table import Table
     from rich.text import Text
 
     title = "perfops collect: done" if final else "perfops collect (Ctrl-C to stop)"
     table = Table(title=title, title_justify="left")
+    if lake is not None:
+        table.caption = (
+            f"lake: {lake.samples:,} samples in {lake.commits:,} commits, "
+            f"{lake.queued_samples:,} waiting"
+            + (f", {lake.dropped_samples:,} dropped" if lake.dropped_samples else "")
+        )
+        table.caption_justify = "left"
     for col in ("target", "state", "samples/s", "scrapes", "failures", "last error"):
         table.add_column(col, overflow="fold")
     if runner is None:
         for t in targets:
-            table.add_row(getattr(t, "name", "?"), "starting", "", "", "", "")
+            table.add_row(rich_text(getattr(t, "name", "?")), "starting", "", "", "", "")
         return table
     for h in runner.health.values():
         state = (
@@ -102,12 +127,12 @@ def _table(runner: CollectRunner | None, targets: Sequence[object], final: bool 
         spec = next(t for t in runner.targets if t.name == h.name)
         rate = h.samples_last / spec.interval if h.up else 0.0
         table.add_row(
-            h.name,
+            rich_text(h.name),
             state,
             f"{rate:,.0f}",
             str(h.scrapes),
             str(h.failures),
-            Text(h.last_error or "", "red"),
+            rich_text(h.last_error or "", "red"),
         )
     return table
 

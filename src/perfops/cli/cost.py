@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ def _print_report(result: CostReport, since: str) -> None:
 
     cur = result.currency
     table = Table(
-        title=f"perfops cost report: last {since}, {result.basis} basis, idle {result.idle} "
-        f"({cur})",
+        title=rich_text(
+            f"perfops cost report: last {since}, {result.basis} basis, idle {result.idle} ({cur})"
+        ),
         title_justify="left",
     )
     daily = any(r.day for r in result.rows)
@@ -88,7 +90,7 @@ def _print_report(result: CostReport, since: str) -> None:
         tpj = r.unit.tokens_per_joule
         table.add_row(
             *([r.day or ""] if daily else []),
-            r.group,
+            rich_text(r.group),
             f"{r.gpu_hours:.3f}",
             _money(r.gpu_cost),
             _money(r.idle_cost),
@@ -115,7 +117,7 @@ def _print_report(result: CostReport, since: str) -> None:
         f"({'balanced' if result.total == result.paid else 'MISMATCH'})"
     )
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(rich_text(f"note: {note}"))
 
 
 def _rate(text: str, option: str) -> float:
@@ -238,7 +240,7 @@ def roi(
          _money(result.monthly_cost_after, cur)),
     ]  # fmt: skip
     for label, x, y in rows:
-        typer.echo(f"{label:<26} {x:>22} {y:>22}")
+        echo(f"{label:<26} {x:>22} {y:>22}")
     typer.echo(
         f"capacity per GPU {result.capacity_change:+.1%}; $/1M tokens "
         f"{_money(result.cost_per_1m_change, cur)}; monthly savings "
@@ -344,8 +346,10 @@ def scenario(
 
     wanted = ",".join(f"{t.key}={t.seconds * 1000:g}ms" for t in thresholds)
     table = Table(
-        title=f"perfops cost scenario: {svc.model} at {traffic} (+{growth}/month, {months} "
-        f"months), SLO {wanted}",
+        title=rich_text(
+            f"perfops cost scenario: {svc.model} at {traffic} (+{growth}/month, {months} "
+            f"months), SLO {wanted}"
+        ),
         title_justify="left",
     )
     for col in ("candidate", "capacity/GPU", "source", "GPUs (peak)", "cost", "$/1M out tok"):
@@ -355,9 +359,9 @@ def scenario(
         cap = by_gpu[p.candidate.gpu_type]
         mark = " *" if result.cheapest is p else ""
         table.add_row(
-            p.candidate.name + mark,
+            rich_text(p.candidate.name + mark),
             "fails SLO" if cap.rps_per_gpu is None else f"{cap.rps_per_gpu:.2f} req/s",
-            cap.source,
+            rich_text(cap.source),
             str(p.peak_gpus) if p.candidate.meets_slo else "-",
             _money(p.total_cost, cur) if p.candidate.meets_slo else "-",
             _money(p.cost_per_1m_tokens, cur) if p.candidate.meets_slo else "-",
@@ -366,7 +370,7 @@ def scenario(
     if result.cheapest is None:
         typer.echo("no candidate meets the SLO")
     else:
-        typer.echo(f"cheapest meeting the SLO: {result.cheapest.candidate.name} (*)")
+        echo(f"cheapest meeting the SLO: {result.cheapest.candidate.name} (*)")
 
 
 @app.command("export")
@@ -385,7 +389,7 @@ def export(
     rt = runtime(ctx)
     start, end = _window(rt.clock.now_ns() // 1_000_000, since)
     path, rows, result = export_focus(rt, start, end, focus)
-    typer.echo(
+    echo(
         f"wrote {rows} FOCUS 1.2 rows ({_money(result.paid, result.currency)}) to {path} "
         "and the lake's costs table"
     )
@@ -411,6 +415,6 @@ def reconcile(
     if as_json:
         echo_json({**asdict(result), "difference": result.difference})
     else:
-        typer.echo(result.summary())
+        echo(result.summary())
     if not result.ok:
         raise typer.Exit(1)

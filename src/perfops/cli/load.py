@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from perfops.cli._context import warn
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
 from perfops.cli._load_view import as_result, emit, print_run, print_table, row, with_live
 from perfops.errors import UsageError
@@ -50,7 +51,13 @@ def _run_async(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
 def run(
     ctx: typer.Context,
     common: LoadCommon,
-    rate: Annotated[float, typer.Option(help="requests per second (open loop)", min=0.001)] = 5.0,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            help="requests per second of poisson, constant and gamma arrivals [default: 5]",
+            min=0.001,
+        ),
+    ] = None,
     max_requests: MaxRequests = None,
     prefix_tokens: Annotated[int, typer.Option(help="shared prefix length")] = 0,
     prefix_groups: Annotated[int, typer.Option(help="number of shared prefixes")] = 1,
@@ -78,10 +85,16 @@ def run(
     ] = "1",
 ) -> None:
     """One open-loop load test (or closed loop with --concurrency)."""
-    from perfops.app.load import run_load
+    from perfops.app.load import describe_schedule, run_load
 
     rt, opts = load_options(
-        ctx, common, rate=rate, slo=slo, max_requests=max_requests, concurrency=concurrency
+        ctx,
+        common,
+        rate=rate,
+        slo=slo,
+        max_requests=max_requests,
+        concurrency=concurrency,
+        trace=trace is not None,
     )
     workload = replace(
         opts.workload,
@@ -92,15 +105,8 @@ def run(
         trace=trace,
         speed=speed,
     )
-    opts = with_workers(
-        replace(opts, workload=workload, max_in_flight=max_in_flight), workers, rate
-    )
-    mode = (
-        f"closed loop x{opts.concurrency}"
-        if opts.arrival is None
-        else f"{opts.arrival.kind} {rate:g} req/s"
-        + (f", {opts.workers} workers" if opts.workers > 1 else "")
-    )
+    opts = with_workers(replace(opts, workload=workload, max_in_flight=max_in_flight), workers)
+    mode = describe_schedule(opts) + (f", {opts.workers} workers" if opts.workers > 1 else "")
     result = _run_async(
         lambda stop: with_live(
             f"perfops load: {mode} -> {opts.target.base_url}",
@@ -114,6 +120,8 @@ def run(
     )
     if common.json_out != "-":
         print_run(f"perfops load ({mode})", result)
+    if result.scrape_error:
+        warn(f"the server's telemetry was not recorded in full: {result.scrape_error}")
 
 
 def _values(text: str, option: str) -> list[float]:
@@ -145,7 +153,9 @@ def sweep(
     if (rates is None) == (concurrencies is None):
         raise UsageError("give exactly one of --rates and --concurrencies")
     values = _values(rates or concurrencies or "", "--rates" if rates else "--concurrencies")
-    rt, opts = load_options(ctx, common, rate=values[0], slo=slo, max_requests=max_requests)
+    rt, opts = load_options(
+        ctx, common, rate=values[0], slo=slo, max_requests=max_requests, varies_rate="sweep"
+    )
     if rates is None:
         opts = replace(opts, max_requests=1_000_000 if max_requests is None else max_requests)
     quiet = common.json_out == "-"
@@ -198,7 +208,9 @@ def capacity(
     """The highest request rate whose run meets the SLO, per endpoint and per GPU."""
     from perfops.app.load import run_capacity
 
-    rt, opts = load_options(ctx, common, rate=start_rate, slo=slo, max_requests=1_000_000)
+    rt, opts = load_options(
+        ctx, common, rate=start_rate, slo=slo, max_requests=1_000_000, varies_rate="capacity"
+    )
     if not opts.slo:
         raise UsageError("--slo is empty", hint="e.g. --slo ttft_p99=500ms,tpot_p99=50ms")
     if gpus is not None:

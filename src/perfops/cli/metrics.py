@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._terminal import rich_text
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from perfops.app.metrics import MetricSummary
 
 app = typer.Typer(help="Browse the metrics stored in the lake.", no_args_is_help=True)
 
 
-def _when(ms: int | None) -> str:
+def _when(ms: int | None, time_format: str = "%m-%d %H:%M:%S") -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime(time_format)
 
 
 def _num(x: float | None) -> str:
@@ -26,8 +32,14 @@ def _num(x: float | None) -> str:
 
 
 @app.command("ls")
-def ls(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every stored metric with its series, samples, time span and vendor names."""
+def ls(
+    ctx: typer.Context,
+    vendor: Annotated[
+        bool, typer.Option("--vendor", help="also show the vendor (raw) names of each metric")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every stored metric with its series, samples and time span (and vendor names)."""
     from perfops.app.metrics import as_json as to_json
     from perfops.app.metrics import list_metrics
 
@@ -36,26 +48,44 @@ def ls(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = Fa
         echo_json(to_json(rows))
         return
     from rich.console import Console
+
+    Console().print(_ls_table(rows, vendor))
+
+
+def _ls_table(rows: Sequence[MetricSummary], vendor: bool) -> Table:
+    """One line per metric in 80 columns: no box, times without the date when the whole
+    lake spans one UTC day (the title names it), and a name too long for the width folded,
+    never cut. With ``vendor``, each metric's vendor names follow it, one per line."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="metrics in the lake (times UTC)", title_justify="left")
-    table.add_column("metric", no_wrap=True)
-    table.add_column("series", justify="right")
-    table.add_column("samples", justify="right")
+    days = {_when(ms, "%Y-%m-%d") for r in rows for ms in (r.first_ms, r.last_ms)}
+    one_day = len(days) == 1
+    time_format = "%H:%M:%S" if one_day else "%m-%d %H:%M:%S"
+    title = "metrics in the lake, times UTC" + (f", on {days.pop()}" if one_day else "")
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("metric" + (" / vendor names" if vendor else ""), overflow="fold")
+    table.add_column("series", justify="right", no_wrap=True)
+    table.add_column("samples", justify="right", no_wrap=True)
     table.add_column("from", no_wrap=True)
     table.add_column("to", no_wrap=True)
-    table.add_column("vendor names", overflow="fold")
     for r in rows:
-        names = ", ".join(r.raw_names)
         table.add_row(
-            r.metric,
+            rich_text(r.metric),
             str(r.series),
             f"{r.samples:,}",
-            _when(r.first_ms),
-            _when(r.last_ms),
-            names if len(names) < 80 else names[:77] + "...",
+            _when(r.first_ms, time_format),
+            _when(r.last_ms, time_format),
         )
-    Console().print(table)
+        if vendor and r.raw_names != (r.metric,):  # a name kept as written is not repeated
+            table.add_row(rich_text("\n".join(f"  {n}" for n in r.raw_names), "dim"))
+    return table
 
 
 @app.command("show")
@@ -91,7 +121,7 @@ def show(
     shared = _shared_labels([v.labels for v in views])
     common = ", ".join(f"{k}={val}" for k, val in sorted(shared.items()))
     table = Table(
-        title=f"{metric} since {since}" + (f"\nall series: {common}" if common else ""),
+        title=rich_text(f"{metric} since {since}" + (f"\nall series: {common}" if common else "")),
         title_justify="left",
     )
     table.add_column("series", overflow="fold")
@@ -101,7 +131,7 @@ def show(
     for v in views:
         text = ",".join(f"{k}={val}" for k, val in sorted(v.labels.items()) if k not in shared)
         table.add_row(
-            text,
+            rich_text(text),
             str(v.samples),
             _num(v.last),
             _num(v.min),
@@ -158,7 +188,7 @@ def kpis(
     )
     for r in rows:
         table.add_row(
-            r.group,
+            rich_text(r.group),
             _num(r.requests),
             f"{r.requests_per_s:.2f}",
             _num(r.output_tokens),

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from perfops.cli._context import echo_json, runtime
+from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
 
 app = typer.Typer(
@@ -54,6 +55,7 @@ def status(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="perfops slo status", title_justify="left")
     for col in (
@@ -72,12 +74,12 @@ def status(
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
         table.add_row(
-            f"{r.name}\n[dim]{r.kind}, {r.period}[/]",
+            Text.assemble(rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim")),
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            "[red]" + ", ".join(r.firing) + "[/]" if r.firing else (r.note or "ok"),
+            rich_text(", ".join(r.firing), "red") if r.firing else rich_text(r.note or "ok"),
         )
     Console().print(table)
 
@@ -203,5 +205,5 @@ def import_(
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     entries, warnings = import_openslo(text, source=str(source))
     for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     typer.echo(render_slos_yaml(entries, source=str(source)), nl=False)

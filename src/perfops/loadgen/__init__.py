@@ -11,7 +11,13 @@ on first use: they bring the HTTP client in.
 from typing import TYPE_CHECKING
 
 from perfops._internal.lazy_exports import lazy_exports
-from perfops.loadgen.arrivals import ArrivalKind, ArrivalSpec, build_schedule, parse_arrival
+from perfops.loadgen.arrivals import (
+    MAX_SCHEDULE,
+    ArrivalKind,
+    ArrivalSpec,
+    build_schedule,
+    parse_arrival,
+)
 from perfops.loadgen.histogram import LatencyHistogram
 from perfops.loadgen.workload import (
     LengthSpec,
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFINITIONS",
     "LAG_BUDGET_S",
+    "MAX_SCHEDULE",
     "PER_WORKER_RPS",
     "ArrivalKind",
     "ArrivalSpec",

@@ -74,7 +74,9 @@ class FaultControl:
         due = self.board.expire(self.clock.monotonic())
         if due:
             self._match()
-            await self.sync_ports()
+        # always: the background tick may have expired these faults a moment ago and still be
+        # reopening their ports; the sync lock makes this wait for it
+        await self.sync_ports()
         return due
 
     async def run_expiry(self) -> None:

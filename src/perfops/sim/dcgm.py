@@ -14,6 +14,7 @@ import math
 import uuid
 from dataclasses import dataclass, replace
 
+from perfops._internal.escape import exposition_label_value
 from perfops.sim.profiles import GpuProfile
 
 __all__ = ["GpuActivity", "GpuState", "advance", "exposition", "new_gpu"]
@@ -187,8 +188,8 @@ def exposition(gpus: list[GpuState]) -> str:
         for g in gpus:
             labels = (
                 f'gpu="{g.index}",UUID="{g.uuid}",pci_bus_id="{g.pci_bus_id}",'
-                f'device="nvidia{g.index}",modelName="{g.model_name}",'
-                f'hostname="{g.hostname}"'
+                f'device="nvidia{g.index}",modelName="{exposition_label_value(g.model_name)}",'
+                f'hostname="{exposition_label_value(g.hostname)}"'
             )
             lines.append(f"{name}{{{labels}}} {_fmt(getattr(g, attr))}")
     return "\n".join(lines) + "\n"

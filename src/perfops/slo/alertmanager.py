@@ -13,11 +13,11 @@ literal ``target``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-import yaml
-
 from perfops._internal.durations import format_duration
+from perfops._internal.escape import alertmanager_matcher, promql_label_name, yaml_dump
 from perfops.config.models import Escalation, Receiver, Route
 from perfops.errors import ConfigError, Problem
 
@@ -27,6 +27,7 @@ DEFAULT_SECRETS_DIR = "/etc/alertmanager/secrets"
 # Placeholders that make an email receiver valid; replace them with your relay.
 _SMTP = {"smtp_smarthost": "localhost:25", "smtp_from": "perfops@localhost"}
 _WHERE = "perfops.yaml"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _secret(receiver: Receiver, key: str, secrets_dir: str) -> dict[str, str]:
@@ -49,6 +50,16 @@ def _receiver(receiver: Receiver, secrets_dir: str) -> dict[str, Any]:
 def _receiver_problems(index: int, receiver: Receiver) -> list[Problem]:
     path = f"escalation.receivers[{index}]"
     literal_only = receiver.kind in ("email", "webhook")
+    env = receiver.target_env
+    if receiver.target is None and env is not None and not _ENV_NAME.fullmatch(env):
+        return [
+            Problem(
+                _WHERE,
+                f"{path}.target_env",
+                f"{env!r} is not an environment variable name (it names the secret's file)",
+                "use letters, digits and '_', e.g. PAGERDUTY_ROUTING_KEY",
+            )
+        ]
     if receiver.target is None and (literal_only or receiver.target_env is None):
         hint = "set target" if literal_only else "set target or target_env"
         why = " (Alertmanager 0.25 cannot read it from a file)" if literal_only else ""
@@ -68,9 +79,20 @@ def _route_problems(index: int, route: Route, known: set[str]) -> list[Problem]:
     ]
 
 
+def _label_problems(escalation: Escalation) -> list[Problem]:
+    problems = []
+    for i, name in enumerate(escalation.group_by):
+        try:
+            promql_label_name(name)
+        except ValueError as exc:
+            problems.append(Problem(_WHERE, f"escalation.group_by[{i}]", str(exc)))
+    return problems
+
+
 def _check(escalation: Escalation) -> None:
     known = {r.name for r in escalation.receivers}
-    problems = [p for i, r in enumerate(escalation.receivers) for p in _receiver_problems(i, r)]
+    problems = _label_problems(escalation)
+    problems += [p for i, r in enumerate(escalation.receivers) for p in _receiver_problems(i, r)]
     problems += [p for i, r in enumerate(escalation.routes) for p in _route_problems(i, r, known)]
     if not escalation.routes:
         problems.append(Problem(_WHERE, "escalation.routes", "no routes", "add a page route"))
@@ -86,7 +108,7 @@ def _child_routes(route: Route) -> list[dict[str, Any]]:
     }
     last = len(route.receivers) - 1
     return [
-        {"receiver": name, "matchers": [f'severity="{route.severity}"'], **timing}
+        {"receiver": name, "matchers": [alertmanager_matcher("severity", route.severity)], **timing}
         | ({"continue": True} if i < last else {})
         for i, name in enumerate(route.receivers)
     ]
@@ -95,8 +117,8 @@ def _child_routes(route: Route) -> list[dict[str, Any]]:
 def _inhibit_rules() -> list[dict[str, Any]]:
     return [
         {
-            "source_matchers": ['severity="page"'],
-            "target_matchers": ['severity="ticket"'],
+            "source_matchers": [alertmanager_matcher("severity", "page")],
+            "target_matchers": [alertmanager_matcher("severity", "ticket")],
             "equal": ["slo", "service"],
         }
     ]
@@ -124,4 +146,4 @@ def generate_alertmanager(
 
 def render_alertmanager_yaml(escalation: Escalation, **options: Any) -> str:
     """:func:`generate_alertmanager` as YAML text."""
-    return yaml.safe_dump(generate_alertmanager(escalation, **options), sort_keys=False)
+    return yaml_dump(generate_alertmanager(escalation, **options))

@@ -26,6 +26,7 @@ from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 
 from perfops._internal.durations import format_duration, parse_duration
+from perfops._internal.escape import grafana_promql_selector
 from perfops.config.models import SLO, Service
 from perfops.slo.rules import burn_windows, period_s
 
@@ -35,10 +36,6 @@ __all__ = ["dashboard", "dashboard_uid", "render_dashboard_json"]
 def dashboard_uid(service: Service) -> str:
     """The stable dashboard uid, ``perfops-<service>`` (Grafana allows at most 40 chars)."""
     return f"perfops-{service.name}"[:40]
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _query(expr: str, legend: str, ref: str, instant: bool = False) -> prom_b.Dataquery:
@@ -79,7 +76,7 @@ def _period(slo: SLO) -> str:
 
 
 def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
-    sel = f'{{slo="{_escape(slo.name)}", service="{_escape(slo.service)}"}}'
+    sel = grafana_promql_selector({"slo": slo.name, "service": slo.service})
     windows = burn_windows(slo)
     shortest = min((w.short for w in windows), key=parse_duration)
     sli = f"1 - slo:sli_error:ratio_rate{shortest}{sel}"
@@ -103,8 +100,8 @@ def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
 
 def _engine_panels(service: Service, ds: dash_m.DataSourceRef) -> list[Any]:
     model = service.labels.get("model_name", service.model)
-    sel = f'{{model_name="{_escape(model)}"}}'
-    bucket_sel = f'{{model_name="{_escape(model)}"}}[5m]'
+    sel = grafana_promql_selector({"model_name": model})
+    bucket_sel = f"{sel}[5m]"
     ttft = (
         "histogram_quantile(0.99, sum by (le) "
         f"(rate(vllm:time_to_first_token_seconds_bucket{bucket_sel})))"

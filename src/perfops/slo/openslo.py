@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from perfops._internal.escape import yaml_comment, yaml_dump
 from perfops.errors import ConfigError, Problem
 
 __all__ = ["import_openslo", "render_slos_yaml"]
@@ -474,10 +475,7 @@ def import_openslo(
 def render_slos_yaml(entries: list[dict[str, Any]], *, source: str = "openslo.yaml") -> str:
     """A ``slos:`` YAML block to paste into perfops.yaml, headed by a comment naming ``source``."""
     header = (
-        f"# Imported from {source} by `perfops slo import`.\n"
-        "# Review the warnings it printed; alerting uses perfops' multiwindow burn-rate sets.\n"
+        yaml_comment(f"Imported from {source} by `perfops slo import`.")
+        + "\n# Review the warnings it printed; alerting uses perfops' multiwindow burn-rate sets.\n"
     )
-    body = yaml.safe_dump(
-        {"slos": entries}, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100
-    )
-    return header + body
+    return header + yaml_dump({"slos": entries}, width=100)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from perfops._internal.escape import promql_matcher, yaml_dump
 from perfops.config.models import SLO, AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
 from perfops.slo.rules import (
     _HISTOGRAMS,
@@ -23,7 +24,6 @@ from perfops.slo.rules import (
     DEFAULT_RUNBOOK,
     Selector,
     _budget,
-    _dump,
     _labels,
     _with,
     alert_annotations,
@@ -48,7 +48,7 @@ def _histogram(
     metric: str, threshold: float, selector: str, good: float, total: float
 ) -> list[dict[str, str]]:
     name = _HISTOGRAMS[metric]
-    le = f'le="{format_le(threshold)}"'
+    le = promql_matcher("le", format_le(threshold))
     return [
         {"series": f"{name}_bucket{_with(selector, le)}", "values": _grow(good)},
         {"series": f"{name}_count{_with(selector)}", "values": _grow(total)},
@@ -66,7 +66,10 @@ def _series(slo: SLO, selector: str, good: float, total: float) -> list[dict[str
         for metric, other in rest:
             out += _histogram(metric, other, selector, total, total)
         return out
-    stop, abort = 'finished_reason="stop"', 'finished_reason="abort"'
+    stop, abort = (
+        promql_matcher("finished_reason", "stop"),
+        promql_matcher("finished_reason", "abort"),
+    )
     return [
         {"series": f"{_SUCCESS}{_with(selector, stop)}", "values": _grow(good)},
         {"series": f"{_SUCCESS}{_with(selector, abort)}", "values": _grow(total - good)},
@@ -77,7 +80,7 @@ def _gpus(selector: str, xid: int, reasons: int) -> list[dict[str, str]]:
     """Two GPUs, both with the given XID code and clocks event reasons throughout."""
     out = []
     for i in range(2):
-        gpu = _with(selector, f'gpu="{i}"', f'UUID="GPU-{i}"')
+        gpu = _with(selector, promql_matcher("gpu", str(i)), promql_matcher("UUID", f"GPU-{i}"))
         out += [
             {"series": f"{_XID}{gpu}", "values": f"{xid}x{_MINUTES}"},
             {"series": f"{_REASONS}{gpu}", "values": f"{reasons}x{_MINUTES}"},
@@ -154,4 +157,4 @@ def generate_rule_tests(
         for case in _cases(slo, select(slo), select_gpus(slo), runbook_url_base)
     ]
     doc = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
-    return _dump(doc)
+    return yaml_dump(doc)

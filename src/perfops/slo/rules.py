@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from perfops._internal.durations import format_duration, parse_duration
+from perfops._internal.escape import go_template_text, promql_matcher, promql_selector, yaml_dump
 from perfops.config.models import (
     SLO,
     AvailabilitySLI,
@@ -132,7 +131,7 @@ def alert_prefix(name: str) -> str:
 
 def default_selector(slo: SLO) -> str:
     """``{model_name="<slo.service>"}``: right when the service is named after its model."""
-    return f'{{model_name="{slo.service}"}}'
+    return promql_selector({"model_name": slo.service})
 
 
 def model_selector(services: Iterable[Service]) -> Selector:
@@ -140,7 +139,7 @@ def model_selector(services: Iterable[Service]) -> Selector:
     models = {s.name: s.labels.get("model_name", s.model) for s in services}
 
     def select(slo: SLO) -> str:
-        return f'{{model_name="{models.get(slo.service, slo.service)}"}}'
+        return promql_selector({"model_name": models.get(slo.service, slo.service)})
 
     return select
 
@@ -158,7 +157,7 @@ def _rate(series: str, window: str) -> str:
 
 def _latency_error(metric: str, threshold: float, selector: str, window: str) -> str:
     name = _HISTOGRAMS[metric]
-    le = f'le="{format_le(threshold)}"'
+    le = promql_matcher("le", format_le(threshold))
     good = _rate(f"{name}_bucket{_with(selector, le)}", window)
     return f"1 - ({good} / {_rate(f'{name}_count{_with(selector)}', window)})"
 
@@ -201,7 +200,7 @@ _THROTTLE_BITS = (4, 8, 32, 64, 128)
 
 def gpu_selector(slo: SLO) -> str:
     """``{service="<slo.service>"}``: dcgm-exporter series relabelled with the service."""
-    return f'{{service="{slo.service}"}}'
+    return promql_selector({"service": slo.service})
 
 
 def _gpu_bad_now(selector: str) -> str:
@@ -213,7 +212,7 @@ def _gpu_bad_now(selector: str) -> str:
 
 
 def _label_matchers(slo: SLO) -> tuple[str, ...]:
-    return tuple(f'{k}="{v}"' for k, v in _labels(slo).items())
+    return tuple(promql_matcher(k, v) for k, v in _labels(slo).items())
 
 
 def _budget(slo: SLO) -> float:
@@ -294,7 +293,7 @@ def _meta_group(slo: SLO) -> dict[str, Any]:
 
 
 def _condition(slo: SLO, window: BurnWindow) -> str:
-    sel, limit = _with(f'slo="{slo.name}",service="{slo.service}"'), window.factor * _budget(slo)
+    sel, limit = promql_selector(_labels(slo)), window.factor * _budget(slo)
     return (
         f"(slo:sli_error:ratio_rate{window.long}{sel} > {limit:.10g}"
         f" and slo:sli_error:ratio_rate{window.short}{sel} > {limit:.10g})"
@@ -302,7 +301,8 @@ def _condition(slo: SLO, window: BurnWindow) -> str:
 
 
 def alert_annotations(slo: SLO, severity: str, runbook_url_base: str) -> dict[str, str]:
-    """The annotations of one SLO alert (also what the promtool tests expect)."""
+    """The annotations of one SLO alert as Prometheus shows them (what the promtool tests
+    expect); the rule file holds them as templates whose expansion is this text."""
     what = slo.description or f"SLO {slo.name} of {slo.service}"
     return {
         "summary": f"{slo.name}: error budget burning at {severity} rate",
@@ -311,12 +311,18 @@ def alert_annotations(slo: SLO, severity: str, runbook_url_base: str) -> dict[st
     }
 
 
+def _templates(texts: dict[str, str]) -> dict[str, str]:
+    """Alert labels and annotations are Go templates: each value is escaped to expand to
+    itself, so a ``{{ }}`` in a description or service name is never executed."""
+    return {key: go_template_text(text) for key, text in texts.items()}
+
+
 def _alert(slo: SLO, severity: str, conds: Sequence[BurnWindow], runbook: str) -> dict[str, Any]:
     return {
         "alert": f"{alert_prefix(slo.name)}{severity.capitalize()}BurnRate",
         "expr": "\n  or ".join(_condition(slo, w) for w in conds),
-        "labels": {"severity": severity, **_labels(slo)},
-        "annotations": alert_annotations(slo, severity, runbook),
+        "labels": _templates({"severity": severity, **_labels(slo)}),
+        "annotations": _templates(alert_annotations(slo, severity, runbook)),
     }
 
 
@@ -359,20 +365,4 @@ def generate_rules(
 
 def render_rules_yaml(slos: Sequence[SLO], **options: Any) -> str:
     """:func:`generate_rules` as YAML text."""
-    return _dump(generate_rules(slos, **options))
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes multi-line strings (alert expressions) as literal blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def _dump(data: dict[str, Any]) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=200, allow_unicode=True)
+    return yaml_dump(generate_rules(slos, **options))

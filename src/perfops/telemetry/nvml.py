@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from perfops._internal.escape import exposition_label_value
 from perfops.errors import PerfopsError
 
 __all__ = ["NvmlUnavailable", "nvml_exposition"]
@@ -55,7 +56,8 @@ def _fields(nv: Any, h: Any) -> dict[str, Callable[[], float]]:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """An NVML string (or the hostname) as an escaped label value of the text format."""
+    return exposition_label_value(value.decode() if isinstance(value, bytes) else str(value))
 
 
 def nvml_exposition(hostname: str | None = None) -> str:
@@ -70,7 +72,7 @@ def nvml_exposition(hostname: str | None = None) -> str:
                 f'gpu="{index}",UUID="{_text(nv.nvmlDeviceGetUUID(h))}",'
                 f'pci_bus_id="{_text(nv.nvmlDeviceGetPciInfo(h).busId)}",'
                 f'device="nvidia{index}",modelName="{_text(nv.nvmlDeviceGetName(h))}",'
-                f'Hostname="{host}"'
+                f'Hostname="{_text(host)}"'
             )
             for name, read in _fields(nv, h).items():
                 try:

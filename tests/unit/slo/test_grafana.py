@@ -106,7 +106,7 @@ def test_rows_group_slo_engine_and_gpu_panels() -> None:
 
 def test_slo_queries_use_the_recording_rules() -> None:
     exprs = _exprs(dashboard(_service(), _slos()))
-    sel = '{slo="chat-ttft", service="chat"}'
+    sel = '{slo="chat-ttft",service="chat"}'
     assert f"1 - slo:sli_error:ratio_rate5m{sel}" in exprs
     assert (
         f"1 - (avg_over_time(slo:sli_error:ratio_rate5m{sel}[28d])"
