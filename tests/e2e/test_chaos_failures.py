@@ -330,6 +330,9 @@ def test_chaos_init_writes_an_experiment_that_validates(tmp_path: Path) -> None:
     assert "already exists; pass --force" in again.stderr
     forced = run_cli("chaos", "init", "experiments/first.yaml", "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
+    folder = run_cli("chaos", "init", "experiments", "--force", cwd=tmp_path)
+    assert folder.returncode == 2  # a folder is not overwritten: a clear error, no traceback
+    assert "cannot write experiments" in folder.stderr
 
 
 def test_chaos_init_for_a_service_without_slos_validates(tmp_path: Path) -> None:
