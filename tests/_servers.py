@@ -26,14 +26,19 @@ class FleetThread(_FleetThread):
     """The package's FleetThread plus the admin API, as a test drives it."""
 
     def admin(
-        self, method: str, path: str = "", body: object = None, port: str = "front"
+        self,
+        method: str,
+        path: str = "",
+        body: object = None,
+        port: str = "front",
+        token: str | None = None,
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         req = urllib.request.Request(
-            self.fleet.url(port) + "/admin/faults" + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
+            self.fleet.url(port) + "/admin/faults" + path, data=data, method=method, headers=headers
         )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:

@@ -10,7 +10,12 @@ from perfops._internal.lazy_exports import lazy_exports
 from perfops.app.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
-    from perfops.app.chaos import load_experiment, recover_faults, run_experiment
+    from perfops.app.chaos import (
+        example_experiment,
+        load_experiment,
+        recover_faults,
+        run_experiment,
+    )
     from perfops.app.collect import (
         LakeSink,
         LakeWriter,
@@ -60,6 +65,7 @@ __all__ = [
     "compare_runs",
     "cost_report",
     "describe_schedule",
+    "example_experiment",
     "export_focus",
     "import_prometheus",
     "kpis",
@@ -93,7 +99,7 @@ __all__ = [
 __getattr__ = lazy_exports(
     globals(),
     {
-        "chaos": ("load_experiment", "recover_faults", "run_experiment"),
+        "chaos": ("example_experiment", "load_experiment", "recover_faults", "run_experiment"),
         "collect": ("LakeSink", "LakeWriter", "WriterStats", "run_collect", "targets_from_config"),
         "cost": (
             "CostReport",

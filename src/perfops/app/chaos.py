@@ -1,15 +1,20 @@
 """`perfops chaos run`: an SLO-guarded experiment against a service, with guaranteed rollback.
 
-Phases: recover whatever a killed runner left injected; run the baseline load and check the
-steady-state hypothesis (not met: aborted, nothing injected); run the load through the
+Phases: recover whatever a killed runner left injected; check that the run can happen (the
+secrets it needs are set, the service and every fault's target answer: else exit 2 or 3,
+nothing injected, nothing journaled); run the baseline load and check the steady-state
+hypothesis (not met: aborted, nothing injected); run the load through the
 experiment window while each fault is injected at its offset (undo entry journaled and
 fsynced first) and reverted at its end, checking the stop conditions every half second; revert
 everything, whatever happened; run the recovery load and check the hypothesis again.
 
-Verdict: ``passed`` (held before, during and after), ``deviated`` (broken during or after),
-``aborted`` (a stop condition fired, or no steady state to start from), ``interrupted``
-(SIGINT/SIGTERM). The journal goes to ``runs`` (kind ``chaos``), each injection and revert
-to ``events``, every request to ``requests``.
+Verdict: ``passed`` (held before, during and after, and every fault went in and came out),
+``deviated`` (broken during or after), ``aborted`` (a stop condition fired, or no steady state
+to start from), ``interrupted`` (SIGINT/SIGTERM), ``failed`` (a fault could not be injected
+or reverted, never went in, or its target was gone before its end: the run stops at once,
+and this verdict wins over the others, since the experiment did not test what it planned or
+left a fault behind). The journal goes to ``runs`` (kind ``chaos``), each injection and
+revert to ``events``, every request to ``requests``.
 
 Offsets, waits and stamps are the Runtime's clock (:class:`FaultSchedule` runs on a manual
 one in tests); the load's requests are stamped by the load generator's wall clock, so an
@@ -22,9 +27,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from perfops._internal.ids import new_id
 from perfops.app._experiment import (
@@ -35,55 +38,44 @@ from perfops.app._experiment import (
     platform_info,
     rollback_actions,
 )
+from perfops.app._experiment_example import example_experiment
+from perfops.app._experiment_spec import cross_checks, load_experiment, read_spec
+from perfops.app._fault_schedule import (
+    FaultRun,
+    FaultSchedule,
+    Recovery,
+    journal_for,
+    recover_faults,
+)
+from perfops.app._preflight import preflight
 from perfops.app.load import LoadResult, run_load
 from perfops.app.runtime import Runtime
-from perfops.chaos.faults import FaultContext, UndoEntry, fault_for, revert_entry
 from perfops.chaos.steady import (
     FaultImpact,
     HypothesisResult,
     fault_impact,
     stop_reason,
 )
-from perfops.chaos.undo import UndoJournal, recover
-from perfops.config.experiment import (
-    BudgetStop,
-    BurnStop,
-    ErrorStop,
-    Experiment,
-    FaultStep,
-)
-from perfops.config.loader import parse_spec
-from perfops.config.models import AvailabilitySLI, GoodputSLI, LatencySLI
-from perfops.errors import ConfigError, PerfopsError, Problem
-from perfops.loadgen.slo import parse_slo
+from perfops.config.experiment import BudgetStop, BurnStop, ErrorStop, Experiment
 from perfops.store import EventRecord, RunRecord
 
 __all__ = [
     "ExperimentResult",
     "FaultRun",
     "FaultSchedule",
+    "Recovery",
+    "check_experiment",
     "cross_checks",
+    "example_experiment",
     "journal_for",
     "load_experiment",
     "read_spec",
     "recover_faults",
+    "recover_leftovers",
     "run_experiment",
 ]
 
 Say = Callable[[str], None]
-
-
-@dataclass
-class FaultRun:
-    name: str
-    kind: str
-    target: str
-    fault_id: str
-    start_s: float
-    duration_s: float
-    injected_ns: int | None = None
-    reverted_ns: int | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -103,192 +95,7 @@ class ExperimentResult:
         return json.loads(json.dumps(asdict(self), default=str))  # type: ignore[no-any-return]
 
 
-def journal_for(rt: Runtime) -> UndoJournal:
-    """The workspace's undo journal, beside its lake."""
-    path = Path(rt.config.workspace.lake).parent / "chaos" / "undo.jsonl"
-    return UndoJournal(path, clock=rt.clock)
-
-
-def recover_faults(rt: Runtime, say: Say, *, everything: bool = False) -> int:
-    """Revert whatever an earlier runner left injected (a kill -9, a power cut): the faults
-    whose planning process is gone, or with ``everything`` also those of runs still going."""
-    done = recover(journal_for(rt), orphans_only=not everything)
-    for entry, error in done:
-        what = f"{entry.get('kind')} {entry.get('id')}"
-        say(f"recovered: reverted {what}" if error is None else f"recover {what} failed: {error}")
-        rt.store.journal.append_events(
-            [
-                EventRecord(
-                    rt.clock.now_ns(),
-                    "fault_reverted",
-                    f"recovered {what}",
-                    severity="info" if error is None else "warning",
-                    run_id=entry.get("run_id"),
-                    data={"entry": entry, "error": error, "by": "recover"},
-                )
-            ]
-        )
-    return len(done)
-
-
-# -- the spec and its cross-references -----------------------------------------------------
-
-
-def read_spec(path: Path) -> str:
-    """A spec file's text; an unreadable one is a located error, not a traceback."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError([Problem(str(path), "", f"cannot read: {reason}")]) from None
-
-
-def load_experiment(rt: Runtime, path: Path) -> Experiment:
-    """Parse and check an experiment file; every problem located, all at once."""
-    spec, locate = parse_spec(Experiment, read_spec(path), str(path))
-    problems = [locate(p, m, h) for p, m, h in cross_checks(rt, spec)]
-    if problems:
-        raise ConfigError(problems, source=str(path))
-    return spec
-
-
-def cross_checks(rt: Runtime, exp: Experiment) -> list[tuple[tuple[str | int, ...], str, str]]:
-    services = {s.name for s in rt.config.services}
-    slos = {s.name: s for s in rt.config.slos}
-    out: list[tuple[tuple[str | int, ...], str, str]] = []
-    if exp.load.service not in services:
-        out.append((("load", "service"), f"no service {exp.load.service!r} in perfops.yaml",
-                    f"services: {', '.join(sorted(services)) or 'none'}"))  # fmt: skip
-    if exp.load.slo:
-        try:
-            parse_slo(exp.load.slo)
-        except PerfopsError as exc:
-            out.append((("load", "slo"), str(exc), "e.g. ttft_p99=500ms,tpot_p99=50ms"))
-    names: list[tuple[tuple[str | int, ...], str]] = [
-        (("hypothesis", "slos", i, "slo"), h.slo) for i, h in enumerate(exp.hypothesis.slos)
-    ]
-    names += [
-        (("stop", i, "slo"), s.slo) for i, s in enumerate(exp.stop) if not isinstance(s, ErrorStop)
-    ]
-    known = ", ".join(slos) or "none"
-    for path, name in names:
-        if name not in slos:
-            out.append((path, f"no SLO {name!r} in perfops.yaml", f"SLOs: {known}"))
-        elif not isinstance(slos[name].sli, LatencySLI | GoodputSLI | AvailabilitySLI):
-            out.append((path, f"SLO {name!r} ({slos[name].sli.kind}) is not judged per request",
-                        "use a latency, goodput or availability SLO"))  # fmt: skip
-    for i, step in enumerate(exp.method):
-        try:
-            plugin = fault_for(step.kind)
-        except PerfopsError as exc:
-            out.append((("method", i, "kind"), str(exc), exc.hint or ""))
-            continue
-        out += [(("method", i, "params"), problem, "") for problem in plugin.check(step.params)]
-        if step.target is not None and step.target not in services:
-            out.append((("method", i, "target"), f"no service {step.target!r}", ""))
-        if step.start + step.duration > exp.load.duration:
-            out.append((("method", i, "duration"),
-                        f"the fault ends at {step.start + step.duration:g}s, after the "
-                        f"{exp.load.duration:g}s experiment window",
-                        "shorten it or lengthen load.duration"))  # fmt: skip
-    return out
-
-
 # -- the run -------------------------------------------------------------------------------
-
-
-def _context(rt: Runtime, service: str, step: FaultStep | None = None) -> FaultContext:
-    svc = rt.config.service(service)
-    parts = urlsplit(svc.endpoint)
-    api = step.params.get("api") if step is not None else None
-    return FaultContext(
-        service=svc.name,
-        endpoint=svc.endpoint,
-        admin_url=f"{parts.scheme}://{parts.netloc}/admin/faults",
-        proxy_api=str(api) if api else None,
-        state_dir=str(journal_for(rt).path.parent),
-        clock=rt.clock,
-    )
-
-
-class FaultSchedule:
-    """Injects the method's faults at their offsets and reverts them at their ends, on the
-    Runtime's clock, journaling each before it lands."""
-
-    def __init__(self, rt: Runtime, exp: Experiment, run_id: str, say: Say) -> None:
-        self.rt, self.exp, self.run_id, self.say = rt, exp, run_id, say
-        self.journal = journal_for(rt)
-        self.runs: list[FaultRun] = []
-        self.entries: dict[str, UndoEntry] = {}
-
-    def _event(self, kind: str, run: FaultRun, data: dict[str, Any]) -> None:
-        self.rt.store.journal.append_events(
-            [EventRecord(self.rt.clock.now_ns(), kind, f"{run.kind} on {run.target}: {run.name}",
-                         service=run.target, severity="info", run_id=self.run_id,
-                         data={"fault_id": run.fault_id, **data})]
-        )  # fmt: skip
-
-    async def schedule(self, window_start: float) -> None:
-        """Inject each fault at its offset from ``window_start`` (the clock's monotonic
-        seconds) and revert it at its end, each fault a task."""
-        tasks = [asyncio.create_task(self._one(i, step, window_start))
-                 for i, step in enumerate(self.exp.method)]  # fmt: skip
-        await asyncio.gather(*tasks)
-
-    async def _one(self, index: int, step: FaultStep, window_start: float) -> None:
-        target, clock = step.target or self.exp.load.service, self.rt.clock
-        run = FaultRun(step.name or f"{step.kind}#{index}", step.kind, target,
-                       new_id(clock.now_ns(), "chaos-flt-"), step.start, step.duration)  # fmt: skip
-        self.runs.append(run)
-        await clock.sleep(window_start + step.start - clock.monotonic())
-        plugin = fault_for(step.kind)
-        entry = plugin.plan(_context(self.rt, target, step), step.params,
-                            fault_id=run.fault_id, duration_s=step.duration)  # fmt: skip
-        entry = {**entry, "run_id": self.run_id}
-        self.journal.planned(entry, run_id=self.run_id)  # before it lands
-        self.entries[run.fault_id] = entry
-        try:
-            await asyncio.to_thread(plugin.inject, entry)
-        except PerfopsError as exc:
-            run.error = str(exc)
-            self.say(f"  fault {run.name} failed to inject: {exc}")
-            await self.revert(run)
-            return
-        run.injected_ns = clock.now_ns()
-        self._event("fault_injected", run, {"entry": entry})
-        self.say(f"  +{step.start:g}s injected {run.kind} on {target} for {step.duration:g}s")
-        await clock.sleep(window_start + step.start + step.duration - clock.monotonic())
-        await self.revert(run)
-
-    async def revert(self, run: FaultRun) -> None:
-        entry = self.entries.get(run.fault_id)
-        if entry is None or run.reverted_ns is not None:
-            return
-        error = None
-        try:
-            await asyncio.to_thread(revert_entry, entry)
-        except Exception as exc:  # recorded; `perfops chaos recover` retries it
-            error = f"{type(exc).__name__}: {exc}"
-        self.journal.reverted(run.fault_id, ok=error is None, error=error)
-        run.reverted_ns = self.rt.clock.now_ns()
-        run.error = run.error or error
-        self._event("fault_reverted", run, {"error": error})
-        if run.injected_ns is not None:
-            self.say(f"  reverted {run.kind} on {run.target}" + (f" ({error})" if error else ""))
-
-    def revert_all_sync(self) -> None:
-        """Revert every fault still in, from any context (signal paths included)."""
-        for run in self.runs:
-            entry = self.entries.get(run.fault_id)
-            if entry is not None and run.reverted_ns is None:
-                error = None
-                try:
-                    revert_entry(entry)
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                self.journal.reverted(run.fault_id, ok=error is None, error=error)
-                run.reverted_ns = self.rt.clock.now_ns()
-                self._event("fault_reverted", run, {"error": error})
 
 
 async def run_experiment(
@@ -298,25 +105,29 @@ async def run_experiment(
     say: Say,
     stop: asyncio.Event | None = None,
 ) -> ExperimentResult:
-    """Run ``exp``; see the module docstring. ``stop`` set from outside interrupts it."""
-    stop = stop or asyncio.Event()
-    recover_faults(rt, say)
+    """Run ``exp``; see the module docstring. ``stop`` set from outside interrupts it.
+    Raises Unreachable (exit 3) or UsageError (exit 2) when the run cannot happen."""
+    signalled = stop or asyncio.Event()
+    recover_leftovers(rt, say)
+    await asyncio.to_thread(check_experiment, rt, exp)
     started = rt.clock.now_ns()
     run_id = new_id(started, "chaos-")
     spec = {"experiment": exp.model_dump(mode="json"), "platform": platform_info()}
     rt.store.journal.write_run(RunRecord(run_id, "chaos", started, "running", spec=spec))
     result = ExperimentResult(run_id, exp.title, "failed", "")
     outcomes = Outcomes(rt, exp)
-    faults = FaultSchedule(rt, exp, run_id, say)
+    stop = asyncio.Event()  # this run's own: a signal, a stop condition or a failed fault
+    relay = asyncio.create_task(_relay(signalled, stop))
+    faults = FaultSchedule(rt, exp, run_id, say, on_failure=stop.set)
     try:
         await _phases(rt, exp, result, outcomes, faults, stop, say)
     finally:
+        relay.cancel()
         faults.revert_all_sync()  # whatever happened: success, failure, abort, signal
         rollback_actions(rt, exp, run_id, say)
         result.faults = faults.runs
         result.requests = len(outcomes.items)
-        if stop.is_set() and result.status not in ("aborted",):
-            result.status, result.reason = "interrupted", "interrupted by a signal"
+        _verdict(result, faults, signalled)
         result.impact = _impact(rt, exp, outcomes, faults.runs, result)
         rt.store.journal.write_run(
             RunRecord(run_id, "chaos", started, result.status, rt.clock.now_ns(), spec,
@@ -329,6 +140,40 @@ async def run_experiment(
                          run_id=run_id, data={"reason": result.reason})]
         )  # fmt: skip
     return result
+
+
+def recover_leftovers(rt: Runtime, say: Say) -> Recovery:
+    """Before a run: revert what an earlier, killed runner left. What cannot be reverted is
+    said (``perfops chaos recover`` fails on it) and does not stop this run: its own targets
+    are checked next."""
+    recovery = recover_faults(rt, say)
+    if recovery.left:
+        say(f"warning: {len(recovery.left)} fault(s) of earlier runs may still be in (above); "
+            "`perfops chaos recover` retries them")  # fmt: skip
+    return recovery
+
+
+def check_experiment(rt: Runtime, exp: Experiment) -> None:
+    """Raise unless ``exp`` can run now (see :mod:`perfops.app._preflight`)."""
+    steps = [(s.name or f"method[{i}]", s) for i, s in enumerate(exp.method)]
+    preflight(rt, exp.load.service, steps)
+
+
+async def _relay(signalled: asyncio.Event, stop: asyncio.Event) -> None:
+    """A signal stops the run; the run stopping itself does not stop its caller (the other
+    experiments of a game day)."""
+    await signalled.wait()
+    stop.set()
+
+
+def _verdict(result: ExperimentResult, faults: FaultSchedule, signalled: asyncio.Event) -> None:
+    """A fault that failed wins over every other verdict; then a signal over all but an
+    abort."""
+    failures = faults.failures(window_done=result.status in ("passed", "deviated"))
+    if failures:
+        result.status, result.reason = "failed", "; ".join(failures)
+    elif signalled.is_set() and result.status != "aborted":
+        result.status, result.reason = "interrupted", "interrupted by a signal"
 
 
 async def _phases(

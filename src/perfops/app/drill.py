@@ -9,8 +9,12 @@ burn rate over requests sent after the rollback is back at or below ``restored_b
 measured mitigation ("rolling back restored chat-ttft in 4 s") is recorded as an event for the
 runbooks.
 
-The steps: prepare (journal the run, plan the candidate), start the load, watch (deploy when
-due, detect, roll back, see it restored), then conclude (verdict and measures) and record.
+The steps: check that the drill can happen (the secrets it needs are set, the service and the
+deploy's target answer: else exit 2 or 3, nothing deployed), prepare (journal the run, plan the
+candidate), start the load, watch (deploy when due, detect, roll back, see it restored), then
+conclude (verdict and measures) and record. A deploy that cannot go out, or a rollback that
+fails (the candidate may still be out), ends the drill at once as ``failed``, whatever else
+was seen.
 Times are the Runtime's clock; the load's requests carry the load generator's wall clock.
 """
 
@@ -20,14 +24,16 @@ import asyncio
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from perfops._internal.ids import new_id
 from perfops.app._experiment import Outcomes, load_options
-from perfops.app.chaos import Say, journal_for, read_spec, recover_faults
+from perfops.app._experiment_spec import fault_checks
+from perfops.app._fault_schedule import fault_context
+from perfops.app._preflight import preflight
+from perfops.app.chaos import Say, journal_for, read_spec, recover_leftovers
 from perfops.app.load import run_load
 from perfops.app.runtime import Runtime
-from perfops.chaos.faults import Fault, FaultContext, UndoEntry, fault_for, revert_entry
+from perfops.chaos.faults import Fault, UndoEntry, fault_for, public_entry, revert_entry
 from perfops.chaos.steady import burn
 from perfops.chaos.undo import UndoJournal
 from perfops.config.experiment import Drill, Experiment, Hypothesis, HypothesisSLO
@@ -54,6 +60,7 @@ class DrillResult:
     bad_events: int = 0
     requests: int = 0
     reason: str = ""
+    error: str | None = None  # the deploy did not go out, or its rollback failed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,13 +73,7 @@ def load_drill(rt: Runtime, path: Path) -> Drill:
         problems.append(locate(("slo",), f"no SLO {spec.slo!r} in perfops.yaml", None))
     if spec.load.service not in {s.name for s in rt.config.services}:
         problems.append(locate(("load", "service"), f"no service {spec.load.service!r}", None))
-    try:
-        plugin = fault_for(spec.deploy.kind)
-        problems += [
-            locate(("deploy", "params"), m, None) for m in plugin.check(spec.deploy.params)
-        ]
-    except PerfopsError as exc:
-        problems.append(locate(("deploy", "kind"), str(exc), exc.hint))
+    problems += [locate(("deploy", *p), m, h or None) for p, m, h in fault_checks(rt, spec.deploy)]
     if problems:
         raise ConfigError(problems, source=str(path))
     return spec
@@ -121,7 +122,8 @@ async def run_drill(
     rt: Runtime, drill: Drill, *, say: Say, stop: asyncio.Event | None = None
 ) -> DrillResult:
     stop = stop or asyncio.Event()
-    recover_faults(rt, say)
+    recover_leftovers(rt, say)
+    await asyncio.to_thread(preflight, rt, drill.load.service, [("deploy", drill.deploy)])
     run = _prepare(rt, drill)
     load_stop = asyncio.Event()
     load = _start_load(run, load_stop)
@@ -132,7 +134,7 @@ async def run_drill(
         load_stop.set()
         if not load.done():
             load.cancel()
-        await _roll_back(run)
+        await _roll_back(run, say)
         _conclude(run, stopped=stop.is_set())
         _record(run)
     return run.result
@@ -145,10 +147,10 @@ def _prepare(rt: Runtime, drill: Drill) -> _Run:
     spec = {"drill": drill.model_dump(mode="json")}
     rt.store.journal.write_run(RunRecord(run_id, "drill", started_ns, "running", spec=spec))
     journal = journal_for(rt)
-    svc = rt.config.service(drill.deploy.target or drill.load.service)
-    parts = urlsplit(svc.endpoint)
-    ctx = FaultContext(svc.name, svc.endpoint, f"{parts.scheme}://{parts.netloc}/admin/faults",
-                       state_dir=str(journal.path.parent), clock=rt.clock)  # fmt: skip
+    deploy = drill.deploy
+    svc = rt.config.service(deploy.target or drill.load.service)
+    ctx = fault_context(rt, svc.name, kind=deploy.kind, params=deploy.params,
+                        token_env=deploy.token_env)  # fmt: skip
     plugin = fault_for(drill.deploy.kind)
     fault_id = new_id(rt.clock.now_ns(), "drill-deploy-")
     entry = plugin.plan(ctx, drill.deploy.params, fault_id=fault_id, duration_s=drill.load.duration)
@@ -172,7 +174,7 @@ async def _watch(
     """Every tick until the load ends: deploy when due, detect and roll back, see it
     restored (which ends the load)."""
     clock = run.rt.clock
-    while not load.done() and not stop.is_set():
+    while not load.done() and not stop.is_set() and run.result.error is None:
         await clock.sleep(_TICK_S)
         now_s, now_ns = clock.monotonic() - run.t0, clock.now_ns()
         if not run.deployed and now_s >= run.drill.deploy_after:
@@ -182,17 +184,25 @@ async def _watch(
         waiting = run.result.rolled_back_s is not None and run.result.restored_s is None
         if waiting and _restored(run, now_s, now_ns, say):
             load_stop.set()
-    if stop.is_set():
+    if stop.is_set() or run.result.error is not None:
         load_stop.set()
 
 
 async def _deploy(run: _Run, now_s: float, now_ns: int, say: Say) -> None:
-    """The candidate goes out, journaled first."""
+    """The candidate goes out, journaled first; if it cannot, the drill has failed (and the
+    deploy is reverted, in case it landed after all)."""
     run.journal.planned(run.entry, run_id=run.result.run_id)
-    await asyncio.to_thread(run.plugin.inject, run.entry)
-    run.deployed, run.result.deployed_s, run.deploy_ns = True, now_s, now_ns
     kind = run.drill.deploy.kind
-    run.event("deploy", f"candidate out: {kind}", {"entry": run.entry})
+    try:
+        await asyncio.to_thread(run.plugin.inject, run.entry)
+    except Exception as exc:
+        run.result.error = f"the candidate did not go out: {_why(exc)}"
+        say(f"  {now_s:5.1f}s {run.result.error}")
+        run.rolled_back = True
+        await _revert(run, say)  # in case it landed after all (an answer lost in a timeout)
+        return
+    run.deployed, run.result.deployed_s, run.deploy_ns = True, now_s, now_ns
+    run.event("deploy", f"candidate out: {kind}", {"entry": public_entry(run.entry)})
     say(f"  {now_s:5.1f}s deployed the candidate ({kind})")
 
 
@@ -206,19 +216,44 @@ async def _detect(run: _Run, now_s: float, now_ns: int, say: Say) -> None:
         return
     run.result.detected_s = now_s
     say(f"  {now_s:5.1f}s detected: {drill.slo} burning {rate:.1f}x")
-    await _roll_back(run)
+    await _roll_back(run, say)
+    if run.result.error is not None:
+        return
     run.result.rolled_back_s = run.rt.clock.monotonic() - run.t0
     run.rollback_ns = run.rt.clock.now_ns()
     run.event("rollback", f"rolled back: {drill.slo} burned {rate:.1f}x", {})
     say(f"  {run.result.rolled_back_s:5.1f}s rolled back")
 
 
-async def _roll_back(run: _Run) -> None:
-    """Revert the candidate, once, if it went out."""
+async def _roll_back(run: _Run, say: Say) -> None:
+    """Revert the candidate, once, if it went out; a revert that fails is the drill's
+    failure (the candidate may still be out: `perfops chaos recover` retries it)."""
     if run.deployed and not run.rolled_back:
         run.rolled_back = True
+        await _revert(run, say)
+
+
+async def _revert(run: _Run, say: Say) -> None:
+    error = None
+    try:
         await asyncio.to_thread(revert_entry, run.entry)
-        run.journal.reverted(run.entry["id"], ok=True)
+    except Exception as exc:
+        error = _why(exc)
+    run.journal.reverted(run.entry["id"], ok=error is None, error=error)
+    gone = run.entry.get("_gone")
+    why = None
+    if error is not None:
+        why = f"the rollback failed, the candidate may still be out: {error}"
+        say(f"  {why} (`perfops chaos recover` retries it)")
+    elif gone and run.deployed:
+        why = f"the candidate's target was gone before the rollback: {gone}"
+        say(f"  {why}")
+    if why:
+        run.result.error = "; ".join(e for e in (run.result.error, why) if e)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, PerfopsError) else f"{type(exc).__name__}: {exc}"
 
 
 def _restored(run: _Run, now_s: float, now_ns: int, say: Say) -> bool:
@@ -239,7 +274,9 @@ def _conclude(run: _Run, *, stopped: bool) -> None:
     """The verdict, and the times and budget it took."""
     result, drill = run.result, run.drill
     result.requests = len(run.outcomes.items)
-    if stopped:
+    if result.error is not None:
+        result.status, result.reason = "failed", result.error
+    elif stopped:
         result.status, result.reason = "interrupted", "interrupted by a signal"
     elif not run.deployed:
         result.status, result.reason = "failed", "the load ended before the deploy"

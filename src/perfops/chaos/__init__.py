@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         FaultContext,
         UndoEntry,
         fault_for,
+        public_entry,
         revert_entry,
     )
     from perfops.chaos.proxy import (
@@ -100,6 +101,7 @@ __all__ = [
     "journal_to_chaostoolkit",
     "parse_toxic",
     "parse_toxic_arg",
+    "public_entry",
     "recover",
     "revert_entry",
     "running_proxy",
@@ -120,7 +122,15 @@ __getattr__ = lazy_exports(
             "to_chaostoolkit",
             "unsupported_steps",
         ),
-        "faults": ("FAULTS", "Fault", "FaultContext", "UndoEntry", "fault_for", "revert_entry"),
+        "faults": (
+            "FAULTS",
+            "Fault",
+            "FaultContext",
+            "UndoEntry",
+            "fault_for",
+            "public_entry",
+            "revert_entry",
+        ),
         "proxy": ("NoSuchToxic", "Proxy", "ProxyApiError", "ProxyStats", "ToxicExists"),
         "proxy_api": ("ProxyServer",),
         "proxy_client": ("ProxyClient", "ProxyThread", "running_proxy"),

@@ -3,8 +3,10 @@
 
 An undo entry is plain JSON: everything ``revert`` needs in a fresh process. Keys that start
 with ``_`` are for this process only (a bearer token given as a literal): the undo journal
-never writes them, so a secret never reaches the disk. A fault that needs a secret after a
-crash names the environment variable holding it (``token_env``).
+and the lake never get them (:func:`public_entry`), so a secret never reaches the disk. A
+fault that needs a secret names the environment variable holding it (``token_env``), which
+is read each time the fault's control API is called, so a recovery in a fresh process
+authenticates too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "base_entry",
     "bearer",
     "model_problems",
+    "public_entry",
     "refuse",
     "reserved_params",
     "unknown_params",
@@ -72,8 +75,14 @@ class FaultContext:
 
 
 class Fault(Protocol):
-    """One fault kind. ``plan`` is pure; ``inject`` raises PerfopsError when it cannot;
-    ``revert`` succeeds silently when the fault is already gone, expired or never injected."""
+    """One fault kind. ``check`` lists what is wrong with its params; ``plan`` is pure;
+    ``probe``, before a run, raises :class:`perfops.errors.Unreachable` when the fault's target
+    does not answer and a UsageError when it refuses the credentials or cannot take the
+    fault, touching nothing; ``inject`` raises PerfopsError when it cannot; ``revert``
+    succeeds silently when the fault is already gone, expired or never injected, and raises
+    PerfopsError when it cannot tell (the fault may still be in). A revert that found the
+    fault's owner gone (a simulator or proxy that no longer listens: the fault went with it)
+    sets ``entry["_gone"]`` to why, for a runner to whom that matters."""
 
     kind: ClassVar[str]
 
@@ -83,6 +92,8 @@ class Fault(Protocol):
     def plan(
         self, ctx: FaultContext, params: Mapping[str, Any], *, fault_id: str, duration_s: float
     ) -> UndoEntry: ...
+
+    def probe(self, entry: UndoEntry) -> None: ...
 
     def inject(self, entry: UndoEntry) -> None: ...
 
@@ -117,6 +128,11 @@ def with_token(entry: UndoEntry, ctx: FaultContext) -> UndoEntry:
     if ctx.token:
         entry["_token"] = ctx.token
     return entry
+
+
+def public_entry(entry: Mapping[str, Any]) -> UndoEntry:
+    """``entry`` without its in-process keys (``_token``): what may be written anywhere."""
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
 
 
 def bearer(entry: UndoEntry) -> str | None:

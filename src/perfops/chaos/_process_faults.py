@@ -10,6 +10,9 @@ output appended to ``<state_dir>/<id>.log``, unless the command is running alrea
 restarted pid, the killed pid or the pidfile's pid is alive). The injection refuses to kill
 a process whose ``restart[0]`` it cannot find.
 
+Probe, before a run, finds the process (a pid that is not running, or a pidfile that cannot
+be read, is an unreachable target) and, for ``process.kill``, the command that restarts it.
+
 Either fault ends exactly once, by whichever comes first: ``revert``, or a detached watchdog
 started at injection that ends it at ``expires_at``, so the fault ends even when the process
 that injected it is killed. Both act under a lock on the fault's state file
@@ -29,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfops import errors
 from perfops.chaos import _watchdog
 from perfops.chaos._fault_base import (
     FaultContext,
@@ -37,7 +41,7 @@ from perfops.chaos._fault_base import (
     refuse,
     unknown_params,
 )
-from perfops.errors import PerfopsError
+from perfops.errors import PerfopsError, UsageError
 
 __all__ = ["ProcessKill", "ProcessStop"]
 
@@ -90,6 +94,16 @@ class _ProcessFault:
             state=str((state_dir / f"{fault_id}.json").absolute()),
         )
         return entry
+
+    def probe(self, entry: UndoEntry) -> None:
+        try:
+            _resolve(entry)
+        except PerfopsError as exc:
+            raise errors.Unreachable(f"{exc}; nothing was done to it", hint=exc.hint) from None
+        try:
+            self._preflight(entry)
+        except PerfopsError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from None
 
     def inject(self, entry: UndoEntry) -> None:
         path = Path(entry["state"])

@@ -1,7 +1,9 @@
 """``proxy.<toxic>``: a toxic on a fault proxy (``perfops chaos proxy``), through its
 Toxiproxy-like control API.
 
-Inject adds the toxic named after the fault id with ``expires_in`` = the step's duration, so
+Probe, before a run, GETs the proxy from the API, so that a proxy that is down, unknown or
+that refuses the token stops the run before anything lands. Inject adds the toxic named after
+the fault id with ``expires_in`` = the step's duration, so
 the proxy removes it by itself if nobody reverts it; adding it again is harmless (409: it is
 already there). Revert removes it; a toxic or proxy the API no longer knows (404), or a proxy
 that is gone (connection refused), counts as reverted: toxics live in the proxy's memory.
@@ -21,7 +23,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from perfops.chaos._admin_api import Unreachable, call, delete_if_present, problem
+from perfops.chaos._admin_api import Unreachable, call, delete_if_present, probe, problem
 from perfops.chaos._fault_base import (
     FaultContext,
     UndoEntry,
@@ -41,6 +43,10 @@ DEFAULT_PROXY = "proxy"
 _PROXY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _API_URL = re.compile(r"^https?://[^/\s]+/?\S*$")
 _OWN = ("proxy", "api")  # params of the fault, not of the toxic
+TOKEN_HINT = (
+    "name the variable holding the proxy's --token (PERFOPS_PROXY_TOKEN) in the step's "
+    "token_env, and export it"
+)
 _RESERVED = {
     "kind": "the fault kind",
     "type": "the fault kind",
@@ -104,6 +110,16 @@ class ProxyFault:
         )
         return with_token(entry, ctx)
 
+    def probe(self, entry: UndoEntry) -> None:
+        probe(
+            f"{entry['url']}/proxies/{quote(entry['proxy'], safe='')}",
+            token=bearer(entry),
+            what=f"{self.kind}: the fault proxy's API at {entry['url']}",
+            token_hint=TOKEN_HINT,
+            not_found=f"it runs no proxy named {entry['proxy']!r} (params.proxy; `perfops "
+            "chaos proxy --name` sets it)",
+        )
+
     def inject(self, entry: UndoEntry) -> None:
         url = f"{entry['url']}/proxies/{quote(entry['proxy'], safe='')}/toxics"
         try:
@@ -129,7 +145,7 @@ class ProxyFault:
 
 
 def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> PerfopsError:
-    hint = "give the proxy's --token (token, or token_env for recovery)" if status == 401 else None
+    hint = TOKEN_HINT if status in (401, 403) else None
     return PerfopsError(
         f"{entry['kind']} {entry['id']}: the proxy refused to {action} it on proxy "
         f"{entry['proxy']!r} (HTTP {status}: {problem(status, answer)})",

@@ -1,6 +1,8 @@
 """``sim.<kind>``: the simulator's own faults, through its admin API.
 
-Inject POSTs the fault with the id chosen before it was journaled and the step's duration,
+Probe, before a run, GETs the admin API's list of faults, so that a simulator that is down
+or that refuses the token stops the run before anything lands. Inject POSTs the fault with
+the id chosen before it was journaled and the step's duration,
 so the simulator ends it by itself if nobody reverts it; revert DELETEs it. A fault the
 simulator no longer knows (404), or a simulator that is gone (connection refused), counts as
 reverted: its faults lived in its memory. ``sim.crash`` restarts the replica after
@@ -21,7 +23,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from perfops._internal.durations import parse_duration
-from perfops.chaos._admin_api import Unreachable, call, delete_if_present, problem
+from perfops.chaos._admin_api import Unreachable, call, delete_if_present, probe, problem
 from perfops.chaos._fault_base import (
     FaultContext,
     UndoEntry,
@@ -38,6 +40,10 @@ from perfops.errors import PerfopsError
 __all__ = ["SIM_FAULTS", "SimFault"]
 
 _RESERVED = {"kind": "the fault kind", "duration": "the step's duration", "id": "the journal"}
+TOKEN_HINT = (
+    "name the variable holding the simulator's --token in the step's token_env (default: the "
+    "service's api_key_env in perfops.yaml), and export it"
+)
 
 
 class SimFault:
@@ -82,6 +88,15 @@ class SimFault:
         entry.update(url=ctx.admin_url.rstrip("/"), body=body)
         return with_token(entry, ctx)
 
+    def probe(self, entry: UndoEntry) -> None:
+        probe(
+            entry["url"],
+            token=bearer(entry),
+            what=f"{self.kind}: the simulator's admin API of service {entry['service']}",
+            token_hint=TOKEN_HINT,
+            not_found="is the service a `perfops sim`? sim.* faults need its admin API",
+        )
+
     def inject(self, entry: UndoEntry) -> None:
         try:
             status, answer = call("POST", entry["url"], entry["body"], token=bearer(entry))
@@ -105,9 +120,7 @@ class SimFault:
 
 
 def _refused(entry: UndoEntry, action: str, status: int, answer: Any) -> PerfopsError:
-    hint = None
-    if status == 401:
-        hint = "give the simulator's token (the service's token, or token_env for recovery)"
+    hint = TOKEN_HINT if status in (401, 403) else None
     return PerfopsError(
         f"{entry['kind']} {entry['id']}: the simulator refused to {action} it "
         f"(HTTP {status}: {problem(status, answer)})",

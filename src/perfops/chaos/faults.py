@@ -14,7 +14,9 @@ kind               what it does, and how it ends
                    watchdog at expiry
 =================  =====================================================================
 
-Every fault is planned first (:meth:`Fault.plan`, pure): the plan is the undo entry, which
+Before a run, each planned fault is probed (:meth:`Fault.probe`): a target that does not
+answer, or refuses the token, stops the run before anything lands. Every fault is planned
+first (:meth:`Fault.plan`, pure): the plan is the undo entry, which
 the runner journals (:mod:`perfops.chaos.undo`) before it injects, and which holds all that
 :func:`revert_entry` needs to undo the fault from a fresh process. Every fault also ends by
 itself at ``expires_at``, so one whose runner and journal are both lost still ends.
@@ -26,13 +28,21 @@ import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from perfops.chaos._fault_base import Fault, FaultContext, UndoEntry
+from perfops.chaos._fault_base import Fault, FaultContext, UndoEntry, public_entry
 from perfops.chaos._process_faults import ProcessKill, ProcessStop
 from perfops.chaos._proxy_faults import PROXY_FAULTS
 from perfops.chaos._sim_faults import SIM_FAULTS
 from perfops.errors import PerfopsError, UsageError
 
-__all__ = ["FAULTS", "Fault", "FaultContext", "UndoEntry", "fault_for", "revert_entry"]
+__all__ = [
+    "FAULTS",
+    "Fault",
+    "FaultContext",
+    "UndoEntry",
+    "fault_for",
+    "public_entry",
+    "revert_entry",
+]
 
 FAULTS: Mapping[str, type[Fault]] = MappingProxyType(
     {

@@ -26,7 +26,7 @@ from typing import Any
 
 from perfops._internal.clock import Clock, SystemClock
 from perfops.chaos import _watchdog
-from perfops.chaos.faults import UndoEntry, revert_entry
+from perfops.chaos.faults import UndoEntry, public_entry, revert_entry
 from perfops.errors import PerfopsError
 
 __all__ = ["UndoJournal", "recover"]
@@ -53,7 +53,7 @@ class UndoJournal:
             "ts": self._now(),
             "run_id": run_id,
             "owner": {"pid": me, "start": _watchdog.process_start(me)},
-            "entry": {k: v for k, v in entry.items() if not k.startswith("_")},
+            "entry": public_entry(entry),
         }
         self._append(record)
 

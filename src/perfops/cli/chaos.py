@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from perfops.cli._terminal import echo, rich_text
+from perfops.errors import CheckFailed
 
 if TYPE_CHECKING:
     from perfops.app import Runtime
@@ -29,8 +30,8 @@ app = typer.Typer(
 def chaos(ctx: typer.Context) -> None:
     """Chaos experiments on inference services. Every chaos command first reverts what an
     earlier, killed runner left injected (the undo journal beside the workspace's lake)."""
-    if ctx.invoked_subcommand in ("recover", None):
-        return
+    if ctx.invoked_subcommand in ("recover", "run", "drill", "gameday", None):
+        return  # recover is this; run, drill and gameday recover as they start
     from perfops.app.chaos import recover_faults
     from perfops.cli._context import runtime
     from perfops.errors import ConfigError
@@ -39,7 +40,9 @@ def chaos(ctx: typer.Context) -> None:
         rt = runtime(ctx)
     except ConfigError:  # no workspace here (a bare `chaos proxy`): nothing to recover
         return
-    recover_faults(rt, _say)
+    if recover_faults(rt, _say).left:
+        typer.echo("warning: a fault of an earlier run may still be in (above); "
+                   "`perfops chaos recover` retries it", err=True)  # fmt: skip
 
 
 @app.command("proxy")
@@ -210,7 +213,11 @@ def run(
     ] = None,
 ) -> None:
     """Run an experiment: hypothesis before, load and faults with SLO checks during,
-    hypothesis after; every fault reverted whatever happens (exit 1 unless it passed)."""
+    hypothesis after; every fault reverted whatever happens. Exit 0 when it passed (every
+    fault went in and came out, the hypothesis held); 1 when it did not (deviated, aborted,
+    or failed: a fault did not land or could not be reverted); 2 for a bad spec or a
+    missing token; 3 when the service or a fault's target does not answer, before anything
+    ran; 130 when interrupted."""
     import json
 
     from perfops.app.chaos import load_experiment, run_experiment
@@ -225,7 +232,7 @@ def run(
     if result.status == "interrupted":
         raise typer.Exit(130)
     if result.status != "passed":
-        raise typer.Exit(1)
+        raise CheckFailed(f"the experiment {result.status}: {result.reason}")
 
 
 def _with_signals(factory: Any) -> Any:
@@ -274,13 +281,43 @@ def recover(
     ] = False,
 ) -> None:
     """Revert every fault a killed runner left injected (every chaos command does this for
-    faults whose runner is gone)."""
+    faults whose runner is gone). Exit 1 when a fault could not be reverted: it may still be
+    in, and stays in the undo journal for the next try."""
     from perfops.app.chaos import recover_faults
     from perfops.cli._context import runtime
 
-    count = recover_faults(runtime(ctx), _say, everything=everything)
-    if not count:
+    recovery = recover_faults(runtime(ctx), _say, everything=everything)
+    if recovery.left:
+        raise CheckFailed(
+            f"{len(recovery.left)} fault(s) could not be reverted and may still be in (above)",
+            hint="run `perfops chaos recover` again once their targets answer",
+        )
+    if not recovery.reverted:
         typer.echo("nothing to recover: no fault is left injected")
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="the file to write")] = Path("experiment.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite the file")] = False,
+) -> None:
+    """Write a complete, commented example experiment for the workspace's first service and
+    its SLOs; `perfops chaos validate` accepts it as written."""
+    from perfops.app.chaos import example_experiment
+    from perfops.cli._context import runtime
+    from perfops.errors import UsageError
+
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
+    text = example_experiment(runtime(ctx))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    echo(f"wrote {path}")
+    echo(f"next: `perfops chaos validate {path}`, then `perfops chaos run {path}`")
 
 
 @app.command("drill")
@@ -315,7 +352,7 @@ def drill(
     if result.status == "interrupted":
         raise typer.Exit(130)
     if result.status != "restored":
-        raise typer.Exit(1)
+        raise CheckFailed(f"the drill ended {result.status}: {result.reason}")
 
 
 @app.command("gameday")
@@ -350,8 +387,9 @@ def gameday(
             {"title": result.title, "score": result.score,
              "experiments": [{**r.as_dict(), "weight": w, "score": s}
                              for r, w, s in result.results]}, indent=2))  # fmt: skip
-    if any(r.status != "passed" for r, _, _ in result.results):
-        raise typer.Exit(1)
+    failed = [r for r, _, _ in result.results if r.status != "passed"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(result.results)} experiments did not pass")
 
 
 @app.command("export")

@@ -10,7 +10,7 @@ import typer
 
 from perfops.cli._context import echo_json, positive_seconds, runtime, warn
 from perfops.cli._terminal import echo, rich_text
-from perfops.errors import UsageError
+from perfops.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from perfops.app.cost import CostReport
@@ -454,4 +454,4 @@ def reconcile(
     else:
         echo(result.summary())
     if not result.ok:
-        raise typer.Exit(1)
+        raise CheckFailed("perfops' attribution does not account for the bill (above)")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveFloat
 
-from perfops.config.models import Duration, Spec
+from perfops._internal.durations import parse_duration
+from perfops.config.models import Spec
 
 __all__ = [
     "BudgetStop",
@@ -32,7 +33,49 @@ __all__ = [
     "RollbackAction",
 ]
 
-MAX_EXPERIMENT_S = 3600.0
+MAX_EXPERIMENT_S = 3600.0  # the longest phase, window, fault or pause: chaos is bounded in time
+MAX_RATE = 10_000.0  # requests per second of an experiment's load
+MAX_TOKENS = 1_000_000  # per prompt, per answer
+
+
+def _within(low: float, high: float, *, low_ok: bool, what: str, unit: str = "") -> AfterValidator:
+    def check(value: float) -> float:
+        above = value >= low if low_ok else value > low
+        if not (above and value <= high):  # NaN fails too
+            floor = "at least" if low_ok else "above"
+            raise ValueError(f"{what} must be {floor} {_num(low)} and at most {_num(high)}{unit}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+Span = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    _within(0, MAX_EXPERIMENT_S, low_ok=False, what="a span of time", unit=" s (an hour)"),
+]
+"""A phase, window, fault or pause: above 0 and at most an hour."""
+Offset = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    _within(0, MAX_EXPERIMENT_S, low_ok=True, what="an offset", unit=" s (an hour)"),
+]
+"""An offset within a window, or a rest: 0 to an hour."""
+Tokens = Annotated[int, _within(1, MAX_TOKENS, low_ok=True, what="a token count")]
+_Rate = _within(0, MAX_RATE, low_ok=False, what="the rate", unit=" req/s")
+_ProbeTimeout = _within(0, 60, low_ok=False, what="a probe's timeout", unit=" s")
+
+EnvName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="the name of an environment variable, e.g. SIM_TOKEN (never the value)",
+    ),
+]
 
 
 class HypothesisSLO(Spec):
@@ -48,7 +91,7 @@ class HttpProbe(Spec):
     url: str
     method: Literal["GET", "POST", "HEAD"] = "GET"
     expect_status: tuple[int, ...] = (200,)
-    timeout: Duration = 5.0
+    timeout: Annotated[Span, _ProbeTimeout] = 5.0
 
 
 class PromqlProbe(Spec):
@@ -82,18 +125,18 @@ class Hypothesis(Spec):
     )
     max_error_ratio: Annotated[float, Field(ge=0, le=1)] | None = None
     probes: tuple[Probe, ...] = ()
-    baseline: Duration = Field(default=5.0, description="load before the faults, to check it")
-    recovery: Duration = Field(default=5.0, description="load after the rollback, to check it")
+    baseline: Span = Field(default=5.0, description="load before the faults, to check it")
+    recovery: Span = Field(default=5.0, description="load after the rollback, to check it")
 
 
 class LoadPlan(Spec):
     """The open-loop `perfops load` workload that runs through the experiment."""
 
     service: str
-    rate: PositiveFloat = Field(description="requests per second (Poisson)")
-    duration: Duration = Field(description="the experiment window, in which the faults land")
-    prompt_tokens: PositiveInt = 256
-    max_tokens: PositiveInt = 64
+    rate: Annotated[float, _Rate] = Field(description="requests per second (Poisson)")
+    duration: Span = Field(description="the experiment window, in which the faults land")
+    prompt_tokens: Tokens = 256
+    max_tokens: Tokens = 64
     slo: str | None = Field(
         default=None, description="per-request thresholds for goodput, e.g. ttft_p99=500ms"
     )
@@ -101,25 +144,25 @@ class LoadPlan(Spec):
 
 
 class FaultStep(Spec):
-    name: str | None = None
+    name: str | None = Field(default=None, description="shown in the report (default KIND#N)")
     kind: str = Field(description="sim.throttle, sim.error, proxy.latency, process.stop, ...")
     target: str | None = Field(default=None, description="a service (default: load.service)")
-    params: dict[str, Any] = Field(default_factory=dict)
-    start: Duration = Field(default=0.0, description="offset from the start of the window")
-    duration: Duration
-
-    @model_validator(mode="after")
-    def _positive(self) -> FaultStep:
-        if self.duration <= 0:
-            raise ValueError("a fault needs a positive duration, e.g. duration: 10s")
-        return self
+    params: dict[str, Any] = Field(default_factory=dict, description="the fault kind's own")
+    start: Offset = Field(default=0.0, description="offset from the start of the window")
+    duration: Span = Field(description="how long the fault stays in")
+    token_env: EnvName | None = Field(
+        default=None,
+        description="the variable holding the bearer token of the API the fault talks to "
+        "(sim.*: the simulator's --token, default the target's api_key_env; proxy.*: the "
+        "proxy's --token)",
+    )
 
 
 class BurnStop(Spec):
     kind: Literal["burn_rate"]
     slo: str
     above: PositiveFloat = Field(default=14.4, description="the page-level burn rate")
-    window: Duration = Field(default=10.0, description="the rolling window it is measured over")
+    window: Span = Field(default=10.0, description="the rolling window it is measured over")
 
 
 class BudgetStop(Spec):
@@ -131,7 +174,7 @@ class BudgetStop(Spec):
 class ErrorStop(Spec):
     kind: Literal["error_ratio"]
     above: Annotated[float, Field(gt=0, le=1)]
-    window: Duration = 10.0
+    window: Span = 10.0
 
 
 StopCondition = Annotated[BurnStop | BudgetStop | ErrorStop, Field(discriminator="kind")]
@@ -168,8 +211,8 @@ class GameDay(Spec):
     apiVersion: Literal["perfops/v1"] = "perfops/v1"  # noqa: N815
     kind: Literal["GameDay"] = "GameDay"
     title: str
-    experiments: tuple[Experiment, ...] = Field(min_length=1)
-    pause: Duration = Field(default=2.0, description="rest between experiments")
+    experiments: tuple[Experiment, ...] = Field(min_length=1, max_length=100)
+    pause: Offset = Field(default=2.0, description="rest between experiments")
 
 
 def window_of(step: FaultStep) -> tuple[float, float]:
@@ -181,9 +224,10 @@ class Deploy(Spec):
     a slower build is ``sim.ttft_latency`` or ``sim.token_latency``; a local engine can be
     restarted with other flags by ``process.kill`` with ``restart``)."""
 
-    kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    target: str | None = None
+    kind: str = Field(description="a fault kind, as in an experiment's method")
+    params: dict[str, Any] = Field(default_factory=dict, description="the fault kind's own")
+    target: str | None = Field(default=None, description="a service (default: load.service)")
+    token_env: EnvName | None = Field(default=None, description="as in an experiment's fault step")
 
 
 class Drill(Spec):
@@ -196,9 +240,9 @@ class Drill(Spec):
     slo: str = Field(description="the SLO whose burn rate detects the regression")
     load: LoadPlan
     deploy: Deploy
-    deploy_after: Duration = Field(default=3.0, description="load before the candidate goes out")
+    deploy_after: Offset = Field(default=3.0, description="load before the candidate goes out")
     burn_threshold: PositiveFloat = Field(default=14.4, description="page-level burn rate")
-    window: Duration = Field(default=3.0, description="rolling window of the burn rate")
+    window: Span = Field(default=3.0, description="rolling window of the burn rate")
     restored_below: PositiveFloat = Field(
         default=1.0, description="restored once the rolling burn rate is back at or below this"
     )

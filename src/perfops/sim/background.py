@@ -73,10 +73,12 @@ def running_fleet(
     dcgm_interval: float = 1.0,
     thread: type[FleetThread] = FleetThread,
     clock: Clock | None = None,
+    token: str | None = None,
     **engine: Any,
 ) -> Iterator[FleetThread]:
     """A fleet on ephemeral 127.0.0.1 ports for the duration of the block; ``clock`` (default
-    the system's) runs its faults, ``created`` stamps and GPU sampling."""
+    the system's) runs its faults, ``created`` stamps and GPU sampling; ``token``, when given,
+    guards its API and admin API as ``perfops sim --token`` does."""
     profile = serving_profile(gpu, model, tensor_parallel)
     options = FleetOptions(
         model_name=model,
@@ -86,6 +88,7 @@ def running_fleet(
         seed=seed,
         engine=EngineConfig(**engine),
         dcgm_interval=dcgm_interval,
+        token=token,
     )
     with thread(Fleet(profile, options, clock=clock)) as running:
         yield running

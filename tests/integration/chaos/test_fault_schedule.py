@@ -98,3 +98,48 @@ def test_faults_go_in_at_their_offsets_and_out_at_their_ends(tmp_path: Path) -> 
             "  reverted sim.ttft_latency on chat",
             "  reverted sim.error on chat",
         ]
+
+
+def test_a_fault_that_does_not_land_is_a_failure_at_once(tmp_path: Path) -> None:
+    """The simulator refuses the first fault (it has no replica 9): the schedule reports it
+    at once, so that the run stops; the second, due later, is never attempted, and a run
+    that went to the end of its window would list it as never injected."""
+    exp = EXPERIMENT.model_copy(
+        update={
+            "method": (
+                FaultStep(name="refused", kind="sim.ttft_latency",
+                          params={"seconds": 0.1, "replica": 9}, start=10, duration=60),
+                FaultStep(name="later", kind="sim.error", params={}, start=30, duration=60),
+            )
+        }
+    )  # fmt: skip
+    clock = ManualClock(T0_S * S)
+    with sim_fleet(replicas=1) as fleet:
+        (tmp_path / "perfops.yaml").write_text(sim_service_yaml(fleet, metrics=False))
+        rt = open_runtime(tmp_path / "perfops.yaml", clock=clock)
+        halted: list[bool] = []
+        schedule = FaultSchedule(rt, exp, "chaos-test", lambda _: None,
+                                 on_failure=lambda: halted.append(True))  # fmt: skip
+
+        async def drive() -> None:
+            task = asyncio.create_task(schedule.schedule(clock.monotonic()))
+            await asyncio.sleep(0.05)
+            clock.advance(10)
+            await until(lambda: bool(halted))  # the runner stops the run here
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        asyncio.run(drive())
+        refused, later = schedule.runs
+        assert refused.injected_ns is None
+        assert "replica 9 does not exist" in (refused.inject_error or "")
+        assert later.injected_ns is None
+        assert later.inject_error is None  # never attempted
+        assert schedule.failures(window_done=False) == [
+            f"fault {refused.label} failed to inject: {refused.inject_error}"
+        ]
+        assert schedule.failures(window_done=True)[1] == (
+            f"fault {later.label} was never injected: the load ended before its start at +30s"
+        )
+        assert journal_for(rt).pending() == []  # the refused one is closed in the journal
+        assert in_force(fleet) == set()

@@ -69,5 +69,6 @@ def test_revert_after_the_proxy_is_gone() -> None:
         entry = fault.plan(ctx, {"proxy": "llm"}, fault_id="t-cut", duration_s=30)
         fault.inject(entry)
     fault.revert(entry)  # connection refused: its toxics went with it
+    assert "the proxy does not answer any more" in entry["_gone"]  # for the runner to see
     with pytest.raises(PerfopsError, match="cannot reach the fault proxy's API"):
         fault.inject(entry)

@@ -124,6 +124,7 @@ def test_refusals_and_a_gone_simulator(fleet: FleetThread) -> None:
     with pytest.raises(PerfopsError, match="cannot reach the simulator's admin API"):
         fault.inject(entry)
     fault.revert(entry)  # connection refused: its faults went with it
+    assert "the service does not answer any more" in entry["_gone"]  # for the runner to see
 
 
 CRASHING_RUNNER = """
