@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from perfops._internal.percentiles import nearest_rank
 from perfops.sim._records import EngineStats
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ __all__ = ["Percentiles", "VirtualSummary", "summarize"]
 
 @dataclass(frozen=True, slots=True)
 class Percentiles:
-    """Mean and percentiles of a latency, in seconds (NaN when there is no sample)."""
+    """Mean and percentiles of a latency, in seconds (NaN when there is no sample); nearest
+    rank, the one percentile definition of perfops (:mod:`perfops._internal.percentiles`)."""
 
     mean: float
     p50: float
@@ -34,15 +36,9 @@ class Percentiles:
         """Weighted when ``weights`` is given (a value counted ``weight`` times)."""
         if len(values) == 0:
             return cls(math.nan, math.nan, math.nan, math.nan)
-        if weights is None:
-            p50, p90, p99 = np.percentile(values, [50, 90, 99])
-            return cls(float(values.mean()), float(p50), float(p90), float(p99))
-        order = np.argsort(values)
-        ranked, cum = values[order], np.cumsum(weights[order])
-        picks = np.searchsorted(cum, np.array([0.5, 0.9, 0.99]) * cum[-1], side="left")
-        p50, p90, p99 = ranked[np.minimum(picks, len(ranked) - 1)]
-        mean = float(np.dot(values, weights) / cum[-1])
-        return cls(mean, float(p50), float(p90), float(p99))
+        p50, p90, p99 = nearest_rank(values, (50, 90, 99), weights)
+        mean = float(values.mean() if weights is None else np.dot(values, weights) / weights.sum())
+        return cls(mean, p50, p90, p99)
 
 
 @dataclass(frozen=True, slots=True)
