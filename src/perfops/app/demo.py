@@ -270,6 +270,14 @@ def _real_time_line(kept: bool | None, lag: dict[str, float]) -> str:
     )
 
 
+_WHY = {
+    "client-limited": "the load generator lagged its schedule",
+    "too short": "some decisive runs were too short for their p99",
+    "repeats disagree": "the repeats disagree",
+    "out of runs": "the search ran out of runs",
+}
+
+
 def _agreement(found: Any, virtual: Any, gpus: int, kept: bool | None) -> dict[str, Any]:
     """The measured capacity against the virtual-time driver's, and why they differ."""
     measured, expected = found.per_gpu(gpus), virtual.rps_per_gpu
@@ -289,7 +297,7 @@ def _agreement(found: Any, virtual: Any, gpus: int, kept: bool | None) -> dict[s
     if kept is False:
         why.append("the sim fell behind real time, so this machine's CPU, not the model, set "
                    "part of the latencies")  # fmt: skip
-    why += [r for r in found.invalid if not r.startswith("target-limited")]
+    why += dict.fromkeys(v for r in found.invalid for k, v in _WHY.items() if r.startswith(k))
     lo, hi = found.low_rps, found.high_rps
     if lo is not None and hi is not None and lo <= expected * gpus <= hi:
         why.append("the virtual figure lies inside the measured interval: repeat noise")
