@@ -273,7 +273,7 @@ def simulate(
     order = sorted(range(len(workload)), key=lambda i: workload[i].arrival)
     with _gc_paused():
         _drive(fleet, workload, order)
-    timings = _timings(workload, fleet)
+    timings = _timings(workload, fleet.done, fleet.replica)
     summary = summarize(timings, *fleet.itl(), [e.stats() for e in engines])
     return VirtualResult(timings=timings, summary=summary)
 
@@ -310,10 +310,16 @@ def _drive(fleet: _Fleet, workload: Sequence[WorkloadRequest], order: Sequence[i
             fleet.on_event(r, at)
 
 
-def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> RequestTimings:
+def _timings(
+    workload: Sequence[WorkloadRequest],
+    done: Sequence[FinishedRequest],
+    replica: NDArray[np.int64],
+) -> RequestTimings:
+    """Columns of what happened to each request, from the requests that left the engines and
+    the replica each was routed to (-1: refused)."""
     n = len(workload)
     arrival = np.array([w.arrival for w in workload], dtype=float)
-    served = [f for f in fleet.done if f.reason == "length"]
+    served = [f for f in done if f.reason == "length"]
     index = np.array([int(f.request_id) for f in served], dtype=np.int64)
     fields = FinishedRequest._fields
     cols = dict(zip(fields, zip(*served, strict=True), strict=True)) if served else {}
@@ -329,7 +335,7 @@ def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> RequestTimin
     rejected = np.ones(n, dtype=bool)
     rejected[index] = False
     return RequestTimings(
-        replica=np.where(rejected, -1, fleet.replica),
+        replica=np.where(rejected, -1, replica),
         arrival=arrival,
         first_token=first,
         end=column("end", math.nan, float),
