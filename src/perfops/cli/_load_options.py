@@ -331,11 +331,23 @@ def _scrape(rt: Runtime, common: LoadCommon, svc: Service | None) -> tuple[Targe
 
     labels = {"service": svc.name} if svc else {}
     urls = common.metrics or (svc.metrics if svc else ())
-    scrape = [TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0, labels) for i, u in enumerate(urls)]
+    tel = rt.config.telemetry
+    scrape = [
+        dataclasses.replace(
+            TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0, labels),
+            max_body_bytes=tel.max_body_bytes,
+            max_samples=tel.max_samples,
+        )
+        for i, u in enumerate(urls)
+    ]
     if svc is not None:
         scrape += [
-            TargetSpec(t.name, t.url, t.kind, 1.0, 2.0, {**t.labels, "service": svc.name})
-            for t in rt.config.telemetry.targets
+            dataclasses.replace(
+                TargetSpec(t.name, t.url, t.kind, 1.0, 2.0, {**t.labels, "service": svc.name}),
+                max_body_bytes=t.max_body_bytes or tel.max_body_bytes,
+                max_samples=t.max_samples or tel.max_samples,
+            )
+            for t in tel.targets
             if t.service == svc.name
         ]
     return tuple(scrape)

@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from perfops._internal.durations import parse_duration
+from perfops.config._bounds import MAX_SCRAPE_INTERVAL_S, MIN_SCRAPE_INTERVAL_S
 from perfops.config._schema import field_names, resolve
 from perfops.config._yaml import Located, Path_, _dotted, load_located
 from perfops.config.models import API_VERSION, Config
@@ -359,6 +361,46 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
                         ("escalation", "routes", i, "receivers", j), name, receivers, "receiver"
                     )
                 )
+    return out + _scrape_timing(data)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None  # the schema reports it
+
+
+def _interval(value: Any) -> float | None:
+    seconds = _seconds(value)
+    if seconds is None or not MIN_SCRAPE_INTERVAL_S <= seconds <= MAX_SCRAPE_INTERVAL_S:
+        return None  # the schema reports it
+    return seconds
+
+
+def _scrape_timing(data: dict[str, Any]) -> list[tuple[Path_, str, str | None]]:
+    """A timeout written beside an interval (telemetry's, or a target's own or inherited one)
+    must be below it: a scrape ends before the next is due. A timeout that is only inherited
+    is capped at the interval instead, as Prometheus does."""
+    tel = data.get("telemetry")
+    tel = tel if isinstance(tel, dict) else {}
+    interval = _interval(tel.get("interval", 15.0))
+    out: list[tuple[Path_, str, str | None]] = []
+    pairs: list[tuple[Path_, Any, float | None]] = [(("telemetry",), tel, interval)]
+    for i, target in _items(data, "telemetry", "targets"):
+        own = _interval(target["interval"]) if "interval" in target else interval
+        pairs.append((("telemetry", "targets", i), target, own))
+    for path, section, every in pairs:
+        timeout = _seconds(section["timeout"]) if "timeout" in section else None
+        if timeout is not None and every is not None and timeout >= every:
+            out.append(
+                (
+                    (*path, "timeout"),
+                    f"the timeout ({timeout:g} s) is not below the scrape interval ({every:g} s)",
+                    "a scrape must end before the next one is due: lower the timeout or "
+                    "raise the interval",
+                )
+            )
     return out
 
 
