@@ -22,6 +22,8 @@ from perfops.errors import PerfopsError
 __all__ = [
     "DAY_MS",
     "HOUR_MS",
+    "MAX_PERIOD_DAYS",
+    "YEARS",
     "Declared",
     "Owner",
     "UsageColumns",
@@ -33,6 +35,10 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+MAX_PERIOD_DAYS = 366
+"""The longest span attributed at once (cost windows, bill periods): a year, hour by hour."""
+YEARS = (2000, 2099)
+"""The years a charge may fall in; a date outside them is a broken export or a typo."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
