@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from perfops._internal.lazy_exports import lazy_exports
 from perfops.loadgen.arrivals import (
+    MAX_RATE,
     MAX_SCHEDULE,
     ArrivalKind,
     ArrivalSpec,
@@ -21,6 +22,7 @@ from perfops.loadgen.arrivals import (
 )
 from perfops.loadgen.histogram import LatencyHistogram
 from perfops.loadgen.workload import (
+    MAX_TOKENS,
     LengthSpec,
     Prompt,
     SyntheticSpec,
@@ -63,7 +65,9 @@ __all__ = [
     "COMPARE_RESAMPLES",
     "DEFINITIONS",
     "LAG_BUDGET_S",
+    "MAX_RATE",
     "MAX_SCHEDULE",
+    "MAX_TOKENS",
     "PER_WORKER_RPS",
     "ArrivalKind",
     "ArrivalSpec",
