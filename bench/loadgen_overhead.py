@@ -2,6 +2,13 @@
 
     python bench/loadgen_overhead.py [--peers] [--tools perfops,guidellm,aiperf]
         [--duration 5] [--max-tokens 16] [--write-mode event|body] [--out PATH]
+    python bench/loadgen_overhead.py --headroom [--rates 500,1000] [--duration 10] [--repeats 3]
+
+``--headroom`` is the focused mode for the client's own cost (``loadgen_headroom.py`` has its
+docstring): perfops' client library against a minimal aiohttp client in the same run, both on
+one pinned core against this server on the other, writing every SSE event separately; lag p99
+at 500 and 1,000 req/s and CPU-s per 1,000 requests for both, and their ratios. The rest of
+this docstring is the default mode, the CLI against its peers.
 
 A zero-latency OpenAI server (aiohttp, this file run with ``--serve PORT``, pinned to CPU 1)
 answers every ``POST /v1/completions`` and ``/v1/chat/completions`` at once: vLLM-shaped SSE
@@ -835,6 +842,10 @@ def peer_tools(
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--headroom" in (sys.argv[1:] if argv is None else argv):
+        import loadgen_headroom
+
+        return loadgen_headroom.main(argv)
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     p.add_argument("--write-mode", choices=("event", "body"), default="event")

@@ -31,6 +31,7 @@ __all__ = [
     "StoreError",
     "Unreachable",
     "UsageError",
+    "one_line",
 ]
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
@@ -49,6 +50,14 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     ),
 )
 """What each exit code of the CLI means, in order (the one table users read)."""
+
+
+_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that breaks a line shown escaped (``\\n``)."""
+    return text if text.isprintable() else text.translate(_BREAKS)
 
 
 class PerfopsError(Exception):
@@ -104,12 +113,13 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
+        """One line, whatever the values in it hold (a line break shows as ``\\n``)."""
         text = (
             f"{self.location} {self.path}: {self.message}"
             if self.path
             else (f"{self.location} {self.message}")
         )
-        return f"{text}; {self.hint}" if self.hint else text
+        return one_line(f"{text}; {self.hint}" if self.hint else text)
 
 
 class ConfigError(PerfopsError):
@@ -120,5 +130,5 @@ class ConfigError(PerfopsError):
     def __init__(self, problems: Sequence[Problem], *, source: str = "config") -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        head = f"{source}: {count} problem{'s' if count != 1 else ''}"
+        head = f"{one_line(source)}: {count} problem{'s' if count != 1 else ''}"
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))

@@ -16,7 +16,7 @@ def test_collect_then_browse(tmp_path: Path) -> None:
             sim_service_yaml(
                 fleet,
                 extra=f"""telemetry:
-  interval: 0.5s
+  interval: 1s
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
     - {{name: ghost, kind: prometheus, url: "http://127.0.0.1:9/metrics"}}
@@ -26,7 +26,7 @@ def test_collect_then_browse(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=fleet.url(), api_key="sim")
         for i in range(4):
             client.completions.create(model="llama-3.1-8b", prompt=f"q{i}", max_tokens=16)
-        result = run_cli("collect", "--duration", "2s", "--json", cwd=tmp_path)
+        result = run_cli("collect", "--duration", "2.5s", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     health = json.loads(result.stdout)["targets"]
     writer = json.loads(result.stdout)["writer"]  # what reached the lake, what was dropped

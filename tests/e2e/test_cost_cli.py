@@ -34,7 +34,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cost")
     with sim_fleet(replicas=2, dcgm_interval=0.2) as fleet:
         extra = f"""telemetry:
-  interval: 0.5s
+  interval: 1s
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
 {PRICING}"""

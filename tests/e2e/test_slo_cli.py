@@ -174,7 +174,7 @@ def test_gpu_health_counts_throttled_gpu_time(tmp_path: Path) -> None:
                 fleet,
                 metrics=False,
                 extra=f"""telemetry:
-  interval: 0.25s
+  interval: 1s
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
 slos:
@@ -186,7 +186,7 @@ slos:
             )
         )
         fleet.admin("POST", body={"kind": "throttle", "clock_factor": 0.6, "replica": 0})
-        collected = run_cli("collect", "--duration", "2s", cwd=tmp_path, timeout=60)
+        collected = run_cli("collect", "--duration", "4.5s", cwd=tmp_path, timeout=60)
         assert collected.returncode == 0, collected.stderr
     status = json.loads(run_cli("slo", "status", "--json", cwd=tmp_path).stdout)[0]
     assert status["total"] >= 8  # two GPUs, a sample of each per scrape

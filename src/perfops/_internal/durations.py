@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["format_duration", "parse_duration"]
@@ -19,13 +20,22 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Seconds in ``text``. Numbers are seconds. Raises ValueError naming the valid units."""
+    """Seconds in ``text``. Numbers are seconds. Raises ValueError naming the valid units; an
+    infinite, NaN or negative duration is refused (so is one too long for a float)."""
     if isinstance(text, bool):
         raise ValueError("expected a duration such as 500ms, 30s, 5m, 1h, 28d")
     if isinstance(text, int | float):
-        if text < 0:
+        try:
+            seconds = float(text)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise ValueError(f"a duration must be a finite number of seconds, got {text!r}")
+        if seconds < 0:
             raise ValueError("a duration cannot be negative")
-        return float(text)
+        return seconds
+    if not isinstance(text, str):
+        raise ValueError(f"expected a duration such as 500ms, 30s, 5m, 1h, 28d, got {text!r}")
     s = text.strip()
     pos, total = 0, 0.0
     for match in _PART.finditer(s):
@@ -38,6 +48,8 @@ def parse_duration(text: str | float | int) -> float:
             f"{text!r} is not a duration; write a number and a unit (ms, s, m, h, d, w, y), "
             "e.g. 500ms, 30s, 1h30m, 28d"
         )
+    if not math.isfinite(total):
+        raise ValueError(f"{text!r} is too long to be a duration")
     return total
 
 

@@ -28,6 +28,8 @@ def targets_from_config(config: Config, names: Sequence[str] = ()) -> list[Targe
             t.interval or tel.interval,
             t.timeout or tel.timeout,
             {**t.labels, **({"service": t.service} if t.service else {})},
+            max_body_bytes=t.max_body_bytes or tel.max_body_bytes,
+            max_samples=t.max_samples or tel.max_samples,
         )
         for t in config.telemetry.targets
     ]
@@ -46,6 +48,8 @@ def targets_from_config(config: Config, names: Sequence[str] = ()) -> list[Targe
                     tel.interval,
                     tel.timeout,
                     {"service": svc.name, **svc.labels},
+                    max_body_bytes=tel.max_body_bytes,
+                    max_samples=tel.max_samples,
                 )
             )
     if names:

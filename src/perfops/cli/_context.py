@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from perfops._internal.durations import parse_duration
+from perfops._internal.durations import format_duration, parse_duration
 from perfops.cli._terminal import echo
 from perfops.errors import UsageError
 
@@ -36,9 +36,10 @@ def echo_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def positive_seconds(text: str, option: str) -> float:
-    """The seconds in a duration option such as ``--duration 30s``. A malformed duration, or
-    one of zero, is a usage error naming the option: zero is a value, never "not given"."""
+def positive_seconds(text: str, option: str, *, most: float = 10 * 366 * 86400.0) -> float:
+    """The seconds in a duration option such as ``--duration 30s``. A malformed duration, one
+    of zero, or one longer than ``most`` (ten years unless the command says less) is a usage
+    error naming the option: zero is a value, never "not given"."""
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
@@ -46,5 +47,10 @@ def positive_seconds(text: str, option: str) -> float:
     if seconds <= 0:
         raise UsageError(
             f"{option} {text!r}: durations must be above 0", hint="e.g. 500ms, 30s, 5m, 1h"
+        )
+    if seconds > most:
+        raise UsageError(
+            f"{option} {text!r}: at most {format_duration(most)} here",
+            hint=f"give {format_duration(most)} or less",
         )
     return seconds

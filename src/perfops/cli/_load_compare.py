@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from perfops.cli._bounds import SEED
 from perfops.cli._context import warn
 from perfops.errors import UsageError
 
@@ -33,8 +34,12 @@ def compare(
     confidence: Annotated[
         float, typer.Option(min=0.5, max=0.999, help="confidence of the intervals")
     ] = 0.95,
-    resamples: Annotated[int, typer.Option(min=100, help="bootstrap resamples")] = 2000,
-    seed: Annotated[int, typer.Option(help="seed of the resampling (same seed, same answer)")] = 0,
+    resamples: Annotated[
+        int, typer.Option(min=100, max=100_000, help="bootstrap resamples")
+    ] = 2000,
+    seed: Annotated[
+        int, typer.Option(help="seed of the resampling (same seed, same answer)", parser=SEED)
+    ] = 0,
     json_out: Annotated[
         str | None,
         typer.Option("--json", help="write the comparison as JSON to this file ('-' for stdout)"),

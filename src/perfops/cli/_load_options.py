@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from perfops.cli._bounds import SEED, Bounded, env_name, http_url
 from perfops.cli._context import positive_seconds, warn
 from perfops.errors import Unreachable, UsageError
 
@@ -58,7 +59,8 @@ class LoadCommon:
 
 
 Url = Annotated[
-    str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    str | None,
+    typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1", parser=http_url),
 ]
 ServiceName = Annotated[str | None, typer.Option(help="a service of perfops.yaml instead of --url")]
 Model = Annotated[
@@ -81,13 +83,22 @@ PromptTokens = Annotated[
 MaxTokens = Annotated[str, typer.Option("--max-tokens", help="output length (same forms)")]
 IgnoreEos = Annotated[bool, typer.Option(help="send ignore_eos (vLLM) for exact lengths")]
 Seed = Annotated[
-    int, typer.Option(help="random seed of arrival times and prompts (same seed, same schedule)")
+    int,
+    typer.Option(
+        help="random seed of arrival times and prompts (same seed, same schedule)", parser=SEED
+    ),
 ]
-Timeout = Annotated[float, typer.Option(help="seconds per request")]
-ApiKeyEnv = Annotated[str | None, typer.Option(help="env var with the API key")]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        help="seconds per request",
+        parser=Bounded(0, 3600, low_open=True, unit=" s", why="0 or less times out everything"),
+    ),
+]
+ApiKeyEnv = Annotated[str | None, typer.Option(help="env var with the API key", parser=env_name)]
 Metrics = Annotated[
     list[str] | None,
-    typer.Option(help="server /metrics to scrape during the run (repeatable)"),
+    typer.Option(help="server /metrics to scrape during the run (repeatable)", parser=http_url),
 ]
 JsonOut = Annotated[
     str | None,
@@ -182,7 +193,7 @@ def load_options(
     config = (ctx.find_root().obj or {}).get("config")
     rt = open_runtime(config, warn=warn, scratch=common.service is None)
     svc = None if common.service is None else rt.config.service(common.service)
-    seconds = positive_seconds(common.duration, "--duration")
+    seconds = positive_seconds(common.duration, "--duration", most=MAX_LOAD_S)
     arrival = None
     if trace:
         _check_replay(common, rate, concurrency)
@@ -207,6 +218,9 @@ def load_options(
     )
 
 
+MAX_LOAD_S = 86400.0
+"""The longest load run: a day (a longer soak is several runs; the schedule is planned up
+front)."""
 DEFAULT_RATE = 5.0
 """Requests/s of poisson, constant and gamma arrivals when --rate is not given."""
 _AT_A_RATE = ("poisson", "constant", "gamma")
@@ -332,11 +346,23 @@ def _scrape(rt: Runtime, common: LoadCommon, svc: Service | None) -> tuple[Targe
 
     labels = {"service": svc.name} if svc else {}
     urls = common.metrics or (svc.metrics if svc else ())
-    scrape = [TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0, labels) for i, u in enumerate(urls)]
+    tel = rt.config.telemetry
+    scrape = [
+        dataclasses.replace(
+            TargetSpec(f"server-{i}", u, "vllm", 1.0, 2.0, labels),
+            max_body_bytes=tel.max_body_bytes,
+            max_samples=tel.max_samples,
+        )
+        for i, u in enumerate(urls)
+    ]
     if svc is not None:
         scrape += [
-            TargetSpec(t.name, t.url, t.kind, 1.0, 2.0, {**t.labels, "service": svc.name})
-            for t in rt.config.telemetry.targets
+            dataclasses.replace(
+                TargetSpec(t.name, t.url, t.kind, 1.0, 2.0, {**t.labels, "service": svc.name}),
+                max_body_bytes=t.max_body_bytes or tel.max_body_bytes,
+                max_samples=t.max_samples or tel.max_samples,
+            )
+            for t in tel.targets
             if t.service == svc.name
         ]
     return tuple(scrape)
@@ -379,8 +405,12 @@ def with_workers(opts: LoadOptions, workers: str) -> LoadOptions:
             count = int(workers)
         except ValueError:
             raise UsageError(f"--workers {workers!r}", hint="a number, or auto") from None
-        if count < 1:
-            raise UsageError(f"--workers {workers!r}", hint="at least 1")
+        most = 4 * (os.cpu_count() or 1)
+        if not 1 <= count <= most:
+            raise UsageError(
+                f"--workers {workers!r}: at least 1 and at most {most} (4 per CPU here)",
+                hint="or auto: as many as the rate needs, one per CPU at most",
+            )
     if count > 1 and opts.workload.trace is not None:
         raise UsageError("--workers applies to arrival schedules", hint="drop it for a --trace")
     if count > 1 and opts.arrival is None:

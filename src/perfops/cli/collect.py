@@ -10,15 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from perfops.cli._bounds import http_url
 from perfops.cli._context import echo_json, positive_seconds, runtime, warn
 from perfops.cli._terminal import rich_text
-from perfops.errors import CheckFailed, Unreachable
+from perfops.errors import CheckFailed, Unreachable, UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from perfops.app.collect import WriterStats
     from perfops.telemetry.runner import CollectRunner
+
+MAX_IMPORT_POINTS = 10_000_000  # per series: a year at a 3 s step
 
 app = typer.Typer(
     help="Scrape GPU, engine and business telemetry into the lake.", invoke_without_command=True
@@ -44,9 +47,9 @@ def collect(
         return
     from perfops.app.collect import LakeWriter, run_collect, targets_from_config
 
+    seconds = None if duration is None else positive_seconds(duration, "--duration")
     rt = runtime(ctx)
     targets = targets_from_config(rt.config, target or ())
-    seconds = None if duration is None else positive_seconds(duration, "--duration")
     writer = LakeWriter(rt.store)
 
     async def main() -> CollectRunner:
@@ -166,7 +169,9 @@ def import_range(
     prometheus: Annotated[
         str,
         typer.Option(
-            "--prometheus", help="base URL of a Prometheus-compatible API, e.g. http://prom:9090"
+            "--prometheus",
+            help="base URL of a Prometheus-compatible API, e.g. http://prom:9090",
+            parser=http_url,
         ),
     ],
     query: Annotated[list[str], typer.Option("--query", "-q", help="PromQL (repeatable)")],
@@ -186,16 +191,19 @@ def import_range(
 
     rt = runtime(ctx)
     now = rt.clock.now_ns() / 1e9
-    report = asyncio.run(
-        import_prometheus(
-            rt,
-            prometheus,
-            query,
-            start=parse_time(start, now),
-            end=parse_time(end, now),
-            step=positive_seconds(step, "--step"),
+    lo, hi = parse_time(start, now), parse_time(end, now)
+    seconds = positive_seconds(step, "--step")
+    if hi < lo:
+        raise UsageError(f"--end {end!r} is before --start {start!r}")
+    if (hi - lo) / seconds > MAX_IMPORT_POINTS:
+        raise UsageError(
+            f"{(hi - lo) / seconds:,.0f} steps of {step} from --start to --end: more than "
+            f"{MAX_IMPORT_POINTS:,} points per series",
+            hint="raise --step or shorten the range",
         )
-    )
+    if any(not q.strip() for q in query):
+        raise UsageError("an empty --query", hint="give PromQL, e.g. --query up")
+    report = asyncio.run(import_prometheus(rt, prometheus, query, start=lo, end=hi, step=seconds))
     if as_json:
         echo_json(report)
         return

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from perfops.cli._bounds import TOKENS, Bounded
 from perfops.cli._context import echo_json, positive_seconds, runtime, warn
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import CheckFailed, UsageError
@@ -30,8 +31,14 @@ def _money(x: Decimal | None, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
-def _window(ctx_end_ms: int, since: str) -> tuple[int, int]:
-    seconds = positive_seconds(since, "--since")
+def _since(since: str) -> float:
+    """The seconds of a window ending now: at most a year (it is attributed hour by hour)."""
+    from perfops.finops import MAX_PERIOD_DAYS
+
+    return positive_seconds(since, "--since", most=MAX_PERIOD_DAYS * 86400.0)
+
+
+def _window(ctx_end_ms: int, seconds: float) -> tuple[int, int]:
     return ctx_end_ms - int(seconds * 1000), ctx_end_ms + 1
 
 
@@ -51,6 +58,7 @@ def report(
     """Who spent the GPU bill, idle and shared costs apart, and what each token cost."""
     from perfops.app.cost import cost_report, report_json
 
+    seconds = _since(since)
     if by not in ("service", "model", "team", "tenant"):
         raise UsageError(f"--by {by!r}", hint="use service, model, team or tenant")
     if basis not in (None, "allocation", "usage"):
@@ -58,7 +66,7 @@ def report(
     if idle not in (None, "separate", "weighted", "even"):
         raise UsageError(f"--idle {idle!r}", hint="use separate, weighted or even")
     rt = runtime(ctx)
-    start, end = _window(rt.clock.now_ns() // 1_000_000, since)
+    start, end = _window(rt.clock.now_ns() // 1_000_000, seconds)
     options: dict[str, Any] = {"by": by, "basis": basis, "idle": idle, "daily": daily}
     result = cost_report(rt, start, end, **options)
     if as_json:
@@ -121,24 +129,43 @@ def _print_report(result: CostReport, since: str) -> None:
         console.print(rich_text(f"note: {note}"))
 
 
+MAX_TRAFFIC = 10_000_000.0  # req/s: more than any fleet serves
+
+
 def _rate(text: str, option: str) -> float:
     value = text.strip().lower().removesuffix("rps").removesuffix("req/s").strip()
     try:
         rate = float(value)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a rate", hint="e.g. 40rps or 40") from None
-    if not rate > 0:
-        raise UsageError(f"{option} must be positive, got {text!r}")
+    if not 0 < rate <= MAX_TRAFFIC:  # NaN and infinity too
+        raise UsageError(
+            f"{option} {text!r}: a rate must be above 0 and at most {MAX_TRAFFIC:,.0f} req/s",
+            hint="e.g. 40rps or 40",
+        )
     return rate
 
 
-def _fraction(text: str, option: str) -> float:
+def _fraction(text: str, option: str, low: float = 0.0, high: float = 1.0) -> float:
+    """A fraction (0.7) or a percentage (70%) in ``[low, high]``."""
     value = text.strip()
     try:
         number = float(value.removesuffix("%")) / (100 if value.endswith("%") else 1)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a fraction", hint="e.g. 0.7 or 70%") from None
+    if not low <= number <= high:  # NaN and infinity too
+        raise UsageError(
+            f"{option} {text!r}: a fraction from {low:g} to {high:g} "
+            f"({low * 100:g}% to {high * 100:g}%)"
+        )
     return number
+
+
+def _utilisation(text: str) -> float:
+    value = _fraction(text, "--utilisation")
+    if value == 0:
+        raise UsageError("--utilisation 0: a GPU kept idle serves nothing", hint="e.g. 0.7 or 70%")
+    return value
 
 
 def _interval(text: str) -> tuple[int, int] | None:
@@ -156,6 +183,15 @@ def _interval(text: str) -> tuple[int, int] | None:
     lo, hi = (t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in (lo, hi))
     if hi <= lo:
         raise UsageError(f"the period {text!r} ends before it starts")
+    from perfops.finops import MAX_PERIOD_DAYS, YEARS
+
+    if not (YEARS[0] <= lo.year and hi.year <= YEARS[1]):
+        raise UsageError(f"the period {text!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+    if hi - lo > dt.timedelta(days=MAX_PERIOD_DAYS):
+        raise UsageError(
+            f"the period {text!r} is longer than {MAX_PERIOD_DAYS} days",
+            hint="compare periods of a year or less",
+        )
     return int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
 
 
@@ -174,7 +210,11 @@ def roi(
     ] = None,
     service: Annotated[str | None, typer.Option(help="periods: one service (default all)")] = None,
     one_off: Annotated[
-        float, typer.Option(help="one-off cost of the change (engineering, migration)")
+        float,
+        typer.Option(
+            help="one-off cost of the change (engineering, migration)",
+            parser=Bounded(0, 1e12, why="an amount of money"),
+        ),
     ] = 0.0,
     utilisation: Annotated[
         str, typer.Option(help="runs: utilisation target per GPU, e.g. 0.7 or 70%")
@@ -189,20 +229,19 @@ def roi(
     from perfops.app.cost import workspace_prices
     from perfops.app.cost_plan import roi_of_periods, roi_of_runs
 
-    if one_off < 0:
-        raise UsageError("--one-off cannot be negative")
-    rt = runtime(ctx)
-    cur = workspace_prices(rt).currency
     periods = _interval(before), _interval(after)
     if (periods[0] is None) != (periods[1] is None):
         raise UsageError("compare two runs or two periods", hint="not one of each")
+    share = _utilisation(utilisation)
+    rps = None if traffic is None else _rate(traffic, "--traffic")
+    rt = runtime(ctx)
+    cur = workspace_prices(rt).currency
     if periods[0] is not None and periods[1] is not None:
         if service is not None:
             rt.config.service(service)  # a typo is a usage error naming the services
         tokens_s = None
-        if traffic is not None:
-            per_request = _tokens_per_request(rt, periods[1], service)
-            tokens_s = _rate(traffic, "--traffic") * per_request
+        if rps is not None:
+            tokens_s = rps * _tokens_per_request(rt, periods[1], service)
         result, pb, pa = roi_of_periods(
             rt, periods[0], periods[1], service=service, traffic_tokens_s=tokens_s,
             one_off=Decimal(repr(one_off)),
@@ -219,11 +258,11 @@ def roi(
              _money(pa.price_per_gpu_hour, cur)),
         ]  # fmt: skip
     else:
-        if traffic is None:
+        if rps is None:
             raise UsageError("comparing runs needs --traffic", hint="e.g. --traffic 40rps")
         runs = roi_of_runs(
-            rt, before, after, traffic_rps=_rate(traffic, "--traffic"),
-            one_off=Decimal(repr(one_off)), utilisation=_fraction(utilisation, "--utilisation"),
+            rt, before, after, traffic_rps=rps,
+            one_off=Decimal(repr(one_off)), utilisation=share,
         )  # fmt: skip
         result, b, a = runs.roi, runs.before, runs.after
         for line in runs.warnings:
@@ -337,10 +376,19 @@ def scenario(
         str | None, typer.Option(help="SLO to size for, e.g. ttft_p99=300ms,tpot_p99=40ms")
     ] = None,
     growth: Annotated[str, typer.Option(help="traffic growth per month, e.g. 10%")] = "0",
-    months: Annotated[int, typer.Option(help="months to plan")] = 1,
+    months: Annotated[
+        int,
+        typer.Option(
+            help="months to plan", parser=Bounded(1, 120, integer=True, why="ten years at most")
+        ),
+    ] = 1,
     utilisation: Annotated[str, typer.Option(help="utilisation target, e.g. 70%")] = "0.7",
-    output_tokens: Annotated[int, typer.Option(help="output tokens per request")] = 128,
-    prompt_tokens: Annotated[int, typer.Option(help="prompt tokens per request")] = 512,
+    output_tokens: Annotated[
+        int, typer.Option(help="output tokens per request", parser=TOKENS)
+    ] = 128,
+    prompt_tokens: Annotated[
+        int, typer.Option(help="prompt tokens per request", parser=TOKENS)
+    ] = 512,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What-if on GPU type, purchase mix, traffic growth, utilisation and SLO: each
@@ -351,20 +399,22 @@ def scenario(
     from perfops.app.cost_plan import scenario as plan_scenario
     from perfops.loadgen.slo import parse_slo
 
+    thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
+    options: dict[str, Any] = {
+        "traffic_rps": _rate(traffic, "--traffic"),
+        "growth": _fraction(growth, "--growth", -1.0, 10.0),
+        "utilisation": _utilisation(utilisation),
+    }
+    choices = [_gpu_choice(g) for g in gpu]
     rt = runtime(ctx)
     svc = rt.config.service(service)  # the first one without --service
-    thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
-    if months < 1:
-        raise UsageError("--months must be at least 1")
     result, caps = plan_scenario(
         rt,
-        [_gpu_choice(g) for g in gpu],  # type: ignore[misc]
+        choices,  # type: ignore[arg-type]
         model=svc.model,
         slo=thresholds,
-        traffic_rps=_rate(traffic, "--traffic"),
-        growth=_fraction(growth, "--growth"),
         months=months,
-        utilisation=_fraction(utilisation, "--utilisation"),
+        **options,
         prompt_tokens=prompt_tokens,
         output_tokens=output_tokens,
     )
@@ -423,8 +473,9 @@ def export(
     columns), also kept in the lake's costs table (an hour exported again is replaced)."""
     from perfops.app.cost import export_focus
 
+    seconds = _since(since)
     rt = runtime(ctx)
-    start, end = _window(rt.clock.now_ns() // 1_000_000, since)
+    start, end = _window(rt.clock.now_ns() // 1_000_000, seconds)
     path, rows, result = export_focus(rt, start, end, focus)
     echo(
         f"wrote {rows} FOCUS 1.2 rows ({_money(result.paid, result.currency)}) to {path} "

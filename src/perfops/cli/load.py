@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from perfops.cli._bounds import COUNT, GPUS, MAX_REQUESTS, PREFIX_TOKENS, RATE, SPEED, Bounded
 from perfops.cli._context import warn
 from perfops.cli._load_compare import compare
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
@@ -39,7 +40,9 @@ app = typer.Typer(
 T = TypeVar("T")
 app.command("compare")(compare)
 
-MaxRequests = Annotated[int | None, typer.Option(min=1, help="stop after this many requests")]
+MaxRequests = Annotated[
+    int | None, typer.Option(help="stop after this many requests", parser=MAX_REQUESTS)
+]
 
 
 def _run_async(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
@@ -69,25 +72,42 @@ def run(
         float | None,
         typer.Option(
             help="requests per second of poisson, constant and gamma arrivals [default: 5]",
-            min=0.001,
+            parser=RATE,
         ),
     ] = None,
     max_requests: MaxRequests = None,
-    prefix_tokens: Annotated[int, typer.Option(help="shared prefix length")] = 0,
-    prefix_groups: Annotated[int, typer.Option(help="number of shared prefixes")] = 1,
-    turns: Annotated[int, typer.Option(help="turns per conversation")] = 1,
+    prefix_tokens: Annotated[
+        int, typer.Option(help="shared prefix length", parser=PREFIX_TOKENS)
+    ] = 0,
+    prefix_groups: Annotated[
+        int,
+        typer.Option(
+            help="number of shared prefixes",
+            parser=Bounded(1, 100_000, integer=True, why="each is generated up front"),
+        ),
+    ] = 1,
+    turns: Annotated[
+        int,
+        typer.Option(
+            help="turns per conversation",
+            parser=Bounded(1, 1000, integer=True, why="each turn carries the ones before"),
+        ),
+    ] = 1,
     dataset: Annotated[Path | None, typer.Option(help="JSONL prompts or ShareGPT file")] = None,
     trace: Annotated[
         Path | None,
         typer.Option(help="replay a trace (Azure CSV, Mooncake JSONL) with its own timing"),
     ] = None,
-    speed: Annotated[float, typer.Option(help="trace speed factor")] = 1.0,
+    speed: Annotated[float, typer.Option(help="trace speed factor", parser=SPEED)] = 1.0,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="closed loop instead: this many users back to back")
+        int | None,
+        typer.Option(help="closed loop instead: this many users back to back", parser=COUNT),
     ] = None,
     max_in_flight: Annotated[
         int | None,
-        typer.Option(min=1, help="client-side cap on requests in flight (waiting shows as lag)"),
+        typer.Option(
+            help="client-side cap on requests in flight (waiting shows as lag)", parser=COUNT
+        ),
     ] = None,
     slo: Slo = None,
     workers: Annotated[
@@ -140,14 +160,17 @@ def run(
 
 
 def _values(text: str, option: str) -> list[float]:
+    """The steps of a sweep: rates (--rates) or whole numbers of users (--concurrencies),
+    each in range, at most 100 of them."""
+    kind = COUNT if option == "--concurrencies" else RATE
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+        values = [float(kind(v)) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
         raise UsageError(
-            f"{option} {text!r}", hint="a comma-separated list, e.g. 1,2,4,8"
+            f"{option} {text[:60]!r}: {exc}", hint="a comma-separated list, e.g. 1,2,4,8"
         ) from None
-    if not values or any(v <= 0 for v in values):
-        raise UsageError(f"{option} {text!r}", hint="positive numbers, e.g. 1,2,4,8")
+    if not 1 <= len(values) <= 100:
+        raise UsageError(f"{option}: give 1 to 100 steps", hint="e.g. 1,2,4,8")
     return values
 
 
@@ -212,24 +235,45 @@ def capacity(
     ctx: typer.Context,
     common: LoadCommon,
     slo: Annotated[str, typer.Option(help="e.g. ttft_p99=500ms,tpot_p99=50ms")],
-    start_rate: Annotated[float, typer.Option(help="first rate tried", min=0.001)] = 1.0,
-    max_rate: Annotated[float, typer.Option(help="highest rate tried", min=0.001)] = 500.0,
+    start_rate: Annotated[float, typer.Option(help="first rate tried", parser=RATE)] = 1.0,
+    max_rate: Annotated[float, typer.Option(help="highest rate tried", parser=RATE)] = 500.0,
     tolerance: Annotated[
-        float, typer.Option(help="stop bisecting within this fraction", min=0.001)
+        float,
+        typer.Option(
+            help="stop bisecting within this fraction",
+            parser=Bounded(0, 1, low_open=True, high_open=True, why="a fraction of the rate"),
+        ),
     ] = 0.1,
-    max_runs: Annotated[int, typer.Option(help="at most this many runs", min=6)] = 16,
+    max_runs: Annotated[
+        int,
+        typer.Option(
+            help="at most this many runs",
+            parser=Bounded(
+                6, 200, integer=True, why="a search needs runs to bracket the rate and repeats"
+            ),
+        ),
+    ] = 16,
     repeats: Annotated[
-        int, typer.Option(help="runs (different seeds) at each bracketing rate", min=3)
+        int,
+        typer.Option(
+            help="runs (different seeds) at each bracketing rate",
+            parser=Bounded(3, 20, integer=True, why="an interval needs at least 3 repeats"),
+        ),
     ] = 3,
     gpus: Annotated[
         int | None,
-        typer.Option(min=1, help="GPUs behind the endpoint (default: the service's count)"),
+        typer.Option(help="GPUs behind the endpoint (default: the service's count)", parser=GPUS),
     ] = None,
 ) -> None:
     """The capacity at the SLO as an interval, with a verdict on whether the runs support it."""
     from perfops.app.capacity import capacity_summary, run_capacity
     from perfops.loadgen.search import SearchSpec
 
+    if start_rate > max_rate:
+        raise UsageError(
+            f"--start-rate {start_rate:g} is above --max-rate {max_rate:g}",
+            hint="the search climbs from the start rate up to the maximum rate",
+        )
     rt, opts = load_options(
         ctx, common, rate=start_rate, slo=slo, max_requests=1_000_000, varies_rate="capacity"
     )

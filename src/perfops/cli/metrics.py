@@ -103,9 +103,10 @@ def show(
     from perfops.app.metrics import show_metric
     from perfops.errors import UsageError
 
+    seconds = positive_seconds(since, "--since")
     rt = runtime(ctx)
     end = rt.clock.now_ns() // 1_000_000 + 1
-    start = end - int(positive_seconds(since, "--since") * 1000)
+    start = end - int(seconds * 1000)
     views = show_metric(rt, metric, start, end, labels)
     if not views:
         raise UsageError(
@@ -162,11 +163,12 @@ def kpis(
     from perfops.app.metrics import kpis as compute
     from perfops.errors import UsageError
 
+    seconds = positive_seconds(since, "--since")
     if by not in ("service", "model", "team"):
         raise UsageError(f"--by {by!r}", hint="group by service, model or team")
     rt = runtime(ctx)
     end = rt.clock.now_ns() // 1_000_000 + 1
-    start = end - int(positive_seconds(since, "--since") * 1000)
+    start = end - int(seconds * 1000)
     rows = compute(rt, start, end, by)
     if as_json:
         echo_json(to_json(rows))

@@ -11,8 +11,12 @@ from urllib.parse import urlsplit
 
 import typer
 
+from perfops.cli._bounds import PORT, SEED, SPEED, Bounded, port_block
+
 if TYPE_CHECKING:
     from perfops.config import Service
+
+MAX_REPLICAS = 64  # one port and one engine loop each, in one process
 
 app = typer.Typer(
     help="A simulated GPU inference fleet speaking the OpenAI API, with vLLM's and "
@@ -28,7 +32,7 @@ def sim(
         int | None,
         typer.Option(
             min=1,
-            max=64,
+            max=MAX_REPLICAS,
             help="engine replicas (default: the first service's GPU count / --tp "
             "in perfops.yaml, else 2)",
         ),
@@ -44,23 +48,38 @@ def sim(
         int | None,
         typer.Option(
             help="front port; replicas take the next ports (default: the first service's endpoint "
-            "port in perfops.yaml, else 8000)"
+            "port in perfops.yaml, else 8000; 0: any free ports)",
+            parser=PORT,
         ),
     ] = None,
-    dcgm_port: Annotated[int, typer.Option(help="dcgm-exporter port")] = 9400,
+    dcgm_port: Annotated[int, typer.Option(help="dcgm-exporter port", parser=PORT)] = 9400,
     host: Annotated[
         str, typer.Option(help="bind address (non-loopback needs --token)")
     ] = "127.0.0.1",
     token: Annotated[
         str | None, typer.Option(envvar="PERFOPS_SIM_TOKEN", help="API key clients must send")
     ] = None,
-    seed: Annotated[int, typer.Option(help="seed for jitter and answers")] = 0,
-    max_num_seqs: Annotated[int, typer.Option(min=1)] = 256,
+    seed: Annotated[int, typer.Option(help="seed for jitter and answers", parser=SEED)] = 0,
+    max_num_seqs: Annotated[
+        int,
+        typer.Option(
+            help="sequences a replica batches at once",
+            parser=Bounded(1, 100_000, integer=True, why="vLLM's default is 256"),
+        ),
+    ] = 256,
     max_waiting: Annotated[
-        int, typer.Option(min=1, help="queue length beyond which requests get 429")
+        int,
+        typer.Option(
+            help="queue length beyond which requests get 429",
+            parser=Bounded(1, 1_000_000, integer=True, why="requests queued per replica"),
+        ),
     ] = 1000,
     duration: Annotated[
-        float | None, typer.Option(min=0, help="stop after this many seconds")
+        float | None,
+        typer.Option(
+            help="stop after this many seconds",
+            parser=Bounded(0, 366 * 86400, low_open=True, unit=" s", why="a year at most"),
+        ),
     ] = None,
 ) -> None:
     """Start the fleet on 127.0.0.1 and serve until Ctrl-C (or --duration)."""
@@ -74,21 +93,51 @@ def sim(
     if found is not None:
         gpu = gpu or found.gpu.type
         model = model or found.model
-        replicas = replicas or max(1, found.gpu.count // tensor_parallel)
-        port = port or urlsplit(found.endpoint).port
+        replicas = replicas or _replicas_of(found, tensor_parallel)
+        port = urlsplit(found.endpoint).port if port is None else port
     gpu, model = gpu or "H100-SXM", model or "llama-3.1-8b"
+    port = 8000 if port is None else port  # 0 is a value: any free ports
+    _check_ports(port, replicas or 2, dcgm_port)
     profile = serving_profile(gpu, model, tensor_parallel)
     options = FleetOptions(
         model_name=model,
         replicas=replicas or 2,
         host=host,
-        port=port or 8000,
+        port=port,
         dcgm_port=dcgm_port,
         seed=seed,
         token=token,
         engine=EngineConfig(max_num_seqs=max_num_seqs, max_waiting=max_waiting),
     )
     asyncio.run(_serve(Fleet(profile, options), duration))
+
+
+def _replicas_of(svc: Service, tensor_parallel: int) -> int:
+    """One replica per ``tensor_parallel`` GPUs the service declares, 64 at most."""
+    from perfops.errors import UsageError
+
+    count = max(1, svc.gpu.count // tensor_parallel)
+    if count > MAX_REPLICAS:
+        raise UsageError(
+            f"service {svc.name!r} declares {svc.gpu.count:,} GPUs, {count:,} replicas at "
+            f"--tp {tensor_parallel}; the simulator runs at most {MAX_REPLICAS}",
+            hint="pass --replicas N (or a larger --tp)",
+        )
+    return count
+
+
+def _check_ports(port: int, replicas: int, dcgm_port: int) -> None:
+    """The front port and the replicas' ports after it all exist, and the DCGM port is none
+    of them (port 0: every port ephemeral)."""
+    from perfops.errors import UsageError
+
+    port_block("--port", port, replicas + 1)
+    if port and port <= dcgm_port <= port + replicas:
+        raise UsageError(
+            f"--dcgm-port {dcgm_port} is one of the fleet's ports {port}..{port + replicas} "
+            f"(the front port, then one per replica)",
+            hint=f"use --dcgm-port {port + replicas + 1} or a port below {port}",
+        )
 
 
 def _service(ctx: typer.Context) -> Service | None:
@@ -141,13 +190,13 @@ def run_workload(
             "trace CSV"
         ),
     ],
-    replicas: Annotated[int, typer.Option(min=1)] = 1,
+    replicas: Annotated[int, typer.Option(min=1, max=MAX_REPLICAS)] = 1,
     gpu: Annotated[str, typer.Option()] = "H100-SXM",
     model: Annotated[str, typer.Option()] = "llama-3.1-8b",
     tensor_parallel: Annotated[int, typer.Option("--tp", min=1, max=8)] = 1,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(parser=SEED)] = 0,
     speed: Annotated[
-        float, typer.Option(help="arrival-time speed factor (2 = twice as fast)")
+        float, typer.Option(help="arrival-time speed factor (2 = twice as fast)", parser=SPEED)
     ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from perfops.cli._bounds import Bounded
 from perfops.cli._context import echo_json, runtime
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
@@ -33,7 +34,10 @@ def status(
     name: Annotated[str | None, typer.Argument(help="one SLO (default: all)")] = None,
     min_events: Annotated[
         int,
-        typer.Option(help="low-traffic guard: alerts need this many events in their long window"),
+        typer.Option(
+            help="low-traffic guard: alerts need this many events in their long window",
+            parser=Bounded(0, 1_000_000_000, integer=True, why="events in a window"),
+        ),
     ] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

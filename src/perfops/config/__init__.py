@@ -6,6 +6,16 @@ Also the other specs perfops validates at the edge: experiments, drills and game
 every value, for the data files whose errors name a line (:class:`Located`).
 """
 
+from perfops.config._bounds import (
+    MAX_BODY_BYTES,
+    MAX_GPUS,
+    MAX_SAMPLES,
+    MAX_SCRAPE_INTERVAL_S,
+    MAX_SLO_WINDOW_S,
+    MIN_SCRAPE_INTERVAL_S,
+    SCRAPE_BODY_BYTES,
+    SCRAPE_SAMPLES,
+)
 from perfops.config._yaml import Located, Path_, load_located
 from perfops.config.experiment import (
     BudgetStop,
@@ -54,6 +64,7 @@ from perfops.config.models import (
     AvailabilitySLI,
     Config,
     Duration,
+    EnvName,
     Escalation,
     GoodputSLI,
     GpuAllocation,
@@ -76,7 +87,15 @@ __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
     "FAULT_ID",
+    "MAX_BODY_BYTES",
     "MAX_FAULT_SECONDS",
+    "MAX_GPUS",
+    "MAX_SAMPLES",
+    "MAX_SCRAPE_INTERVAL_S",
+    "MAX_SLO_WINDOW_S",
+    "MIN_SCRAPE_INTERVAL_S",
+    "SCRAPE_BODY_BYTES",
+    "SCRAPE_SAMPLES",
     "SIM_FAULT_KINDS",
     "SLI",
     "SLO",
@@ -88,6 +107,7 @@ __all__ = [
     "Deploy",
     "Drill",
     "Duration",
+    "EnvName",
     "ErrorResponses",
     "ErrorStop",
     "Escalation",

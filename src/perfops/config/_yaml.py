@@ -103,17 +103,38 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, source: str) -> Problem:
     )
 
 
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, source: str) -> Problem:
+    """A character YAML does not allow (a control character), where it stands."""
+    at = exc.position
+    line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+    return Problem(
+        f"{source}:{line}:{column}",
+        "",
+        f"character {char:#06x} is not allowed in YAML (control characters are not)",
+        "remove it; inside a double-quoted string, write it as an escape such as \\x1f",
+    )
+
+
 def load_located(text: str, source: str) -> Located:
     """Parse one YAML document; a syntax error raises ConfigError with its position, and
     softer problems (duplicate keys) are returned in ``problems`` for the caller to report."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_reader_problem(exc, text, source)], source=source) from None
     out = Located(data=None)
     try:
         node = loader.get_single_node()
         if node is not None:
             out.data = _walk(loader, node, (), out, out.problems, source)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_reader_problem(exc, text, source)], source=source) from None
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(exc, source)], source=source) from None
+    except RecursionError:
+        problem = Problem(source, "", "nested too deeply", "flatten the document")
+        raise ConfigError([problem], source=source) from None
     finally:
         loader.dispose()
     return out

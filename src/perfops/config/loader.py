@@ -17,12 +17,22 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from perfops._internal.durations import parse_duration
+from perfops.config._bounds import MAX_SCRAPE_INTERVAL_S, MIN_SCRAPE_INTERVAL_S
 from perfops.config._schema import field_names, resolve
 from perfops.config._yaml import Located, Path_, _dotted, load_located
 from perfops.config.models import API_VERSION, Config
 from perfops.errors import ConfigError, Problem
 
-__all__ = ["CONFIG_ENV", "ENV_PREFIX", "find_config", "load_config", "parse_config", "parse_spec"]
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "find_config",
+    "load_config",
+    "parse_config",
+    "parse_spec",
+    "shown_path",
+]
 
 ENV_PREFIX = "PERFOPS__"
 CONFIG_ENV = "PERFOPS_CONFIG"
@@ -32,21 +42,36 @@ Warn = Callable[[str], None]
 def find_config(path: str | Path | None, environ: Mapping[str, str]) -> Path:
     """The config file to load: ``path``, else $PERFOPS_CONFIG, else ./perfops.yaml."""
     chosen = Path(path) if path else Path(environ.get(CONFIG_ENV, "perfops.yaml"))
-    if chosen.is_dir():
-        chosen = chosen / "perfops.yaml"
-    if not chosen.is_file():
+    try:
+        if chosen.is_dir():
+            chosen = chosen / "perfops.yaml"
+        found = chosen.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(
+            [Problem(shown_path(chosen), "", f"cannot use this path: {reason}")],
+            source=shown_path(chosen),
+        ) from None
+    if not found:
         raise ConfigError(
             [
                 Problem(
-                    str(chosen),
+                    shown_path(chosen),
                     "",
                     "file not found",
                     "run `perfops init` to write one, or pass --config PATH",
                 )
             ],
-            source=str(chosen),
+            source=shown_path(chosen),
         )
     return chosen
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as an error shows it: as written, or escaped (``\\n``) when it holds a line
+    break or another character that cannot be shown, so a message stays on its lines."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def load_config(
@@ -62,9 +87,10 @@ def load_config(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            [Problem(str(file), "", f"cannot read: {exc}")], source=str(file)
+            [Problem(shown_path(file), "", f"cannot read: {exc}")], source=shown_path(file)
         ) from None
-    config = parse_config(text, source=file.name if not path else str(path), environ=env, warn=warn)
+    source = shown_path(path if path else file.name)
+    config = parse_config(text, source=source, environ=env, warn=warn)
     lake = config.workspace.lake
     if not lake.is_absolute():
         lake = (file.parent / lake).resolve()
@@ -332,9 +358,11 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
         ("telemetry", "targets"),
         ("escalation", "receivers"),
     ):
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for i, name in _names(data, *section):
-            if name is not None and name in seen:
+            if not isinstance(name, str):
+                continue  # the schema reports a name that is not text
+            if name in seen:
                 out.append(
                     (
                         (*section, i, "name"),
@@ -359,6 +387,46 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
                         ("escalation", "routes", i, "receivers", j), name, receivers, "receiver"
                     )
                 )
+    return out + _scrape_timing(data)
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None  # the schema reports it
+
+
+def _interval(value: Any) -> float | None:
+    seconds = _seconds(value)
+    if seconds is None or not MIN_SCRAPE_INTERVAL_S <= seconds <= MAX_SCRAPE_INTERVAL_S:
+        return None  # the schema reports it
+    return seconds
+
+
+def _scrape_timing(data: dict[str, Any]) -> list[tuple[Path_, str, str | None]]:
+    """A timeout written beside an interval (telemetry's, or a target's own or inherited one)
+    must be below it: a scrape ends before the next is due. A timeout that is only inherited
+    is capped at the interval instead, as Prometheus does."""
+    tel = data.get("telemetry")
+    tel = tel if isinstance(tel, dict) else {}
+    interval = _interval(tel.get("interval", 15.0))
+    out: list[tuple[Path_, str, str | None]] = []
+    pairs: list[tuple[Path_, Any, float | None]] = [(("telemetry",), tel, interval)]
+    for i, target in _items(data, "telemetry", "targets"):
+        own = _interval(target["interval"]) if "interval" in target else interval
+        pairs.append((("telemetry", "targets", i), target, own))
+    for path, section, every in pairs:
+        timeout = _seconds(section["timeout"]) if "timeout" in section else None
+        if timeout is not None and every is not None and timeout >= every:
+            out.append(
+                (
+                    (*path, "timeout"),
+                    f"the timeout ({timeout:g} s) is not below the scrape interval ({every:g} s)",
+                    "a scrape must end before the next one is due: lower the timeout or "
+                    "raise the interval",
+                )
+            )
     return out
 
 

@@ -11,20 +11,31 @@ import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    PositiveInt,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from perfops._internal.durations import parse_duration
+from perfops.config._bounds import (
+    MAX_BODY_BYTES,
+    MAX_GPUS,
+    MAX_SAMPLES,
+    MAX_SCRAPE_INTERVAL_S,
+    MAX_SLO_WINDOW_S,
+    MIN_SCRAPE_INTERVAL_S,
+    SCRAPE_BODY_BYTES,
+    SCRAPE_SAMPLES,
+    within,
+)
 from perfops.errors import UsageError
 
 __all__ = [
@@ -34,6 +45,7 @@ __all__ = [
     "AvailabilitySLI",
     "Config",
     "Duration",
+    "EnvName",
     "Escalation",
     "GoodputSLI",
     "GpuAllocation",
@@ -70,28 +82,108 @@ def _check_name(value: str) -> str:
 def _check_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{value!r} has no valid port: a port is a number from 1 to 65535")
+    if not parts.hostname:
+        raise ValueError(f"{value!r} names no host, e.g. http://127.0.0.1:8000/v1")
     return value.rstrip("/")
+
+
+def _check_path(value: object) -> object:
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    return value
 
 
 Name = Annotated[str, BeforeValidator(lambda v: _check_name(v) if isinstance(v, str) else v)]
 Url = Annotated[str, BeforeValidator(lambda v: _check_url(v) if isinstance(v, str) else v)]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _check_env_name(value: object) -> object:
+    if isinstance(value, str) and not _ENV_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not the name of an environment variable: letters, digits and _, "
+            "not starting with a digit (the name, never the secret itself)"
+        )
+    return value
+
+
+EnvName = Annotated[
+    str,
+    BeforeValidator(_check_env_name),
+    Field(description="the name of an environment variable, e.g. VLLM_API_KEY (never the value)"),
+]
+FilePath = Annotated[Path, BeforeValidator(_check_path)]
+
+_HOUR_S = 3600.0
+Interval = Annotated[
+    Duration,
+    within(
+        MIN_SCRAPE_INTERVAL_S,
+        MAX_SCRAPE_INTERVAL_S,
+        what="a scrape interval",
+        unit=" s",
+        why="faster floods the lake and the target; slower leaves hours without a sample",
+    ),
+]
+Timeout = Annotated[
+    Duration,
+    within(0, _HOUR_S, what="a timeout", unit=" s", low_open=True, why="0 fails every scrape"),
+]
+BodyBytes = Annotated[
+    ByteSize,
+    within(
+        1024,
+        MAX_BODY_BYTES,
+        what="max_body_bytes",
+        unit=" bytes",
+        why="parsing takes about 30 times the body in memory; 256 MiB at most",
+    ),
+]
+SampleCount = Annotated[
+    int,
+    within(1, MAX_SAMPLES, what="max_samples", why="each sample takes ~500 bytes while parsed"),
+]
+Latency = Annotated[
+    Duration,
+    within(
+        0, _HOUR_S, what="a latency threshold", unit=" s", low_open=True,
+        why="0 s is met by no request",
+    ),
+]  # fmt: skip
+Money = Annotated[float, within(0, 1e12, what="an amount", why="larger is a typo")]
+Price = Annotated[float, within(0, 1e6, what="a price", why="larger is a typo, in any currency")]
 
 
 class Spec(BaseModel):
-    """Base of every perfops spec model: frozen, unknown fields rejected."""
+    """Base of every perfops spec model: frozen, unknown fields rejected, no NaN or infinity."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Workspace(Spec):
     name: str = "default"
-    lake: Path = Path(".perfops/lake")
+    lake: FilePath = Path(".perfops/lake")
     """Where the Delta Lake tables live; relative paths are relative to perfops.yaml."""
 
 
 class GpuAllocation(Spec):
-    type: str = Field(description="GPU profile, e.g. H100-SXM, H200, A100-80GB, L40S")
-    count: PositiveInt = 1
+    type: str = Field(min_length=1, description="GPU profile, e.g. H100-SXM, H200, A100-80GB, L40S")
+    count: Annotated[
+        int,
+        within(
+            1, MAX_GPUS, what="a service's GPU count",
+            why="per service; a bigger fleet is several services",
+        ),
+    ] = 1  # fmt: skip
 
 
 class Service(Spec):
@@ -103,7 +195,7 @@ class Service(Spec):
     engine: Literal["vllm", "tgi", "triton", "nim", "openai"] = "vllm"
     gpu: GpuAllocation
     metrics: tuple[Url, ...] = ()
-    api_key_env: str | None = Field(
+    api_key_env: EnvName | None = Field(
         default=None, description="name of the environment variable holding the API key"
     )
     labels: dict[str, str] = Field(
@@ -117,8 +209,16 @@ class Target(Spec):
     kind: Literal["dcgm", "vllm", "tgi", "triton", "nim", "node", "prometheus", "nvml"]
     url: str = Field(default="nvml://local", description="the /metrics URL (nvml: none)")
     service: str | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: Interval | None = Field(default=None, description="default: telemetry.interval")
+    timeout: Timeout | None = Field(
+        default=None, description="below the interval; default: telemetry.timeout"
+    )
+    max_body_bytes: BodyBytes | None = Field(
+        default=None, description="largest answer read, e.g. 10MiB; default: telemetry's"
+    )
+    max_samples: SampleCount | None = Field(
+        default=None, description="most samples in one answer; default: telemetry's"
+    )
     labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("url")
@@ -130,17 +230,28 @@ class Target(Spec):
 
 
 class Telemetry(Spec):
-    interval: Duration = 15.0
-    timeout: Duration = 5.0
+    interval: Interval = 15.0
+    timeout: Timeout = Field(
+        default=5.0, description="below the interval (an interval shorter than it caps it)"
+    )
     jitter: float = Field(default=0.1, ge=0.0, le=1.0)
-    concurrency: PositiveInt = 16
+    concurrency: Annotated[
+        int, within(1, 1000, what="concurrency", why="scrapes at once, each an open connection")
+    ] = 16
+    max_body_bytes: BodyBytes = Field(
+        default=ByteSize(SCRAPE_BODY_BYTES),
+        description="largest scrape answer read (streamed; the scrape fails beyond it)",
+    )
+    max_samples: SampleCount = Field(
+        default=SCRAPE_SAMPLES, description="most samples one scrape may hold"
+    )
     targets: tuple[Target, ...] = ()
 
 
 class LatencySLI(Spec):
     kind: Literal["latency"]
     metric: Literal["ttft", "itl", "tpot", "e2e"]
-    threshold: Duration
+    threshold: Latency
     source: Literal["requests", "histogram"] = "requests"
 
 
@@ -157,7 +268,7 @@ class AvailabilitySLI(Spec):
 
 class GoodputSLI(Spec):
     kind: Literal["goodput"]
-    thresholds: dict[Literal["ttft", "itl", "tpot", "e2e"], Duration]
+    thresholds: dict[Literal["ttft", "itl", "tpot", "e2e"], Latency]
 
 
 class GpuHealthSLI(Spec):
@@ -204,6 +315,11 @@ class SLO(Spec):
                 f"a window of {value / 86400:g} d is shorter than the burn-rate alert windows "
                 "need; use at least 7d (28d or 30d are usual)"
             )
+        if isinstance(value, float) and value > MAX_SLO_WINDOW_S:
+            raise ValueError(
+                f"a window of {value / 86400:g} d is longer than a year; use at most 366d "
+                "(28d, 30d or 90d are usual)"
+            )
         return value
 
 
@@ -214,7 +330,7 @@ class GpuPrice(Spec):
     """A GPU price that wins over the bundled catalog (``perfops.finops.prices.yaml``)."""
 
     gpu: str
-    hourly: NonNegativeFloat = Field(description="price per GPU-hour in pricing.currency")
+    hourly: Price = Field(description="price per GPU-hour in pricing.currency")
     provider: str | None = Field(default=None, description="applies to this provider only")
     region: str | None = Field(default=None, description="applies to this region only")
     purchase: Purchase = "on_demand"
@@ -229,8 +345,8 @@ class SharedCost(Spec):
     """A cost outside the GPUs (control plane, storage, observability), shared by ``split``."""
 
     name: str
-    monthly: NonNegativeFloat | None = Field(default=None, description="per month (730 h)")
-    hourly: NonNegativeFloat | None = Field(default=None, description="per hour")
+    monthly: Money | None = Field(default=None, description="per month (730 h)")
+    hourly: Money | None = Field(default=None, description="per hour")
     split: Literal["weighted", "even", "none"] = Field(
         default="weighted",
         description="weighted: by each line's GPU cost; even: equal per line; none: shown apart",
@@ -251,7 +367,7 @@ class SharedCost(Spec):
 
 class Pricing(Spec):
     currency: str = "USD"
-    catalog: str | None = Field(
+    catalog: Annotated[str, BeforeValidator(_check_path)] | None = Field(
         default=None, description="a price catalog file replacing the bundled one"
     )
     provider: str | None = Field(
@@ -260,7 +376,7 @@ class Pricing(Spec):
     region: str | None = None
     purchase: Purchase = "on_demand"
     gpus: tuple[GpuPrice, ...] = ()
-    energy_per_kwh: NonNegativeFloat | None = None
+    energy_per_kwh: Price | None = Field(default=None, description="price per kWh")
     shared: tuple[SharedCost, ...] = ()
     basis: Literal["allocation", "usage"] = Field(
         default="allocation",
@@ -284,7 +400,7 @@ class Receiver(Spec):
     name: Name
     kind: Literal["pagerduty", "slack", "email", "webhook"]
     target: str | None = None
-    target_env: str | None = Field(
+    target_env: EnvName | None = Field(
         default=None, description="environment variable holding the secret key or URL"
     )
 

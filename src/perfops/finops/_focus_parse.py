@@ -21,8 +21,16 @@ import pyarrow.parquet as pq
 
 from perfops.errors import ConfigError, Problem, UsageError
 from perfops.finops._focus_columns import quantize
+from perfops.finops.usage import MAX_PERIOD_DAYS, YEARS
 
-__all__ = ["BillProblems", "check_currency", "check_not_null", "load_table", "parse_column"]
+__all__ = [
+    "BillProblems",
+    "check_currency",
+    "check_not_null",
+    "check_periods",
+    "load_table",
+    "parse_column",
+]
 
 _MAX_PROBLEMS = 20
 
@@ -109,6 +117,10 @@ def parse_column(
     for row, value in enumerate(column.to_pylist()):
         try:
             values.append(None if _blank(value) else parse(value))
+        except _OutOfRange as exc:
+            problems.add(problems.where(row), name, str(exc), _FIX_YEAR)
+            problems.bad.add((row, name))
+            values.append(None)
         except (ValueError, ArithmeticError, TypeError):
             problems.add(problems.where(row), name, f"{value!r} is not {what}", hint)
             problems.bad.add((row, name))
@@ -140,6 +152,13 @@ def _decimal(value: object, kind: pa.DataType) -> Decimal:
     return quantize(number, kind)
 
 
+class _OutOfRange(ValueError):
+    """A value that parses but is out of range: the message says which range."""
+
+
+_FIX_YEAR = "a charge that far off is a broken export; fix the date, or drop the row"
+
+
 def _timestamp(value: object) -> datetime:
     if isinstance(value, datetime):
         moment = value
@@ -147,7 +166,10 @@ def _timestamp(value: object) -> datetime:
         moment = datetime(value.year, value.month, value.day)
     else:
         moment = datetime.fromisoformat(str(value).strip())
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise _OutOfRange(f"{value!r} is outside the years {YEARS[0]} to {YEARS[1]}")
+    return moment
 
 
 def _integer(value: object) -> int:
@@ -174,6 +196,35 @@ def check_not_null(table: pa.Table, columns: Sequence[str], problems: BillProble
             if (row, name) in problems.bad:
                 continue
             problems.add(problems.where(row), name, "is empty", f"every FOCUS charge has a {name}")
+
+
+def check_periods(table: pa.Table, problems: BillProblems) -> None:
+    """Each charge ends no earlier than it starts, and the bill spans at most a year (perfops
+    attributes its period hour by hour to reconcile it)."""
+    starts = table.column("ChargePeriodStart").to_pylist()
+    ends = table.column("ChargePeriodEnd").to_pylist()
+    for row, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        if start is not None and end is not None and end < start:
+            problems.add(
+                problems.where(row),
+                "ChargePeriodEnd",
+                f"{end.isoformat()} is before ChargePeriodStart {start.isoformat()}",
+                "a charge period ends after it starts",
+            )
+    known = [(s, e, row) for row, (s, e) in enumerate(zip(starts, ends, strict=True)) if s and e]
+    if not known:
+        return
+    first = min(known, key=lambda k: k[0])
+    last = max(known, key=lambda k: k[1])
+    days = (last[1] - first[0]).total_seconds() / 86400
+    if days > MAX_PERIOD_DAYS:
+        problems.add(
+            problems.where(first[2]),
+            "ChargePeriodStart",
+            f"the bill spans {days:,.0f} days, from {first[0].isoformat()} (here) to "
+            f"{last[1].isoformat()} ({problems.where(last[2])})",
+            f"reconcile at most {MAX_PERIOD_DAYS} days at a time: export the bill by month or year",
+        )
 
 
 def check_currency(table: pa.Table, expected: str | None, problems: BillProblems) -> None:

@@ -211,6 +211,7 @@ class _Grid:
     buckets: int
     owners: tuple[Owner, ...]
     dur: _I
+    """GPU-milliseconds of each row inside the window (its time x its GPUs)"""
     cost: _F
     """float cost of each row: the weights; exact totals come from ``gpu_exact``"""
     owner: _I
@@ -236,7 +237,8 @@ class _Grid:
         prices = [_price(price, t) for t in cols.gpu_types]
         s, e = np.maximum(cols.start_ms, start), np.minimum(cols.end_ms, end)
         keep = e > s
-        dur = (e - s)[keep].astype(np.int64)
+        assert cols.gpus is not None
+        dur = ((e - s) * cols.gpus)[keep].astype(np.int64)  # GPU-milliseconds
         typ = cols.gpu_type[keep]
         exact = sum(
             (Fraction(p) * int(dur[typ == t].sum()) / HOUR_MS for t, p in enumerate(prices)),

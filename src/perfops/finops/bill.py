@@ -27,6 +27,7 @@ from perfops.finops._focus_parse import (
     BillProblems,
     check_currency,
     check_not_null,
+    check_periods,
     load_table,
     parse_column,
 )
@@ -88,8 +89,9 @@ def read_focus_bill(path: str | os.PathLike[str], *, currency: str | None = None
 
     Raises :class:`~perfops.errors.ConfigError` listing every problem with its file, line (CSV)
     or row (Parquet) and column: missing FOCUS columns, values that are not numbers or dates,
-    empty costs, and a BillingCurrency other than ``currency`` (or, when ``currency`` is None,
-    a bill in more than one currency).
+    dates outside the years 2000 to 2099, a charge ending before it starts, a bill spanning
+    more than 366 days, empty costs, and a BillingCurrency other than ``currency`` (or, when
+    ``currency`` is None, a bill in more than one currency).
     """
     source = Path(path)
     raw = load_table(source)
@@ -111,6 +113,7 @@ def read_focus_bill(path: str | os.PathLike[str], *, currency: str | None = None
     ]
     table = pa.table(columns, names=raw.column_names)
     check_not_null(table, _BILL_NOT_NULL, problems)
+    check_periods(table, problems)
     check_currency(table, currency, problems)
     problems.raise_if_any()
     return table

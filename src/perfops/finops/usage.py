@@ -1,9 +1,11 @@
 """GPU usage, the input of cost attribution: who held which GPU when, and how busy it was.
 
 Rows come from telemetry (DCGM activity joined to services) or, where there is none, from the
-GPUs services declare (:func:`declared_usage`). :func:`fill_gaps` adds a paid fleet's
-unreported time as unassigned (idle) rows. :class:`UsageColumns` is the columnar form the
-attribution works on; a store shell builds it from Arrow without a Python loop per row.
+GPUs services declare (:func:`declared_usage`: one row per hour and service, standing for all
+its GPUs, so a 100,000-GPU service costs no more to attribute than a one-GPU one).
+:func:`fill_gaps` adds a paid fleet's unreported time as unassigned (idle) rows.
+:class:`UsageColumns` is the columnar form the attribution works on; a store shell builds it
+from Arrow without a Python loop per row.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from perfops.errors import PerfopsError
 __all__ = [
     "DAY_MS",
     "HOUR_MS",
+    "MAX_PERIOD_DAYS",
+    "YEARS",
     "Declared",
     "Owner",
     "UsageColumns",
@@ -31,6 +35,10 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+MAX_PERIOD_DAYS = 366
+"""The longest span attributed at once (cost windows, bill periods): a year, hour by hour."""
+YEARS = (2000, 2099)
+"""The years a charge may fall in; a date outside them is a broken export or a typo."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -45,7 +53,8 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """One GPU for one interval [start_ms, end_ms), epoch milliseconds UTC."""
+    """One GPU (or ``gpus`` alike) for one interval [start_ms, end_ms), epoch milliseconds
+    UTC."""
 
     start_ms: int
     end_ms: int
@@ -57,6 +66,8 @@ class UsageRow:
     tenant: str | None = None
     activity: float | None = None
     """busy fraction in [0, 1] (DCGM SM-active or GR-engine-active); None when not measured"""
+    gpus: int = 1
+    """how many GPUs of the same type, owner and activity the row stands for"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +75,8 @@ class UsageColumns:
     """Usage rows as columns: what a store shell hands over from Arrow without a Python loop.
 
     ``gpu_type`` and ``owner`` are codes into ``gpu_types`` and ``owners``; owner -1 means
-    unassigned. ``activity`` is NaN where not measured.
+    unassigned. ``activity`` is NaN where not measured. ``gpus`` is how many GPUs each row
+    stands for (default: one each).
     """
 
     start_ms: NDArray[np.int64]
@@ -74,10 +86,14 @@ class UsageColumns:
     activity: NDArray[np.float64]
     gpu_types: tuple[str, ...]
     owners: tuple[Owner, ...]
+    gpus: NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.start_ms)
-        columns = (self.end_ms, self.gpu_type, self.owner, self.activity)
+        if self.gpus is None:
+            object.__setattr__(self, "gpus", np.ones(n, dtype=np.int64))
+        assert self.gpus is not None
+        columns = (self.end_ms, self.gpu_type, self.owner, self.activity, self.gpus)
         if any(len(c) != n for c in columns):
             raise PerfopsError("usage columns differ in length")
         checks = (
@@ -88,6 +104,7 @@ class UsageColumns:
             ),
             ((self.owner < -1) | (self.owner >= len(self.owners)), "has an unknown owner code"),
             ((self.activity < 0) | (self.activity > 1), "has activity outside [0, 1]"),
+            (self.gpus < 1, "stands for fewer than one GPU"),
         )
         for bad, what in checks:
             if bad.any():
@@ -122,6 +139,7 @@ class UsageColumns:
             ),
             gpu_types=tuple(types),
             owners=tuple(owners),
+            gpus=np.array([r.gpus for r in rows], dtype=np.int64),
         )
 
 
@@ -147,19 +165,24 @@ def declared_from_services(services: Iterable[Service]) -> tuple[Declared, ...]:
 def declared_usage(
     declared: Iterable[Declared], start_ms: int, end_ms: int, *, step_ms: int = HOUR_MS
 ) -> list[UsageRow]:
-    """Usage rows for declared GPUs held all of [start_ms, end_ms): count x hours, no activity.
+    """Usage rows for declared GPUs held all of [start_ms, end_ms), no activity: one row per
+    step and service, standing for its ``count`` GPUs (rows grow with hours, not GPUs).
 
     For services with no GPU telemetry: the allocation basis then charges what they hold.
     """
+    if step_ms <= 0:
+        raise PerfopsError(f"step_ms must be positive, got {step_ms}")
     rows: list[UsageRow] = []
     for d in declared:
-        for i in range(d.count):
-            gpu = f"{d.service}/{i}"
-            t = start_ms
-            while t < end_ms:
-                nxt = min(t + step_ms, end_ms)
-                rows.append(UsageRow(t, nxt, gpu, d.gpu_type, d.service, d.model, d.team, d.tenant))
-                t = nxt
+        if d.count < 1:
+            raise PerfopsError(f"service {d.service!r} declares {d.count} GPUs")
+        gpu = f"{d.service}/declared"
+        for t in range(start_ms, end_ms, step_ms):
+            nxt = min(t + step_ms, end_ms)
+            rows.append(
+                UsageRow(t, nxt, gpu, d.gpu_type, d.service, d.model, d.team, d.tenant,
+                         gpus=d.count)
+            )  # fmt: skip
     return rows
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from perfops._internal.lazy_exports import lazy_exports
 from perfops.loadgen.arrivals import (
+    MAX_RATE,
     MAX_SCHEDULE,
     ArrivalKind,
     ArrivalSpec,
@@ -21,6 +22,7 @@ from perfops.loadgen.arrivals import (
 )
 from perfops.loadgen.histogram import LatencyHistogram
 from perfops.loadgen.workload import (
+    MAX_TOKENS,
     LengthSpec,
     Prompt,
     SyntheticSpec,
@@ -81,7 +83,9 @@ __all__ = [
     "DEFINITIONS",
     "INTERVAL_METHOD",
     "LAG_BUDGET_S",
+    "MAX_RATE",
     "MAX_SCHEDULE",
+    "MAX_TOKENS",
     "MIN_SAMPLES_RULE",
     "PERCENTILE_DEFINITION",
     "PER_WORKER_RPS",

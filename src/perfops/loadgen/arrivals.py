@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -31,8 +31,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
     ValidationError,
     model_validator,
 )
@@ -40,12 +38,17 @@ from pydantic import (
 from perfops._internal.durations import parse_duration
 from perfops.errors import UsageError
 
-__all__ = ["ArrivalKind", "ArrivalSpec", "build_schedule", "parse_arrival"]
+__all__ = ["MAX_RATE", "ArrivalKind", "ArrivalSpec", "build_schedule", "parse_arrival"]
 
 ArrivalKind = Literal["constant", "poisson", "gamma", "burst", "ramp", "stages"]
 Floats = npt.NDArray[np.float64]
 
 MAX_SCHEDULE = 10_000_000  # requests; a bigger plan is almost surely a typo in rate or duration
+MAX_RATE = 100_000.0
+"""Requests/s a schedule may ask for: well past what one client machine sends (~800 req/s per
+worker process)."""
+_Rate = Annotated[float, Field(ge=0, le=MAX_RATE)]
+_Span = Annotated[float, Field(gt=0, le=7 * 86400)]  # seconds: a burst interval, a stage
 
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (required, optional)
     "constant": (("rate",), ()),
@@ -63,13 +66,13 @@ class ArrivalSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: ArrivalKind
-    rate: PositiveFloat | None = None  # requests/s
-    burstiness: PositiveFloat = 1.0  # squared CV of the gaps
-    burst_size: int | None = Field(default=None, ge=1)
-    burst_interval: PositiveFloat | None = None  # seconds
-    start_rate: NonNegativeFloat | None = None
-    end_rate: NonNegativeFloat | None = None
-    stages: tuple[tuple[PositiveFloat, NonNegativeFloat], ...] = ()  # (duration_s, rate)
+    rate: Annotated[float, Field(gt=0, le=MAX_RATE)] | None = None  # requests/s
+    burstiness: Annotated[float, Field(gt=0, le=1000)] = 1.0  # squared CV of the gaps
+    burst_size: int | None = Field(default=None, ge=1, le=1_000_000)
+    burst_interval: _Span | None = None  # seconds
+    start_rate: _Rate | None = None
+    end_rate: _Rate | None = None
+    stages: tuple[tuple[_Span, _Rate], ...] = Field(default=(), max_length=1000)
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Self:
@@ -260,9 +263,24 @@ def parse_arrival(text: str, rate: float | None) -> ArrivalSpec:
         field = ".".join(str(part) for part in error["loc"])
         reason = str(error["msg"]).removeprefix("Value error, ")
         reason = f"{field} {reason[:1].lower()}{reason[1:]}" if field else reason
+        why = _WHY.get(str(error["loc"][0]) if error["loc"] else "")
+        reason += f" ({why})" if why and error["type"] != "value_error" else ""
     except ValueError as exc:
         reason = str(exc)
-    raise UsageError(f"bad arrival process {text!r}: {reason}", hint=f"write {_FORMS[kind]}")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    raise UsageError(f"bad arrival process {shown!r}: {reason}", hint=f"write {_FORMS[kind]}")
+
+
+_WHY = {  # why a field has its range
+    "rate": "a request rate one client can send",
+    "start_rate": "a request rate one client can send",
+    "end_rate": "a request rate one client can send",
+    "burstiness": "the squared coefficient of variation of the gaps: 1 is Poisson",
+    "burst_size": "requests sent at once",
+    "burst_interval": "seconds between bursts, at most a week",
+    "stages": "at most 1,000 stages, each above 0 s and at most a week, at a rate a client "
+    "can send",
+}
 
 
 def _plain(kind: ArrivalKind) -> Callable[[str, float | None], ArrivalSpec]:

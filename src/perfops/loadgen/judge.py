@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from perfops._internal.percentiles import PERCENTILE_DEFINITION, nearest_rank
+from perfops._internal.percentiles import (
+    PERCENTILE_DEFINITION,
+    nearest_rank,
+    samples_to_see_tail,
+)
 from perfops.loadgen.slo import Threshold
 
 __all__ = [
@@ -54,8 +58,7 @@ def min_samples(quantile: float) -> int:
         raise ValueError(f"a percentile is in (0, 100], got {quantile}")
     if quantile >= 100:
         return 1
-    n = math.log(_CONFIDENCE_MISS) / math.log(quantile / 100)
-    return max(1, math.ceil(n - 1e-9))
+    return samples_to_see_tail(quantile, _CONFIDENCE_MISS)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from perfops.loadgen._pacer import Pacer
 from perfops.loadgen.client import Target, body, send, wall_clock
 from perfops.loadgen.records import RequestRecord
 
@@ -30,23 +31,6 @@ class Plan:
     grace_s: float = 30.0  # how long in-flight requests may finish after the duration
 
 
-_SPIN_NS = 1_000_000  # the last millisecond before a send is spent yielding, not sleeping
-
-
-async def _until(due_ns: int, clock: Callable[[], int], stop: asyncio.Event) -> None:
-    """Wait until ``due_ns``: sleep (in slices, to notice ``stop``) to a millisecond before,
-    then yield to the loop until the moment comes. Timer wake-ups are late by up to a
-    millisecond or so; yielding keeps the schedule lag near the loop's own latency."""
-    while not stop.is_set():
-        left = due_ns - clock()
-        if left <= 0:
-            return
-        if left > _SPIN_NS:
-            await asyncio.sleep(min(0.1, (left - _SPIN_NS) / 1e9))
-        else:
-            await asyncio.sleep(0)
-
-
 def _session(limit: int) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300, force_close=False)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
@@ -56,22 +40,17 @@ async def _settle_tasks(tasks: set[asyncio.Task[Any]], limit_s: float, stop: asy
     """Let ``tasks`` finish for up to ``limit_s`` (or until ``stop``), then cancel the rest."""
     if not tasks:
         return
-    loop = asyncio.get_running_loop()
-    waiter = asyncio.create_task(stop.wait())
-    pending: set[asyncio.Task[Any]] = set(tasks)
-    deadline = loop.time() + limit_s
-    while pending and not stop.is_set():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        _, rest = await asyncio.wait(
-            pending | {waiter}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+    everything: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait(
+            {everything, stopped}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
         )
-        pending = {t for t in rest if t is not waiter}
-    waiter.cancel()
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        stopped.cancel()
+        for task in tasks:
+            task.cancel()
+        await everything
 
 
 async def run_open_loop(
@@ -101,15 +80,19 @@ async def run_open_loop(
             on_record(rec)
         return rec
 
-    async with _session(limit=0) as session:
-        for rec, payload in zip(records, plan.payloads, strict=False):
-            await _until(rec.scheduled_ns, clock, stop)
-            if stop.is_set():
-                break
-            task = loop.create_task(one(rec, payload))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await _settle_tasks(set(tasks), plan.grace_s, stop)
+    pacer = Pacer(clock, stop)
+    try:
+        async with _session(limit=0) as session:
+            for rec, payload in zip(records, plan.payloads, strict=False):
+                await pacer.until(rec.scheduled_ns)
+                if stop.is_set():
+                    break
+                task = loop.create_task(one(rec, payload))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await _settle_tasks(set(tasks), plan.grace_s, stop)
+    finally:
+        pacer.close()
     return _settle(records)
 
 

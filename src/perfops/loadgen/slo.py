@@ -11,6 +11,7 @@ from perfops.errors import UsageError
 __all__ = ["Threshold", "parse_slo"]
 
 _METRICS = ("ttft", "tpot", "itl", "e2e")
+MAX_THRESHOLD_S = 3600.0  # no request is judged over more than an hour
 _ITEM = re.compile(r"^(ttft|tpot|itl|e2e)(?:_p(\d+(?:\.\d+)?))?=(.+)$")
 
 
@@ -53,6 +54,11 @@ def parse_slo(text: str | None) -> list[Threshold]:
             seconds = parse_duration(m.group(3))
         except ValueError as exc:
             raise UsageError(f"SLO item {item!r}: {exc}") from None
+        if not 0 < seconds <= MAX_THRESHOLD_S:
+            raise UsageError(
+                f"SLO item {item!r}: a threshold must be above 0 and at most 1h",
+                hint="0 is met by no request; e.g. ttft_p99=500ms",
+            )
         quantile = float(m.group(2) or 99)
         if not 0 < quantile <= 100:
             raise UsageError(f"SLO item {item!r}: the quantile must be in (0, 100]")

@@ -16,16 +16,17 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from perfops._internal.words import keyed_words, words
 from perfops.errors import ConfigError, Problem, UsageError
 
 __all__ = [
+    "MAX_TOKENS",
     "LengthSpec",
     "Prompt",
     "SyntheticSpec",
@@ -37,6 +38,10 @@ __all__ = [
 ]
 
 Ints = npt.NDArray[np.int64]
+MAX_TOKENS = 1_000_000
+"""The longest prompt or answer, in tokens: more than any model's context window."""
+_Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+_Mean = Annotated[float, Field(gt=0, le=MAX_TOKENS)]
 _PARAMS = {
     "fixed": ("value",),
     "uniform": ("low", "high"),
@@ -57,13 +62,13 @@ class LengthSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     kind: Literal["fixed", "uniform", "normal", "lognormal"]
-    value: PositiveInt | None = None
-    low: PositiveInt | None = None
-    high: PositiveInt | None = None
-    mean: float | None = Field(default=None, gt=0)
-    std: float | None = Field(default=None, ge=0)
-    median: float | None = Field(default=None, gt=0)
-    sigma: float | None = Field(default=None, ge=0)
+    value: _Tokens | None = None
+    low: _Tokens | None = None
+    high: _Tokens | None = None
+    mean: _Mean | None = None
+    std: float | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    median: _Mean | None = None
+    sigma: float | None = Field(default=None, ge=0, le=5)  # e^5: the tail is 150x the median
 
     @model_validator(mode="after")
     def _params_match_kind(self) -> Self:
@@ -80,7 +85,7 @@ class LengthSpec(BaseModel):
         return f"{self.kind}:" + ",".join(f"{getattr(self, p):g}" for p in _PARAMS[self.kind])
 
     def sample(self, n: int, rng: np.random.Generator) -> Ints:
-        """``n`` lengths, each a whole number >= 1."""
+        """``n`` lengths, each a whole number from 1 to :data:`MAX_TOKENS`."""
         match self.kind:
             case "fixed":
                 draws = np.full(n, float(self.value or 1))
@@ -90,7 +95,7 @@ class LengthSpec(BaseModel):
                 draws = rng.normal(self.mean or 1.0, self.std or 0.0, size=n)
             case "lognormal":
                 draws = (self.median or 1.0) * np.exp((self.sigma or 0.0) * rng.normal(size=n))
-        lengths: Ints = np.maximum(np.rint(draws), 1).astype(np.int64)
+        lengths: Ints = np.clip(np.rint(draws), 1, MAX_TOKENS).astype(np.int64)
         return lengths
 
 
@@ -112,9 +117,15 @@ def parse_length(text: str) -> LengthSpec:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
         reason = f"{field}: {error['msg']}" if field else str(error["msg"])
+        if error["type"] in ("less_than_equal", "greater_than_equal", "greater_than"):
+            reason += " (sigma: the spread of the log)" if field == "sigma" else _TOKENS_WHY
     except ValueError as exc:
         reason = str(exc)
-    raise UsageError(f"bad length {text!r}: {reason}", hint=f"use one of: {_LENGTH_FORMS}")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    raise UsageError(f"bad length {shown!r}: {reason}", hint=f"use one of: {_LENGTH_FORMS}")
+
+
+_TOKENS_WHY = f" (tokens: 1 to {MAX_TOKENS:,}, more than any model's context)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +166,11 @@ class SyntheticSpec(BaseModel):
 
     prompt: LengthSpec
     output: LengthSpec
-    prefix_tokens: int = Field(default=0, ge=0)
-    prefix_groups: PositiveInt = 1
-    turns: PositiveInt = 1
+    prefix_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    prefix_groups: int = Field(default=1, ge=1, le=100_000)
+    turns: int = Field(default=1, ge=1, le=1000)
     system: str | None = None
-    interleave: PositiveInt = 8
+    interleave: int = Field(default=8, ge=1, le=100_000)
 
 
 def synthetic(spec: SyntheticSpec, n: int, rng: np.random.Generator) -> list[Prompt]:

@@ -80,7 +80,8 @@ class BlockPool:
         if blocks > self.total - self.used:
             return False
         self.used += blocks
-        self._evict_overflow()
+        if len(self._evictable) > self.total - self.used:
+            self._evict_overflow()
         return True
 
     def publish(self, hashes: Sequence[int]) -> None:
@@ -111,7 +112,8 @@ class BlockPool:
                 self._evictable[h] = None
                 self.used -= 1
         self.used -= private
-        self._evict_overflow()
+        if len(self._evictable) > self.total - self.used:
+            self._evict_overflow()
 
     def resize(self, total: int) -> None:
         """Change the capacity; the engine preempts requests while ``used > total``."""

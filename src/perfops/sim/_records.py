@@ -164,14 +164,10 @@ class DecodePlan(NamedTuple):
     def steps_started_before(self, t: float) -> int:
         """How many steps start strictly before ``t`` (a request that arrives at ``t``
         cannot join those)."""
-        lo, hi = 0, self.steps  # step j starts at start + elapsed(j), rising with j
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.start + self.elapsed(mid) < t:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        # step j starts at start + elapsed(j), rising with j
+        return self.window.first_reaching(
+            self.steps, self.start, self.slowdown, self.first, self.inc, t
+        )
 
 
 class DecodeRun(NamedTuple):

@@ -200,13 +200,15 @@ class Engine:
         """
         self._version += 1
         batch = StepBatch()
-        self._fit_capacity(batch)
+        if self._pool.used > self._pool.total:
+            self._fit_capacity(batch)
         self._schedule_running(batch)
         if not batch.preempted:
             self._schedule_waiting(batch, now)
         if not batch.seqs:
             return self._result(batch, now, 0.0, 0.0)
-        base = self.base_step_time(batch.prefill, batch.kv, len(batch.seqs))
+        # base_step_time, inline: this is the hot path of every driver
+        base = self._a + self._b * batch.prefill + self._c * batch.kv + self._d * len(batch.seqs)
         duration = base * self._slowdown * self._jitter.next()
         end = now + duration
         self._apply(batch, end)
@@ -336,7 +338,7 @@ class Engine:
             duration=duration,
             num_seqs=len(batch.seqs),
             prefill_tokens=batch.prefill,
-            decode_tokens=len(batch.seqs) and (sum(n for _, n in batch.seqs) - batch.prefill),
+            decode_tokens=batch.tokens - batch.prefill,
             kv_tokens=batch.kv,
             compute_fraction=compute_fraction,
             first_tokens=tuple(batch.first),
@@ -356,10 +358,11 @@ class Engine:
         """
         running, pool, bs = self._running, self._pool, self._bs
         n = len(running)
+        cfg = self.config
         if (
-            (self._waiting and n < self.config.max_num_seqs)
+            (self._waiting and n < cfg.max_num_seqs)
             or not n
-            or n > self.config.max_num_batched_tokens
+            or n > cfg.max_num_batched_tokens
             or pool.used > pool.total
         ):
             return None
@@ -372,7 +375,7 @@ class Engine:
             steps = left if left < steps else steps
             slack = room if room < slack else slack
             kv0 += s.total
-        steps = min(steps, slack + bs * (pool.free // n))
+        steps = min(steps, slack + bs * ((pool.total - pool.used) // n))
         if steps < 2:
             return None
         window = self._jitter.window(steps)
@@ -390,10 +393,12 @@ class Engine:
 
     def commit_decode(self, plan: DecodePlan, steps: int) -> DecodeRun:
         """Apply the first ``steps`` steps of ``plan``, as that many :meth:`step` calls would."""
-        if plan.version != self._version or not 0 < steps <= plan.steps:
+        planned = plan.window.length
+        if plan.version != self._version or not 0 < steps <= planned:
             raise ValueError("stale decode plan or bad step count: plan again")
-        end = plan.end if steps == plan.steps else plan.start + plan.elapsed(steps)
-        bs, grown = self._bs, 0
+        last = steps == planned  # only the planned run's last step can finish requests
+        end = plan.end if last else plan.start + plan.elapsed(steps)
+        bs, grown, leaving = self._bs, 0, []
         for s in self._running:  # every one is decoding: computed + 1 == total
             computed = s.computed = s.computed + steps
             s.total = computed + 1
@@ -403,6 +408,8 @@ class Engine:
             if need > 0:
                 s.private += need
                 grown += need
+            if last and s.generated >= s.max_tokens:
+                leaving.append(s)
         if grown:
             self._pool.allocate(grown)
         self._jitter.advance(steps)
@@ -412,7 +419,7 @@ class Engine:
         self._busy_until = end
         self._version += 1
         done: tuple[FinishedRequest, ...] = ()
-        if steps == plan.steps:
-            done = tuple(self._finish(s, end) for s in self._running if s.generated >= s.max_tokens)
+        if leaving:
+            done = tuple(self._finish(s, end) for s in leaving)
             self._running = [s for s in self._running if s.generated < s.max_tokens]
         return DecodeRun(plan=plan, steps=steps, end=end, finished=done)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import heapq
 import math
+from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -152,9 +153,9 @@ class _Fleet:
         self.turn = 0
         self.replica = np.full(n_requests, -1, dtype=np.int64)
         self.done: list[FinishedRequest] = []
-        self.gaps: list[float] = []  # inter-token gaps from single steps
-        self.runs: list[tuple[float, float, float, int, int]] = []  # decode runs, compactly
-        self.run_jitter: list[float] = []  # the runs' jitter factors, one per step
+        self.gaps = array("d")  # inter-token gaps from single steps
+        self.runs = array("d")  # decode runs, compactly: first, inc, slowdown, steps, seqs
+        self.run_jitter = array("d")  # the runs' jitter factors, one per step
 
     def arrive(self, index: int, item: WorkloadRequest, next_arrival: float) -> None:
         r = self._route()
@@ -224,21 +225,21 @@ class _Fleet:
         """Commit ``steps`` steps of ``plan``; keep their timing compactly for the ITL figures."""
         run = self.engines[r].commit_decode(plan, steps)
         self.run_jitter.extend(plan.window.values(steps))
-        self.runs.append((plan.first, plan.inc, plan.slowdown, steps, plan.num_seqs))
+        self.runs.extend((plan.first, plan.inc, plan.slowdown, steps, plan.num_seqs))
         self._finish(r, run.finished)
         return run.end
 
     def itl(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Every inter-token gap and how many tokens it stands for (decode runs rebuilt)."""
-        runs = np.array(self.runs, dtype=float).reshape(-1, 5)
+        runs = np.frombuffer(self.runs, dtype=float).reshape(-1, 5)
         first, inc, slow, steps, seqs = runs.T
         lengths = steps.astype(np.int64)
         offset = np.repeat(np.cumsum(lengths) - lengths, lengths)
         index = np.arange(int(lengths.sum())) - offset
         durations = (np.repeat(first, lengths) + np.repeat(inc, lengths) * index) * (
-            np.repeat(slow, lengths) * np.array(self.run_jitter)
+            np.repeat(slow, lengths) * np.frombuffer(self.run_jitter, dtype=float)
         )
-        values = np.concatenate([durations, np.array(self.gaps, dtype=float)])
+        values = np.concatenate([durations, np.frombuffer(self.gaps, dtype=float)])
         return values, np.concatenate([np.repeat(seqs, lengths), np.ones(len(self.gaps))])
 
     def _finish(self, r: int, finished: Sequence[FinishedRequest]) -> None:
@@ -277,7 +278,7 @@ def simulate(
     order = sorted(range(len(workload)), key=lambda i: workload[i].arrival)
     with _gc_paused():
         _drive(fleet, workload, order)
-    timings = _timings(workload, fleet)
+    timings = _timings(workload, fleet.done, fleet.replica)
     itl, weights = fleet.itl()
     summary = summarize(timings, itl, weights, [e.stats() for e in engines])
     return VirtualResult(timings=timings, summary=summary, itl=itl, itl_weights=weights)
@@ -315,10 +316,16 @@ def _drive(fleet: _Fleet, workload: Sequence[WorkloadRequest], order: Sequence[i
             fleet.on_event(r, at)
 
 
-def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> RequestTimings:
+def _timings(
+    workload: Sequence[WorkloadRequest],
+    done: Sequence[FinishedRequest],
+    replica: NDArray[np.int64],
+) -> RequestTimings:
+    """Columns of what happened to each request, from the requests that left the engines and
+    the replica each was routed to (-1: refused)."""
     n = len(workload)
     arrival = np.array([w.arrival for w in workload], dtype=float)
-    served = [f for f in fleet.done if f.reason == "length"]
+    served = [f for f in done if f.reason == "length"]
     index = np.array([int(f.request_id) for f in served], dtype=np.int64)
     fields = FinishedRequest._fields
     cols = dict(zip(fields, zip(*served, strict=True), strict=True)) if served else {}
@@ -334,7 +341,7 @@ def _timings(workload: Sequence[WorkloadRequest], fleet: _Fleet) -> RequestTimin
     rejected = np.ones(n, dtype=bool)
     rejected[index] = False
     return RequestTimings(
-        replica=np.where(rejected, -1, fleet.replica),
+        replica=np.where(rejected, -1, replica),
         arrival=arrival,
         first_token=first,
         end=column("end", math.nan, float),

@@ -143,8 +143,9 @@ _WHY: dict[str, tuple[str, str]] = {
     "series_twice": ("duplicate series {name} (the same name and labels are on line {first})",
                      "each series may appear once per scrape; is a collector registered twice?"),
     "too_many": ("more than {limit:,} samples in one scrape",
-                 "the limit is max_samples={limit}; raise it if the target really exposes this "
-                 "many series, or drop series at the exporter"),
+                 "the limit is max_samples={limit}: if the target really exposes this many "
+                 "series, raise max_samples for it (or telemetry.max_samples) in perfops.yaml; "
+                 "else drop series at the exporter"),
     "no_eof": ("missing '# EOF' at the end of OpenMetrics text",
                "OpenMetrics ends with a '# EOF' line: the answer was cut short, or it is not "
                "OpenMetrics (pass openmetrics=False)"),
@@ -213,7 +214,7 @@ def content_type_is_openmetrics(content_type: str | None) -> bool:
 
 
 def parse(
-    data: str | bytes,
+    data: str | bytes | bytearray,
     *,
     openmetrics: bool | None = None,
     max_samples: int = 2_000_000,
@@ -283,7 +284,7 @@ def _error(line: str, lineno: int, err: _LineError) -> ExpositionError:
                            hint=err.hint)  # fmt: skip
 
 
-def _decode(data: str | bytes) -> str:
+def _decode(data: str | bytes | bytearray) -> str:
     if isinstance(data, str):
         try:
             if not data.isascii():
@@ -294,7 +295,7 @@ def _decode(data: str | bytes) -> str:
             raise _error(data[start + 1 : exc.end], lineno, err) from None
         return data
     try:
-        return bytes(data).decode()
+        return data.decode()  # bytes or bytearray: no copy before decoding
     except UnicodeDecodeError as exc:
         start = data.rfind(b"\n", 0, exc.start) + 1
         head = data[start : exc.start].decode(errors="replace")

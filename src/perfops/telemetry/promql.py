@@ -34,9 +34,13 @@ def parse_time(text: str, now_s: float) -> float:
     if value == "now":
         return now_s
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if math.isfinite(seconds):
+            return seconds
+        raise UsageError(f"the time {text!r} is not a finite number of Unix seconds")
     try:
         stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         if stamp.tzinfo is None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from perfops._internal.ids import series_id
+from perfops.config import SCRAPE_BODY_BYTES, SCRAPE_SAMPLES
 from perfops.telemetry.catalog import Catalog
 from perfops.telemetry.exposition import LineCache
 from perfops.telemetry.scrape import ScrapeOutcome, scrape
@@ -38,6 +39,10 @@ class TargetSpec:
     timeout: float = 5.0
     labels: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    max_body_bytes: int = SCRAPE_BODY_BYTES
+    """the largest answer read; the scrape fails beyond it (telemetry.max_body_bytes)"""
+    max_samples: int = SCRAPE_SAMPLES
+    """the most samples one answer may hold (telemetry.max_samples)"""
 
     def target_labels(self) -> dict[str, str]:
         return {"job": self.name, "instance": urlsplit(self.url).netloc, **self.labels}
@@ -129,6 +134,8 @@ class CollectRunner:
                 target.url,
                 timeout_s=min(target.timeout, target.interval),
                 headers=dict(target.headers),
+                max_body_bytes=target.max_body_bytes,
+                max_samples=target.max_samples,
                 line_cache=self._line_caches[target.name],
             )
         rows = self._rows(target, outcome)

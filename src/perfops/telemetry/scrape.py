@@ -1,4 +1,11 @@
-"""Scrape one Prometheus endpoint: negotiate the format, bound the time and size, parse."""
+"""Scrape one Prometheus endpoint: negotiate the format, bound the time and size, parse.
+
+The body is read as it streams in and the scrape fails as soon as it passes
+``max_body_bytes`` (at once when the answer announces a larger Content-Length), so reading
+holds at most about the limit in memory; parsing then holds about 30 times what was read, at
+most ``max_samples`` samples. Both limits are settings of perfops.yaml (``telemetry`` and
+each target).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from perfops.config import SCRAPE_BODY_BYTES, SCRAPE_SAMPLES
 from perfops.errors import PerfopsError
 from perfops.telemetry.exposition import (
     Exposition,
@@ -24,7 +32,7 @@ ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 )
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_BODY_BYTES = SCRAPE_BODY_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +49,26 @@ class ScrapeOutcome:
         return self.error is None
 
 
-async def _body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    chunks, size = [], 0
+def _too_big(limit: int, announced: int | None = None) -> ValueError:
+    size = f"{limit / (1024 * 1024):.3g} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    said = f" (it announces {announced:,} bytes)" if announced is not None else ""
+    return ValueError(
+        f"the answer is larger than max_body_bytes, {size}{said}: is this a metrics "
+        "endpoint? If so, raise max_body_bytes for the target (or telemetry.max_body_bytes) "
+        "in perfops.yaml"
+    )
+
+
+async def _body(resp: aiohttp.ClientResponse, limit: int) -> bytearray:
+    """The body, read until it ends or passes ``limit`` bytes (then ValueError)."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise _too_big(limit, resp.content_length)
+    body = bytearray()
     async for chunk in resp.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise ValueError(
-                f"body larger than {limit // (1024 * 1024)} MiB; is this a metrics "
-                "endpoint? (raise the limit with max_body_bytes)"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if len(body) + len(chunk) > limit:
+            raise _too_big(limit)
+        body += chunk
+    return body
 
 
 async def _nvml(limit_s: float) -> bytes:
@@ -67,8 +84,8 @@ async def scrape(
     *,
     timeout_s: float,
     headers: dict[str, str] | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_samples: int = 2_000_000,
+    max_body_bytes: int = SCRAPE_BODY_BYTES,
+    max_samples: int = SCRAPE_SAMPLES,
     line_cache: LineCache | None = None,
 ) -> ScrapeOutcome:
     """Scrape ``url`` once; never raises for a bad target, the outcome says what went wrong."""
@@ -76,6 +93,7 @@ async def scrape(
     t0 = time.perf_counter()
     try:
         ctype = None
+        body: bytes | bytearray
         if url.startswith("nvml:"):
             body = await _nvml(timeout_s)
         else:

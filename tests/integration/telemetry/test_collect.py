@@ -44,14 +44,14 @@ services:
     gpu: {{type: H100-SXM, count: 2}}
     metrics: [{fleet.url("replica-0-metrics")}, {fleet.url("replica-1-metrics")}]
 telemetry:
-  interval: 0.5s
+  interval: 1s
   targets:
     - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
 """,
         )
         targets = targets_from_config(rt.config)
         assert [t.name for t in targets] == ["dcgm", "chat-vllm-0", "chat-vllm-1"]
-        runner = asyncio.run(run_collect(rt, targets, duration=1.6))
+        runner = asyncio.run(run_collect(rt, targets, duration=2.6))
     assert all(h.up for h in runner.health.values())
     store = rt.store
     util = store.timeseries.series("gpu.util")

@@ -73,7 +73,7 @@ slos:
     assert "use apiVersion: perfops/v1" in joined
     assert "perfops.yaml:3:11 services[0].name: 'Chat' is not a valid name" in joined
     assert "services[0].endpoint: 'ftp://x' is not an http(s) URL" in joined
-    assert "services[0].gpu.count: Input should be greater than 0 (got 0)" in joined
+    assert "services[0].gpu.count: a service's GPU count must be at least 1 and at most" in joined
     assert "perfops.yaml:9:14 slos[0].service: unknown service 'chatt'" in joined
     assert "'5 sec' is not a duration" in joined
     assert "slos[0].objective: objective 120 is neither a percentage" in joined

@@ -136,6 +136,38 @@ def test_bad_numbers_and_dates_are_all_reported_with_line_and_column(tmp_path: P
     assert err.value.exit_code == 2
 
 
+def test_absurd_dates_are_located_problems(tmp_path: Path) -> None:
+    """A period from year 1 to year 9999 (an overflow in perfops before): each date outside
+    2000 to 2099 is named with its line and column, and so is a charge ending before it
+    starts, and a bill spanning more than a year."""
+    rows = [
+        day_row("2026-03-01", "i-a", "1.00"),
+        {**day_row("2026-03-01", "i-b", "1.00"), "ChargePeriodStart": "0001-01-01T00:00:00Z"},
+        {**day_row("2026-03-01", "i-c", "1.00"), "ChargePeriodEnd": "9999-12-31T23:00:00Z"},
+        {**day_row("2026-03-02", "i-d", "1.00"), "ChargePeriodEnd": "2026-03-01T00:00:00Z"},
+        day_row("2028-03-01", "i-e", "1.00"),
+    ]
+    path = bill_csv(tmp_path / "bill.csv", rows)
+    with pytest.raises(ConfigError) as err:
+        read_focus_bill(path)
+    found = {(p.location, p.path): p for p in err.value.problems}
+    early = found[(f"{path}:3", "ChargePeriodStart")]
+    assert "'0001-01-01T00:00:00Z' is outside the years 2000 to 2099" in early.message
+    assert "broken export" in (early.hint or "")
+    assert "outside the years" in found[(f"{path}:4", "ChargePeriodEnd")].message
+    assert "is before ChargePeriodStart" in found[(f"{path}:5", "ChargePeriodEnd")].message
+    span = found[(f"{path}:2", "ChargePeriodStart")]
+    assert "the bill spans 732 days, from 2026-03-01T00:00:00+00:00 (here) to " in span.message
+    assert f"({path}:6)" in span.message
+    assert "at most 366 days" in (span.hint or "")
+    assert len(err.value.problems) == 4
+
+
+def test_a_bill_of_a_year_is_read(tmp_path: Path) -> None:
+    rows = [day_row("2026-01-01", "i-a", "1.00"), day_row("2026-12-31", "i-a", "1.00")]
+    assert read_focus_bill(bill_csv(tmp_path / "bill.csv", rows)).num_rows == 2
+
+
 def test_a_parquet_bill_reports_rows_and_keeps_map_tags_as_json(tmp_path: Path) -> None:
     rows = [day_row("2026-03-01", "i-a", "1.00"), day_row("2026-03-01", "i-b", "12 USD")]
     table = pacsv.read_csv(

@@ -121,7 +121,8 @@ def test_request_count_alone_bounds_an_open_ended_run() -> None:
         ("poisson", 1.0, math.inf, None, "needs a limit"),
         ("ramp:1..2", None, math.inf, 10, "finite duration"),
         ("poisson", 1.0, 10.0, -1, "cannot be negative"),
-        ("poisson", 1e6, 1e5, None, "more than 10,000,000"),
+        ("poisson", 1e5, 1e3, None, "more than 10,000,000"),
+        ("poisson", 1e6, 10.0, None, "less than or equal to 100000 \\(a request rate one"),
     ],
 )
 def test_bad_bounds(text: str, rate, duration: float, limit, message: str) -> None:

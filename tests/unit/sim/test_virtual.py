@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import astuple
 
 import numpy as np
 import pytest
@@ -11,11 +13,13 @@ from perfops.sim import (
     Engine,
     EngineConfig,
     Request,
+    VirtualSummary,
     WorkloadRequest,
     poisson_workload,
     serving_profile,
     simulate,
 )
+from perfops.sim._stepwise import simulate_stepwise
 
 H100_8B = serving_profile("H100-SXM", "llama-3.1-8b")
 
@@ -25,12 +29,9 @@ def load(rate: float, duration: float = 20.0, **kwargs: int) -> list[WorkloadReq
     return poisson_workload(rate, duration, seed=3, **sizes)
 
 
-def test_matches_a_plain_step_by_step_driver() -> None:
-    """The fast path (decode runs, cut when a request arrives) changes nothing."""
-    workload = load(8.0, duration=15.0, output_tokens=80)
-    fast = simulate(workload, H100_8B, seed=11)
-
-    engine = Engine(H100_8B, rng=np.random.default_rng([11, 0]))
+def plain_driver(workload: list[WorkloadRequest], seed: int) -> dict[int, tuple[float, float]]:
+    """One replica, stepped by hand: submit what has arrived, run one step, repeat."""
+    engine = Engine(H100_8B, rng=np.random.default_rng([seed, 0]))
     ends: dict[int, tuple[float, float]] = {}
     now, i = 0.0, 0
     while i < len(workload) or engine.has_work:
@@ -43,10 +44,95 @@ def test_matches_a_plain_step_by_step_driver() -> None:
         step = engine.step(now)
         ends.update({int(f.request_id): (f.first_token, f.end) for f in step.finished})
         now = step.end
+    return ends
 
+
+def test_matches_a_plain_step_by_step_driver() -> None:
+    """The fast path (decode runs, cut when a request arrives) changes nothing, and the
+    stepwise reference driver is that plain driver exactly."""
+    workload = load(8.0, duration=15.0, output_tokens=80)
+    ends = plain_driver(workload, seed=11)
+    fast = simulate(workload, H100_8B, seed=11)
+    reference = simulate_stepwise(workload, H100_8B, seed=11)
     assert len(ends) == len(workload)
-    for t in fast.timings:
+    for t, r in zip(fast.timings, reference.timings, strict=True):
         assert (t.first_token, t.end) == pytest.approx(ends[t.request_index], rel=1e-9)
+        assert (r.first_token, r.end) == ends[r.request_index]
+
+
+TIGHT_KV = EngineConfig(gpu_memory_utilization=0.21)  # ~12k tokens of KV: decode preempts
+Check = Callable[[VirtualSummary], bool]
+CASES: dict[str, tuple[Callable[[], list[WorkloadRequest]], EngineConfig | None, int, Check]] = {
+    "8 replicas, routing": (lambda: load(40.0, duration=10.0), None, 8, lambda s: s.steps > 0),
+    "preemptions": (
+        lambda: load(3.0, output_tokens=1024),
+        TIGHT_KV,
+        2,
+        lambda s: s.preemptions > 10,
+    ),
+    "prefix cache": (
+        lambda: poisson_workload(
+            6.0,
+            20.0,
+            prompt_tokens=3000,
+            output_tokens=128,
+            seed=3,
+            shared_prefix_tokens=2048,
+            prefix_groups=2,
+        ),
+        None,
+        2,
+        lambda s: s.prefix_cache_hit_rate > 0.5,
+    ),
+    "full queues": (
+        lambda: load(100.0, duration=5.0),
+        EngineConfig(max_waiting=10),
+        1,
+        lambda s: s.rejected > 0,
+    ),
+    "batch limit": (
+        lambda: load(30.0, duration=10.0),
+        EngineConfig(max_num_seqs=16),
+        3,
+        lambda s: s.queue_time.p90 > 0.1,
+    ),
+    "chunked prefill": (
+        lambda: load(3.0, prompt_tokens=12000, output_tokens=64),
+        EngineConfig(max_num_batched_tokens=2048),
+        1,
+        lambda s: s.ttft.p50 > 0.3,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_driver_equals_the_stepwise_reference(case: str) -> None:
+    """Every request's replica, tokens, cache hits, preemptions and refusal are the same;
+    its times agree to the nanosecond (the fast driver sums a run's step times in closed
+    form, the reference one step at a time: they differ only in rounding)."""
+    make, config, replicas, exercised = CASES[case]
+    workload = make()
+    fast = simulate(workload, H100_8B, config, replicas=replicas, seed=7)
+    reference = simulate_stepwise(workload, H100_8B, config, replicas=replicas, seed=7)
+    a, b = fast.timings, reference.timings
+    for column in ("replica", "output_tokens", "cached_tokens", "preemptions", "rejected"):
+        assert np.array_equal(getattr(a, column), getattr(b, column)), column
+    for column in ("first_token", "end", "queue_time"):
+        assert np.allclose(
+            getattr(a, column), getattr(b, column), rtol=0, atol=1e-9, equal_nan=True
+        )
+    s, r = fast.summary, reference.summary
+    assert exercised(s), f"the workload no longer exercises {case}"
+    assert (s.completed, s.rejected, s.preemptions, s.steps) == (
+        r.completed,
+        r.rejected,
+        r.preemptions,
+        r.steps,
+    )
+    assert s.prefix_cache_hit_rate == r.prefix_cache_hit_rate
+    for name in ("ttft", "itl", "tpot", "e2e", "queue_time"):
+        got, want = astuple(getattr(s, name)), astuple(getattr(r, name))
+        assert got == pytest.approx(want, rel=1e-9, nan_ok=True), name
 
 
 def test_ttft_grows_with_queue_depth_past_saturation() -> None:
