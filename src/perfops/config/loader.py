@@ -306,8 +306,13 @@ def _problem(
     if kind == "union_tag_not_found":
         return _located(path, "kind is missing", "add a kind: field", located, env, source)
     message = err["msg"].removeprefix("Value error, ")
-    if not isinstance(value, dict | list) and not message.startswith(repr(value)):
-        message = f"{message} (got {value!r})"
+    shown = repr(value)
+    if (
+        not isinstance(value, dict | list)
+        and not message.startswith(shown)
+        and not message.endswith(f"got {shown}")
+    ):
+        message = f"{message} (got {shown})"
     fix = "use apiVersion: perfops/v1" if path == ("apiVersion",) else None
     return _located(path, message, fix, located, env, source)
 

@@ -78,11 +78,11 @@ def test_stop_freezes_until_revert(ctx: FaultContext, sleeper: subprocess.Popen[
     watchdog = watchdog_of(entry)
     assert not gone(watchdog)
     fault.revert(entry)
-    assert state(sleeper.pid) == "S"
+    assert state(sleeper.pid) in {"R", "S"}  # not stopped
     wait_for(lambda: gone(watchdog))  # revert also ends the watchdog
     fault.revert(entry)
     revert_entry(json.loads(json.dumps(entry)))  # idempotent, from the journaled form
-    assert state(sleeper.pid) == "S"
+    assert state(sleeper.pid) in {"R", "S"}  # not stopped
 
 
 def test_the_watchdog_resumes_a_stopped_process_nobody_reverts(
@@ -95,7 +95,7 @@ def test_the_watchdog_resumes_a_stopped_process_nobody_reverts(
     fault.inject(entry)
     assert state(sleeper.pid) == "T"
     wait_for(lambda: "ended_by" in ended_state(entry), timeout=4)
-    assert state(sleeper.pid) == "S"
+    assert state(sleeper.pid) in {"R", "S"}  # not stopped
     ended = ended_state(entry)
     assert (ended["ended_by"], ended["outcome"]) == ("watchdog", "resumed")
     sleeper.send_signal(signal.SIGSTOP)  # stopped again by someone else: revert leaves it
@@ -117,7 +117,7 @@ def test_stop_refusals(ctx: FaultContext, sleeper: subprocess.Popen[bytes], tmp_
     (tmp_path / "x.pid").write_text(f"{sleeper.pid}")
     with pytest.raises(PerfopsError, match="this fault id has ended"):
         fault.inject(missing)  # a late injection cannot resurrect what was reverted
-    assert state(sleeper.pid) == "S"
+    assert state(sleeper.pid) in {"R", "S"}  # not stopped
     elsewhere = FaultContext("chat", "http://127.0.0.1:9/v1", None, state_dir="/nonexistent/x")
     fault.revert(fault.plan(elsewhere, {"pid": 99999}, fault_id="t-none", duration_s=5))
 

@@ -41,10 +41,10 @@ def test_the_good_spec_is_good() -> None:
     [
         ("duration", "2h", "exp.yaml:5:", "a span of time must be above 0 and at most 3,600 s"),
         ("duration", "0s", "exp.yaml:5:", "a span of time must be above 0"),
-        ("duration", ".inf", "exp.yaml:5:", "at most 3,600 s"),
+        ("duration", ".inf", "exp.yaml:5:", "a duration must be a finite number of seconds"),
         ("baseline", "0s", "exp.yaml:4:", "a span of time must be above 0"),
-        ("rate", ".inf", "exp.yaml:5:", "the rate must be above 0 and at most 10,000 req/s"),
-        ("rate", ".nan", "exp.yaml:5:", "the rate must be above 0"),
+        ("rate", ".inf", "exp.yaml:5:", "should be a finite number"),
+        ("rate", ".nan", "exp.yaml:5:", "should be a finite number"),
         ("tokens", 0, "exp.yaml:5:", "a token count must be at least 1 and at most 1,000,000"),
         ("start", "2h", "exp.yaml:7:", "an offset must be at least 0 and at most 3,600 s"),
         ("fault", "0s", "exp.yaml:7:", "a span of time must be above 0"),
