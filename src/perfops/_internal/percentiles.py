@@ -50,7 +50,8 @@ def nearest_rank(
         raise ValueError(f"a percentile is between 0 and 100, got {bad[0]}")
     data = np.asarray(values, dtype=np.float64).reshape(-1)
     w = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
-    if len(data) >= _BINNED_FROM and (w is None or bool(np.all(w == np.floor(w)))):
+    counts = w is None or bool(np.all(w == np.floor(w)))
+    if len(data) >= _BINNED_FROM and counts:
         binned = _binned(data, qs, w)
         if binned is not None:
             return binned
@@ -62,7 +63,10 @@ def nearest_rank(
         return [math.nan for _ in qs]
     out = []
     for q in qs:
-        index = int(np.searchsorted(cum, _rank(q, total), side="left"))
+        # counts: the exact integer rank; other weights: the first value whose cumulative
+        # weight reaches q% of the total (the same rule, without a rank to round to)
+        target = _rank(q, total) if counts else max(q / 100 * total, float(cum[cum > 0][0]))
+        index = int(np.searchsorted(cum, target, side="left"))
         out.append(float(ranked[min(index, len(ranked) - 1)]))
     return out
 
