@@ -103,7 +103,7 @@ def test_a_missed_slo_exits_1_after_the_result_is_out(tmp_path: Path) -> None:
             "--slo",
             "ttft_p99=1ms",
             "--max-runs",
-            "2",
+            "6",
             *SHORT[2:],
             "--json",
             "-",

@@ -10,6 +10,7 @@ from tests._servers import FleetThread, get, sim_fleet, sim_service_yaml
 from tests.conftest import FIXTURES, run_cli
 
 
+@pytest.mark.timeout(420)  # two capacity searches of up to six runs each
 def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
     with sim_fleet(replicas=1) as fleet:
         (tmp_path / "perfops.yaml").write_text(
@@ -50,6 +51,12 @@ def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
         assert summary["errors"] == {}
         assert summary["tokens_source"] == {"usage": summary["completed"]}
         assert summary["slo_met"] is True
+        # 2 s at 6 req/s is too short for a p99, and the run says so, with the numbers
+        assert summary["valid"] is False
+        assert summary["invalid"][0].startswith("too short: ttft_p99 rests on ")
+        assert summary["slo_detail"]["ttft_p99"]["min_samples"] == 299
+        assert summary["target_limited"] in (True, False)  # the sim's loop lag was scraped
+        assert result["server"]["loop_steps"] > 0
         assert "coordinated omission" in summary["definitions"]["e2e_from_schedule"]
         assert result["server"]["running_max"] >= 1  # /metrics were scraped during the run
         assert result["server"]["gpu_util_mean"] > 0  # and the GPUs behind the service
@@ -92,7 +99,7 @@ def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
             "--max-rate",
             "64",
             "--max-runs",
-            "5",
+            "6",
             "--json",
             "-",
             cwd=tmp_path,
@@ -102,6 +109,15 @@ def test_load_run_sweep_and_capacity(tmp_path: Path) -> None:
         missed = found["capacity_rps"] is None and not found["points"][0]["summary"]["slo_met"]
         assert cap.returncode == (1 if missed else 0), cap.stderr
         _check_capacity(found, tmp_path)
+        shown = run_cli(
+            "load", "capacity", "--service", "chat", "--slo", "ttft_p99=400ms",
+            "--duration", "1s", "--max-tokens", "8", "--start-rate", "4", "--max-rate", "4",
+            "--max-runs", "6", cwd=tmp_path, timeout=180,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert lines[0].startswith("time budget: at most 3 runs x 1s")  # before any run
+        assert "verdict: INVALID: too short" in shown.stdout  # 1 s of 4 req/s for a p99
 
     lake = json.loads(run_cli("store", "info", "--json", cwd=tmp_path).stdout)
     rows = {t["name"]: t["rows"] for t in lake["tables"]}
@@ -114,22 +130,28 @@ def _check_capacity(found: dict, workspace: Path) -> None:
 
     assert (found["slo"], found["gpus"]) == (["ttft_p99<=400ms"], 1)
     points = found["points"]
-    assert 1 <= len(points) <= 5
+    assert 1 <= len(points) <= 6
     assert points[0]["rate"] == 2.0
-    for p in points:  # a point passes when it met the SLO at the rate it was asked for
-        assert p["passed"] == (p["summary"]["slo_met"] and not p["summary"]["client_limited"])
-    passed = [p["rate"] for p in points if p["passed"]]
+    for p in points:  # a point passes when the judge says the run met the SLO
+        assert p["passed"] == p["summary"]["slo_met"]
+        assert p["invalid"] == p["summary"]["invalid"]
     if found["capacity_rps"] is None:
         assert not points[0]["passed"]
         assert found["reason"]  # why there is no answer
     else:
-        assert 0 < found["capacity_rps"] <= max(passed) <= 64
+        low, high = found["interval_rps"]
+        assert 0 < low <= found["capacity_rps"]
+        assert high is None or found["capacity_rps"] <= high
         assert found["capacity_rps_per_gpu"] == pytest.approx(found["capacity_rps"])  # 1 GPU
-        if found["confirmed"]:
-            assert found["capacity_rps"] in passed
+        assert f"{found['capacity_rps']:.1f} req/s" in found["text"]
+    # 2 s runs at a few req/s cannot support a p99: INVALID, and each reason says why
+    assert found["valid"] is False
+    assert any(why.startswith("too short") for why in found["invalid"])
+    assert "nearest rank" in found["percentile"]
     journal = Store(workspace / ".perfops" / "lake").journal.run(found["run_id"])
     assert journal.kind == "capacity"
     assert journal.summary["capacity_rps"] == found["capacity_rps"]
+    assert journal.summary["valid"] is False
     assert len(journal.summary["points"]) == len(points)
 
 

@@ -10,6 +10,7 @@ from perfops._internal.lazy_exports import lazy_exports
 from perfops.app.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
+    from perfops.app.capacity import capacity_summary, run_capacity, virtual_capacity
     from perfops.app.chaos import (
         example_experiment,
         load_experiment,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         LoadResult,
         WorkloadSource,
         describe_schedule,
-        run_capacity,
         run_load,
         run_sweep,
     )
@@ -62,6 +62,7 @@ __all__ = [
     "WorkloadSource",
     "WriterStats",
     "as_json",
+    "capacity_summary",
     "compare_runs",
     "cost_report",
     "describe_schedule",
@@ -93,12 +94,14 @@ __all__ = [
     "slo_status",
     "slo_statuses",
     "targets_from_config",
+    "virtual_capacity",
     "workspace_prices",
 ]
 
 __getattr__ = lazy_exports(
     globals(),
     {
+        "capacity": ("capacity_summary", "run_capacity", "virtual_capacity"),
         "chaos": ("example_experiment", "load_experiment", "recover_faults", "run_experiment"),
         "collect": ("LakeSink", "LakeWriter", "WriterStats", "run_collect", "targets_from_config"),
         "cost": (
@@ -120,7 +123,6 @@ __getattr__ = lazy_exports(
             "LoadResult",
             "WorkloadSource",
             "describe_schedule",
-            "run_capacity",
             "run_load",
             "run_sweep",
         ),

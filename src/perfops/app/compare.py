@@ -17,6 +17,7 @@ from typing import Any
 from perfops.app._capacity_journal import CapacityReading, read_capacity
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
+from perfops.loadgen import PERCENTILE_DEFINITION
 from perfops.loadgen.compare import (
     COMPARE_CAPACITY_METHOD,
     COMPARE_CONFIDENCE,
@@ -40,11 +41,6 @@ __all__ = [
     "spec_differences",
 ]
 
-PERCENTILE_DEFINITION = (
-    "nearest rank: the value at rank ceil(q/100 x n) in ascending order (numpy "
-    "'inverted_cdf'), exact here; the load summary reads the same from its histogram, "
-    "rounded up by at most 0.1%"
-)
 _TARGET = ("url", "model", "service", "gpus")
 _IGNORED = ("seed", "parent", "scraped")
 _NO_REQUESTS = ("capacity", "sweep")

@@ -2,19 +2,20 @@
 
 Capacity per GPU at the SLO comes from the lake's capacity runs (`perfops load capacity`) when
 every candidate GPU type has one, else from `perfops sim`'s virtual-time driver for all of
-them: Poisson load for 30 s on one replica of the bundled profile, the rate doubled until the
-SLO breaks and then bisected to 5%. Traffic and capacity are in output tokens per second.
+them: the one capacity search (`perfops.loadgen.search`, as `perfops load capacity` runs it)
+measuring each rate with Poisson load of at least 30 s on one replica of the bundled profile,
+judged by the load test's judge; bisected to 5%, repeated with three seeds at the bracketing
+rates. Traffic and capacity are in output tokens per second.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-import numpy as np
-
+from perfops.app.capacity import virtual_capacity
 from perfops.app.compare import RunComparison, compare_capacity_runs
 from perfops.app.cost import workspace_prices
 from perfops.app.runtime import Runtime
@@ -22,9 +23,9 @@ from perfops.errors import UsageError
 from perfops.finops import Candidate, Forecast, Roi, RunEconomics, Scenario, compare, plan
 from perfops.finops.catalog import Purchase
 from perfops.loadgen.compare import Difference
+from perfops.loadgen.search import SearchSpec
 from perfops.loadgen.slo import Threshold
 from perfops.sim.profiles import serving_profile
-from perfops.sim.virtual import VirtualResult, poisson_workload, simulate
 
 __all__ = [
     "MeasuredCapacity",
@@ -46,6 +47,7 @@ class MeasuredCapacity:
     rps_per_gpu: float | None
     tokens_per_request: float
     source: str  # "run <id>" or "simulated"
+    search: dict[str, Any] | None = None  # the capacity search: interval, validity, why
 
     @property
     def tokens_per_gpu(self) -> float | None:
@@ -168,30 +170,6 @@ def _roi_notes(judged: RunComparison, difference: Difference) -> list[str]:
     return notes
 
 
-def _quantile(values: np.ndarray, q: float) -> float:
-    finite = values[np.isfinite(values)]
-    return float(np.percentile(finite, q)) if len(finite) else math.inf
-
-
-def _meets(result: VirtualResult, slo: Sequence[Threshold]) -> bool:
-    t = result.timings
-    if t.rejected.any():
-        return False
-    out = t.output_tokens.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpot = np.where(out > 1, (t.e2e - t.ttft) / (out - 1), 0.0)
-    by_metric = {"ttft": t.ttft, "e2e": t.e2e, "tpot": tpot}
-    for th in slo:
-        if th.metric == "itl":
-            itl = result.summary.itl
-            value = itl.p99 if th.quantile >= 99 else itl.p90 if th.quantile >= 90 else itl.p50
-        else:
-            value = _quantile(by_metric[th.metric], th.quantile)
-        if not value <= th.seconds:
-            return False
-    return True
-
-
 def simulated_capacity(
     gpu: str,
     model: str,
@@ -201,30 +179,31 @@ def simulated_capacity(
     output_tokens: int = 128,
     duration_s: float = 30.0,
     seed: int = 0,
+    replicas: int = 1,
 ) -> MeasuredCapacity:
-    """Requests/s one GPU sustains within ``slo`` in the simulator (None if even 0.25 fails)."""
+    """Requests/s per GPU within ``slo`` in the simulator's virtual time: the capacity search
+    of `perfops load capacity` (same walk, same judge, same interval and validity), each rate
+    measured on ``replicas`` replicas of the bundled profile (None if even the first fails)."""
     profile = serving_profile(gpu, model)
-
-    def ok(rate: float) -> bool:
-        load = poisson_workload(
-            rate, duration_s, prompt_tokens=prompt_tokens, output_tokens=output_tokens, seed=seed
-        )
-        return bool(load) and _meets(simulate(load, profile, seed=seed), slo)
-
-    low, high = 0.0, 0.25
-    while high <= 4096 and ok(high):
-        low, high = high, high * 2
-    if low == 0.0:
-        return MeasuredCapacity(gpu, None, float(output_tokens), "simulated")
-    while high - low > 0.05 * low:
-        mid = (low + high) / 2
-        low, high = (mid, high) if ok(mid) else (low, mid)
-    return MeasuredCapacity(gpu, low, float(output_tokens), "simulated")
+    spec = SearchSpec(
+        start_rate=0.25 * replicas, max_rate=4096.0 * replicas, tolerance=0.05, max_runs=24,
+        seed=seed,
+    )  # fmt: skip
+    found = virtual_capacity(
+        profile, slo, spec, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+        duration_s=duration_s, replicas=replicas,
+    )  # fmt: skip
+    return MeasuredCapacity(
+        gpu, found.per_gpu(replicas), float(output_tokens), "simulated", found.as_dict(replicas)
+    )
 
 
 def measured_capacity(rt: Runtime, gpu: str, model: str) -> MeasuredCapacity | None:
-    """The newest passing capacity run on a service with this GPU type and model."""
+    """The newest passing capacity run on a service with this GPU type and model (a run its
+    own verdict calls INVALID is skipped: the simulator's figure is better than that)."""
     for run in rt.store.journal.runs("capacity", limit=50):
+        if run.summary.get("valid") is False:
+            continue
         name = run.spec.get("service")
         svc = next((s for s in rt.config.services if s.name == name), None)
         if svc is not None and svc.gpu.type == gpu and svc.model == model:

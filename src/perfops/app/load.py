@@ -19,9 +19,8 @@ from perfops.loadgen.arrivals import ArrivalSpec, build_schedule
 from perfops.loadgen.client import Target
 from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.runner import Plan, payloads_for, run_closed_loop, run_open_loop
-from perfops.loadgen.search import CapacityResult, find_capacity
 from perfops.loadgen.slo import Threshold
-from perfops.loadgen.summary import Summary, summarize
+from perfops.loadgen.summary import LAG_BUDGET_S, Summary, summarize
 from perfops.loadgen.workload import (
     LengthSpec,
     Prompt,
@@ -39,7 +38,6 @@ __all__ = [
     "LoadResult",
     "WorkloadSource",
     "describe_schedule",
-    "run_capacity",
     "run_load",
     "run_sweep",
 ]
@@ -182,6 +180,7 @@ async def run_load(
         _store_requests(rt, run_id, opts.target.base_url, records)
         server = _server_view(rt, opts, started, rt.clock.now_ns())
         extra = {"scrape_error": scrape_error} if scrape_error else {}
+        summary.flag_target(server.get("loop_steps", 0.0), server.get("loop_steps_late", 0.0))
         rt.store.journal.write_run(
             RunRecord(
                 run_id,
@@ -317,7 +316,43 @@ def _server_view(rt: Runtime, opts: LoadOptions, start_ns: int, end_ns: int) -> 
         ]
         if values:
             out[key] = float(agg(values)) if agg else sum(values) / len(values)
+    out.update(_loop_lag(rt, lo, hi))
     return out
+
+
+_LOOP_LAG = "perfops_sim_loop_lag_seconds_bucket"
+
+
+def _loop_lag(rt: Runtime, lo_ms: int, hi_ms: int) -> dict[str, float]:
+    """How many engine steps the server ran between its first and last scrape of the run, and
+    how many ended more than LAG_BUDGET_S late (perfops sim's loop-lag histogram: bucket
+    counts subtracted between the two scrapes, added over replicas). Empty for a server that
+    does not export it."""
+    ts = rt.store.timeseries
+    les = {sid: info.labels.get("le") for sid, info in ts.series(_LOOP_LAG).items()}
+    if not les:
+        return {}
+    table = ts.query_samples(_LOOP_LAG, lo_ms, hi_ms).to_pydict()
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    for sid, value in zip(table["series_id"], table["value"], strict=True):
+        first.setdefault(sid, value)
+        last[sid] = value
+    by_le: dict[str, float] = {}
+    for sid, end in last.items():
+        delta = end - first[sid] if end >= first[sid] else end  # a reset counts from zero
+        le = les.get(sid) or ""
+        by_le[le] = by_le.get(le, 0.0) + delta
+    steps = by_le.get("+Inf", 0.0)
+    within = next((v for le, v in by_le.items() if _is_budget(le)), steps)
+    return {"loop_steps": steps, "loop_steps_late": steps - within}
+
+
+def _is_budget(le: str) -> bool:
+    try:
+        return abs(float(le) - LAG_BUDGET_S) < 1e-12
+    except ValueError:
+        return False
 
 
 def _store_requests(
@@ -393,52 +428,3 @@ async def run_sweep(
         )
     )
     return out
-
-
-async def run_capacity(
-    rt: Runtime,
-    opts: LoadOptions,
-    *,
-    start_rate: float,
-    max_rate: float,
-    tolerance: float = 0.1,
-    max_runs: int = 12,
-    on_step: Callable[[float, LoadResult], None] | None = None,
-) -> tuple[CapacityResult, str]:
-    """The highest rate meeting ``opts.slo``; journaled as a `capacity` run."""
-    parent = new_id(rt.clock.now_ns(), "capacity-")
-    started = rt.clock.now_ns()
-
-    async def measure(rate: float) -> Summary:
-        assert opts.arrival is not None
-        step = replace(opts, arrival=opts.arrival.model_copy(update={"rate": rate}))
-        result = await run_load(rt, step, kind="load", parent=parent)
-        if on_step:
-            on_step(rate, result)
-        return result.summary
-
-    found = await find_capacity(
-        measure, start_rate=start_rate, max_rate=max_rate, tolerance=tolerance, max_runs=max_runs
-    )
-    per_gpu = found.per_gpu(opts.gpus)
-    rt.store.journal.write_run(
-        RunRecord(
-            parent,
-            "capacity",
-            started,
-            "passed",
-            rt.clock.now_ns(),
-            {"slo": [str(t) for t in opts.slo], "gpus": opts.gpus, "service": opts.service},
-            {
-                "capacity_rps": found.capacity_rps,
-                "confirmed": found.confirmed,
-                "capacity_rps_per_gpu": per_gpu,
-                "reason": found.reason,
-                "points": [
-                    {"rate": p.rate, "passed": p.passed, "summary": p.summary.as_dict()}
-                    for p in found.points
-                ],
-            },
-        )
-    )
-    return found, parent

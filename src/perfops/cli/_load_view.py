@@ -12,10 +12,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from perfops.app.load import LoadResult
+    from perfops.app.load import LoadOptions, LoadResult
     from perfops.loadgen.records import RequestRecord
+    from perfops.loadgen.search import CapacityResult, SearchSpec, Step
+    from perfops.loadgen.summary import Summary
 
-__all__ = ["as_result", "emit", "print_run", "print_table", "row", "with_live"]
+__all__ = [
+    "capacity_budget",
+    "emit",
+    "print_capacity",
+    "print_run",
+    "print_step",
+    "print_table",
+    "row",
+    "with_live",
+]
 
 T = TypeVar("T")
 
@@ -103,7 +114,22 @@ def _ms(value: float | None) -> str:
 
 
 def row(label: str, result: LoadResult) -> list[str]:
-    s = result.summary
+    return summary_row(label, result.summary)
+
+
+def _flags(s: Summary) -> str:
+    """Why a run's verdict may not hold, in short: short, client, target."""
+    out = []
+    if any(d.get("samples", 0) < d.get("min_samples", 0) for d in s.slo_detail.values()):
+        out.append("short")
+    if s.client_limited:
+        out.append("client")
+    if s.target_limited:
+        out.append("target")
+    return ",".join(out) or ("ok" if s.target_limited is not None else "ok?")
+
+
+def summary_row(label: str, s: Summary) -> list[str]:
     lat = s.latency_ms
     good = "-" if s.goodput_rps is None else f"{s.goodput_rps:.2f}"
     return [
@@ -117,6 +143,7 @@ def row(label: str, result: LoadResult) -> list[str]:
         _ms(lat["tpot"].get("p99")),
         _ms(lat["e2e_from_schedule"].get("p99")),
         "-" if s.slo_met is None else ("yes" if s.slo_met else "no"),
+        _flags(s),
     ]
 
 
@@ -137,6 +164,7 @@ def print_table(title: str, rows: list[list[str]], notes: list[str]) -> None:
         "TPOT p99",
         "E2E* p99",
         "SLO",
+        "valid",
     ):
         table.add_column(col, justify="left" if col == "run" else "right")
     for row in rows:
@@ -145,7 +173,10 @@ def print_table(title: str, rows: list[list[str]], notes: list[str]) -> None:
     console.print(table)
     console.print(
         "ms; TTFT/TPOT from the send (service time); E2E* from the schedule "
-        "(response time, free of coordinated omission)"
+        "(response time, free of coordinated omission); valid: ok, or why the verdict may "
+        "not hold (short: fewer requests than the percentile needs, client: the client "
+        "lagged its schedule, target: the server's loop lagged wall time; ok?: the server's "
+        "loop lag was not scraped)"
     )
     for note in notes:
         console.print(note)
@@ -191,23 +222,29 @@ def print_run(title: str, result: LoadResult) -> None:
     for key, detail in s.slo_detail.items():
         mark = "met" if detail["met"] else "missed"
         console.print(
-            f"SLO {key}: {_ms(float(detail['observed_ms']))} ms against "
-            f"{_ms(float(detail['limit_ms']))} ms: {mark}"
+            f"SLO {key}: {_ms(detail['observed_ms'])} ms against "
+            f"{_ms(detail['limit_ms'])} ms: {mark} ({detail['samples']} samples, "
+            f"{detail['min_samples']} needed)"
         )
+    if s.slo_detail:
+        console.print(f"percentiles: {s.definitions['percentile']}")
     for note in _notes(result):
         console.print(note)
 
 
 def _notes(result: LoadResult) -> list[str]:
+    from rich.markup import escape
+
     s, out = result.summary, []
     if s.errors:
         out.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items())))
+    out.extend(f"[yellow]INVALID: {escape(why)}[/]" for why in s.invalid)
     if s.client_limited:
-        out.append(
-            f"[yellow]client-limited: p99 schedule lag {s.lag_ms['p99']:.1f} ms exceeds "
-            "the 5 ms budget; the client, not the server, set the pace (use --workers or "
-            "a bigger machine)[/]"
-        )
+        out.append("[yellow]use --workers or a bigger machine for the client[/]")
+    if s.target_limited:
+        out.append("[yellow]give the server (perfops sim) a core of its own, or lower the rate[/]")
+    elif s.target_limited is None:
+        out.append("the server's loop lag was not scraped (perfops sim exports it on /metrics)")
     if result.server:
         out.append(
             "server during the run: " + ", ".join(f"{k} {v:.3g}" for k, v in result.server.items())
@@ -216,7 +253,62 @@ def _notes(result: LoadResult) -> list[str]:
     return out
 
 
-def as_result(point: Any) -> LoadResult:
-    from perfops.app.load import LoadResult
+def capacity_budget(spec: SearchSpec, duration_s: float) -> str:
+    """The time the search may take, said before it starts."""
+    from perfops.loadgen.search import budget_text
 
-    return LoadResult("-", point.summary)
+    return budget_text(spec, duration_s)
+
+
+def print_step(step: Step, result: LoadResult) -> None:
+    s = result.summary
+    margin = "-" if s.slo_margin is None else f"{s.slo_margin:.2f}"
+    typer.echo(
+        f"  {step.phase:<6} {step.rate:8.2f} req/s seed {step.seed}: SLO "
+        f"{'met' if s.slo_met else 'missed'} (margin {margin}, {s.completed} done"
+        f"{'' if s.valid else ', ' + _flags(s)})"
+    )
+
+
+def capacity_lines(found: CapacityResult, gpus: int | None) -> list[str]:
+    """The capacity, its verdict in plain words, and how both were reached."""
+    from perfops.loadgen.judge import MIN_SAMPLES_RULE, PERCENTILE_DEFINITION
+    from perfops.loadgen.search import INTERVAL_METHOD
+
+    per_gpu = found.per_gpu(gpus)
+    head = f"capacity: {found.text(gpus)}"
+    if per_gpu and found.high_rps is not None and found.low_rps is not None and gpus:
+        head += (
+            f" = {per_gpu:.2f} req/s per GPU [{found.low_rps / gpus:.2f}, "
+            f"{found.high_rps / gpus:.2f}]"
+        )
+    lines = [head, f"verdict: {found.verdict_text()}"]
+    if found.valid:
+        lines.append(
+            "  the decisive runs each held enough requests for the percentile they judge, "
+            "the client kept its schedule, the server kept real time where it reports its "
+            "loop lag, and the repeats agree with the interval"
+        )
+    lines += [
+        f"why: {found.reason}",
+        f"interval: {INTERVAL_METHOD}",
+        f"percentiles: {PERCENTILE_DEFINITION}",
+        f"minimum run: {MIN_SAMPLES_RULE}",
+    ]
+    return lines
+
+
+def print_capacity(run_id: str, found: CapacityResult, opts: LoadOptions) -> None:
+    rows = [
+        summary_row(f"{p.phase} {p.rate:.2f} #{p.seed}", p.summary)
+        for p in found.points
+        if p.summary is not None
+    ]
+    from rich.markup import escape
+
+    slo_text = ", ".join(str(t) for t in opts.slo)
+    print_table(
+        f"perfops load capacity {run_id} (SLO {slo_text})",
+        rows,
+        [escape(line) for line in capacity_lines(found, opts.gpus)],
+    )

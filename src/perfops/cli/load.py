@@ -21,7 +21,16 @@ from perfops.cli._context import warn
 from perfops.cli._load_compare import compare
 from perfops.cli._load_options import LoadCommon, Slo, load_command, load_options, with_workers
 from perfops.cli._load_verdict import check_capacity, check_run, check_sweep
-from perfops.cli._load_view import as_result, emit, print_run, print_table, row, with_live
+from perfops.cli._load_view import (
+    capacity_budget,
+    emit,
+    print_capacity,
+    print_run,
+    print_step,
+    print_table,
+    row,
+    with_live,
+)
 from perfops.errors import UsageError
 
 app = typer.Typer(
@@ -240,17 +249,25 @@ def capacity(
         typer.Option(
             help="at most this many runs",
             parser=Bounded(
-                2, 100, integer=True, why="a search needs a run to pass and one to confirm it"
+                6, 200, integer=True, why="a search needs runs to bracket the rate and repeats"
             ),
         ),
-    ] = 12,
+    ] = 16,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="runs (different seeds) at each bracketing rate",
+            parser=Bounded(3, 20, integer=True, why="an interval needs at least 3 repeats"),
+        ),
+    ] = 3,
     gpus: Annotated[
         int | None,
         typer.Option(help="GPUs behind the endpoint (default: the service's count)", parser=GPUS),
     ] = None,
 ) -> None:
-    """The highest request rate whose run meets the SLO, per endpoint and per GPU."""
-    from perfops.app.load import run_capacity
+    """The capacity at the SLO as an interval, with a verdict on whether the runs support it."""
+    from perfops.app.capacity import capacity_summary, run_capacity
+    from perfops.loadgen.search import SearchSpec
 
     if start_rate > max_rate:
         raise UsageError(
@@ -264,53 +281,21 @@ def capacity(
         raise UsageError("--slo is empty", hint="e.g. --slo ttft_p99=500ms,tpot_p99=50ms")
     if gpus is not None:
         opts = replace(opts, gpus=gpus)
+    try:
+        spec = SearchSpec(start_rate, max_rate, tolerance, max_runs, repeats, opts.seed)
+    except ValueError as exc:
+        raise UsageError(f"capacity search: {exc}", hint="check --start-rate, --max-rate, "
+                         "--max-runs and --repeats") from None  # fmt: skip
     quiet = common.json_out == "-"
+    if not quiet:
+        typer.echo(capacity_budget(spec, opts.duration_s))
     found, run_id = _run_async(
-        lambda stop: run_capacity(
-            rt,
-            opts,
-            start_rate=start_rate,
-            max_rate=max_rate,
-            tolerance=tolerance,
-            max_runs=max_runs,
-            on_step=None
-            if quiet
-            else lambda rate, r: typer.echo(
-                f"  {rate:.2f} req/s: SLO {'met' if r.summary.slo_met else 'missed'} "
-                f"(TTFT p99 {r.summary.latency_ms['ttft'].get('p99', float('nan')):.0f} ms)"
-            ),
-        )
+        lambda stop: run_capacity(rt, opts, spec, on_step=None if quiet else print_step)
     )
-    per_gpu = found.per_gpu(opts.gpus)
     emit(
         common.json_out,
-        {
-            "run_id": run_id,
-            "slo": [str(t) for t in opts.slo],
-            "capacity_rps": found.capacity_rps,
-            "confirmed": found.confirmed,
-            "gpus": opts.gpus,
-            "capacity_rps_per_gpu": per_gpu,
-            "reason": found.reason,
-            "points": [
-                {"rate": p.rate, "passed": p.passed, "summary": p.summary.as_dict()}
-                for p in found.points
-            ],
-        },
+        {"run_id": run_id, "slo": [str(t) for t in opts.slo], **capacity_summary(found, opts.gpus)},
     )
-    if quiet:
-        check_capacity(found, opts.target.base_url)
-        return
-    slo_text = ", ".join(str(t) for t in opts.slo)
-    head = (
-        (
-            f"capacity at SLO ({slo_text}): {found.capacity_rps:.2f} req/s"
-            + (f" = {per_gpu:.2f} req/s per GPU ({opts.gpus} GPUs)" if per_gpu else "")
-            + ("" if found.confirmed else " (not confirmed)")
-        )
-        if found.capacity_rps
-        else f"no capacity at SLO ({slo_text}): {found.reason}"
-    )
-    rows = [row(f"{p.rate:.2f} req/s", as_result(p)) for p in found.points]
-    print_table(f"perfops load capacity {run_id}", rows, [head])
+    if not quiet:
+        print_capacity(run_id, found, opts)
     check_capacity(found, opts.target.base_url)

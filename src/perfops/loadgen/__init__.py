@@ -4,9 +4,9 @@ The pure parts, free of network and clock: :func:`build_schedule` says when each
 due, :func:`synthetic` and the file readers say what each one asks, and
 :class:`LatencyHistogram` counts what came back. The runners that send the requests
 (:func:`run_open_loop`, :func:`run_closed_loop`, :func:`find_capacity`), what they record
-(:class:`RequestRecord`), how it is judged (:func:`summarize`, :func:`meets`) and how two runs
-compare (:func:`compare_samples`, :func:`compare_capacity`) are imported on first use: they
-bring the HTTP client in.
+(:class:`RequestRecord`), how it is judged (:func:`summarize`, :func:`meets`, :func:`judge`)
+and how two runs compare (:func:`compare_samples`, :func:`compare_capacity`) are imported on
+first use: they bring the HTTP client in.
 """
 
 from typing import TYPE_CHECKING
@@ -49,9 +49,26 @@ if TYPE_CHECKING:
         compare_samples,
         run_sample,
     )
+    from perfops.loadgen.judge import (
+        MIN_SAMPLES_RULE,
+        PERCENTILE_DEFINITION,
+        LatencySamples,
+        Verdict,
+        judge,
+        min_samples,
+    )
     from perfops.loadgen.records import DEFINITIONS, RequestRecord
     from perfops.loadgen.runner import Plan, payloads_for, run_closed_loop, run_open_loop
-    from perfops.loadgen.search import CapacityResult, Point, find_capacity
+    from perfops.loadgen.search import (
+        INTERVAL_METHOD,
+        CapacityResult,
+        Point,
+        SearchSpec,
+        Step,
+        budget_text,
+        find_capacity,
+        find_capacity_sync,
+    )
     from perfops.loadgen.slo import Threshold, parse_slo
     from perfops.loadgen.summary import LAG_BUDGET_S, Summary, meets, summarize
     from perfops.loadgen.workers import PER_WORKER_RPS, auto_workers, run_workers
@@ -64,10 +81,13 @@ __all__ = [
     "COMPARE_METHOD",
     "COMPARE_RESAMPLES",
     "DEFINITIONS",
+    "INTERVAL_METHOD",
     "LAG_BUDGET_S",
     "MAX_RATE",
     "MAX_SCHEDULE",
     "MAX_TOKENS",
+    "MIN_SAMPLES_RULE",
+    "PERCENTILE_DEFINITION",
     "PER_WORKER_RPS",
     "ArrivalKind",
     "ArrivalSpec",
@@ -76,25 +96,33 @@ __all__ = [
     "Difference",
     "Endpoint",
     "LatencyHistogram",
+    "LatencySamples",
     "LengthSpec",
     "Plan",
     "Point",
     "Prompt",
+    "SearchSpec",
+    "Step",
     "RequestRecord",
     "RunSample",
     "Summary",
     "SyntheticSpec",
     "Target",
     "Threshold",
+    "Verdict",
     "auto_workers",
+    "budget_text",
     "build_schedule",
     "compare_capacity",
     "compare_samples",
     "find_capacity",
+    "find_capacity_sync",
     "from_jsonl",
     "from_sharegpt",
     "from_trace",
+    "judge",
     "meets",
+    "min_samples",
     "parse_arrival",
     "parse_length",
     "parse_slo",
@@ -127,7 +155,24 @@ __getattr__ = lazy_exports(
         ),
         "records": ("DEFINITIONS", "RequestRecord"),
         "runner": ("Plan", "payloads_for", "run_closed_loop", "run_open_loop"),
-        "search": ("CapacityResult", "Point", "find_capacity"),
+        "judge": (
+            "MIN_SAMPLES_RULE",
+            "PERCENTILE_DEFINITION",
+            "LatencySamples",
+            "Verdict",
+            "judge",
+            "min_samples",
+        ),
+        "search": (
+            "INTERVAL_METHOD",
+            "CapacityResult",
+            "Point",
+            "SearchSpec",
+            "Step",
+            "budget_text",
+            "find_capacity",
+            "find_capacity_sync",
+        ),
         "slo": ("Threshold", "parse_slo"),
         "summary": ("LAG_BUDGET_S", "Summary", "meets", "summarize"),
         "workers": ("PER_WORKER_RPS", "auto_workers", "run_workers"),

@@ -30,6 +30,8 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
+from perfops._internal.percentiles import samples_to_see_tail
+
 __all__ = [
     "batches",
     "block_size",
@@ -55,11 +57,7 @@ def min_samples(q: float, confidence: float = 0.95) -> int:
     never goes past the sample maximum) only looks precise. For 95%: 6 samples for p50, 36 for
     p90, 368 for p99 (the same reasoning on the low side for q < 50).
     """
-    if not 0 < q < 100:
-        raise ValueError(f"a percentile for an interval is strictly between 0 and 100, got {q}")
-    p = max(q, 100 - q) / 100
-    alpha = (1 - confidence) / 2
-    return max(1, math.ceil(math.log(alpha) / math.log(p) - 1e-9))
+    return samples_to_see_tail(q, (1 - confidence) / 2)
 
 
 def resample_counts(rng: np.random.Generator, n: int, k: int) -> Ints:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from perfops._internal.percentiles import nearest_rank
 from perfops.sim._records import EngineStats
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ __all__ = ["Percentiles", "VirtualSummary", "summarize"]
 
 @dataclass(frozen=True, slots=True)
 class Percentiles:
-    """Mean and percentiles of a latency, in seconds (NaN when there is no sample)."""
+    """Mean and percentiles of a latency, in seconds (NaN when there is no sample); nearest
+    rank, the one percentile definition of perfops (:mod:`perfops._internal.percentiles`)."""
 
     mean: float
     p50: float
@@ -34,46 +36,9 @@ class Percentiles:
         """Weighted when ``weights`` is given (a value counted ``weight`` times)."""
         if len(values) == 0:
             return cls(math.nan, math.nan, math.nan, math.nan)
-        if weights is None:
-            p50, p90, p99 = np.percentile(values, [50, 90, 99])
-            return cls(float(values.mean()), float(p50), float(p90), float(p99))
-        (p50, p90, p99), total = _weighted_quantiles(values, weights, (0.5, 0.9, 0.99))
-        return cls(float(np.dot(values, weights) / total), p50, p90, p99)
-
-
-_BINS = 4096
-
-
-def _weighted_quantiles(
-    values: NDArray[np.float64], weights: NDArray[np.float64], qs: tuple[float, ...]
-) -> tuple[list[float], float]:
-    """Per ``q``, the smallest value whose cumulative weight (values ascending) reaches ``q``
-    of the total, and the total: what sorting every value and searching the cumulative
-    weights gives, in linear time. Values are binned by a monotone map (order-preserving in
-    floating point too), so the answer lies in the bin where the binned cumulative weight
-    reaches the target, and only that bin is sorted. Integer weights (counts, as here) sum
-    exactly in any order, so the result is the full sort's exactly; other weights (or values
-    that cannot be binned) take the full sort."""
-    lo, hi = float(values.min()), float(values.max())
-    if hi == lo or not math.isfinite(hi - lo) or not np.all(weights == np.floor(weights)):
-        order = np.argsort(values)
-        ranked, cum = values[order], np.cumsum(weights[order])
-        picks = np.searchsorted(cum, np.array(qs) * cum[-1], side="left")
-        return [float(v) for v in ranked[np.minimum(picks, len(ranked) - 1)]], float(cum[-1])
-    total = float(weights.sum())
-    bins = np.minimum(((values - lo) * (_BINS / (hi - lo))).astype(np.int64), _BINS - 1)
-    reached = np.cumsum(np.bincount(bins, weights=weights, minlength=_BINS))
-    out = []
-    for target in np.array(qs) * total:
-        # the first bin reaching the target holds weight, so values; the top bin holds ``hi``
-        b = min(int(np.searchsorted(reached, target, side="left")), _BINS - 1)
-        inside = bins == b
-        order = np.argsort(values[inside])
-        ranked = values[inside][order]
-        cum = (reached[b - 1] if b else 0.0) + np.cumsum(weights[inside][order])
-        pick = min(int(np.searchsorted(cum, target, side="left")), len(ranked) - 1)
-        out.append(float(ranked[pick]))
-    return out, total
+        p50, p90, p99 = nearest_rank(values, (50, 90, 99), weights)
+        mean = float(values.mean() if weights is None else np.dot(values, weights) / weights.sum())
+        return cls(mean, p50, p90, p99)
 
 
 @dataclass(frozen=True, slots=True)

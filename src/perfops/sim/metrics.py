@@ -16,7 +16,15 @@ from prometheus_client.registry import Collector
 
 from perfops.sim._records import EngineStats, FinishedRequest
 
-__all__ = ["E2E_BUCKETS", "ITL_BUCKETS", "TTFT_BUCKETS", "EngineMetrics"]
+__all__ = ["E2E_BUCKETS", "ITL_BUCKETS", "LOOP_LAG_BUCKETS", "TTFT_BUCKETS", "EngineMetrics"]
+
+# perfops' own: how late each engine iteration of the real-time sim ended against the time
+# the model gave it (its loop fell behind wall time). A histogram rather than a summary with
+# a max gauge: bucket counts subtract between two scrapes (the share of late steps during one
+# load test) and add across replicas, where a summary's quantiles and a max since start can
+# do neither. 5 ms is a boundary: it is the load test's lag budget and the loop's catch-up
+# limit (perfops.sim.realtime), so "more than 1% of steps over 5 ms" is read exactly.
+LOOP_LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 TTFT_BUCKETS = (
     0.001,
@@ -273,10 +281,21 @@ class EngineMetrics:
             ["handler", "method", "status"],
             registry=reg,
         )
+        self.loop_lag = hist(
+            "perfops_sim_loop_lag_seconds",
+            "How late each engine iteration ended against its simulated end (the real-time "
+            "loop falling behind wall time: a starved CPU, not the model).",
+            LOOP_LAG_BUCKETS,
+        )
         self._ttft_child = self.ttft.labels(**labels)
+        self._lag_child = self.loop_lag.labels(**labels)
 
     def first_token(self, seconds: float) -> None:
         self._ttft_child.observe(seconds)
+
+    def step_late(self, seconds: float) -> None:
+        """Observe how late one engine iteration ended (0 when on time)."""
+        self._lag_child.observe(max(0.0, seconds))
 
     def token_gaps(self, seconds: Sequence[float]) -> None:
         """Observe one step's inter-token gaps at once."""

@@ -2,7 +2,9 @@
 
 Each iteration is scheduled when the previous one ends, so a request that arrives mid-step
 joins the next one, as in vLLM. If the event loop falls behind (an overloaded CPU), the next
-step simply starts late and the lag shows in the latencies, as it would on a real server.
+step simply starts late and the lag shows in the latencies, as it would on a real server, and
+in ``perfops_sim_loop_lag_seconds``: how late each iteration ended against the time the model
+gave it, so a load test can tell a slow model from a starved simulator.
 """
 
 from __future__ import annotations
@@ -202,6 +204,9 @@ class Replica:
             delay = step_end - self.now()
             if delay > 0:
                 await asyncio.sleep(delay)
+            # how far the loop fell behind: the step's CPU work plus the wake-up, past the
+            # end the model gave it (exported as perfops_sim_loop_lag_seconds)
+            self.metrics.step_late(self.now() - step_end)
             self._deliver(result)
 
     def _deliver(self, result: StepResult) -> None:

@@ -16,7 +16,7 @@ import math
 from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -120,10 +120,14 @@ class RequestTimings:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class VirtualResult:
-    """What :func:`simulate` returns: every request's timings and the summary of the run."""
+    """What :func:`simulate` returns: every request's timings, every inter-token gap with
+    the number of tokens it stands for (a decode step of n sequences is n gaps), and the
+    summary of the run."""
 
     timings: RequestTimings
     summary: VirtualSummary
+    itl: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    itl_weights: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 class _Pending:
@@ -275,8 +279,9 @@ def simulate(
     with _gc_paused():
         _drive(fleet, workload, order)
     timings = _timings(workload, fleet.done, fleet.replica)
-    summary = summarize(timings, *fleet.itl(), [e.stats() for e in engines])
-    return VirtualResult(timings=timings, summary=summary)
+    itl, weights = fleet.itl()
+    summary = summarize(timings, itl, weights, [e.stats() for e in engines])
+    return VirtualResult(timings=timings, summary=summary, itl=itl, itl_weights=weights)
 
 
 @contextmanager

@@ -135,7 +135,9 @@ def test_allocation_idle_is_the_unassigned_time(fleet) -> None:  # type: ignore[
     # The bill is rounded to cents once, then idle is split from it by largest remainder:
     # within a cent of its exact share of the rounded bill (its exact value plus its share of
     # the bill's rounding, which alone can add up to half a cent).
-    exact = sum(Fraction(price[r.gpu_type]) * (r.end_ms - r.start_ms) / HOUR_MS for r in rows)
+    exact = sum(
+        Fraction(price[r.gpu_type]) * r.gpus * (r.end_ms - r.start_ms) / HOUR_MS for r in rows
+    )
     share = unassigned * Fraction(cents(exact), 100) / exact if exact else Fraction(0)
     assert abs(Fraction(result.idle_cost) - share) < Fraction(1, 100)
 
