@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from perfops.store import Store
 from tests._servers import FleetThread, get, sim_fleet, sim_service_yaml
 from tests.conftest import FIXTURES, run_cli
 
@@ -397,3 +398,34 @@ def test_an_unset_api_key_variable_is_refused_before_any_request(
     assert result.returncode == 2, result.stderr
     assert "CHAT_API_KEY" in result.stderr
     assert "not set" in result.stderr
+
+
+@pytest.mark.timeout(180)
+def test_workers_share_one_schedule(tmp_path: Path) -> None:
+    """``--workers 2`` splits the schedule over two processes: every planned request is
+    sent once, in the run's records, and the run says how many workers sent it."""
+    with sim_fleet(replicas=1) as fleet:
+        run = run_cli(
+            "load", "run", "--url", fleet.url(), "--rate", "20", "--duration", "1s",
+            "--max-tokens", "4", "--workers", "2", "--seed", "7", "--json", "-",
+            cwd=tmp_path, timeout=150,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        result = json.loads(run.stdout)
+        summary = result["summary"]
+        single = run_cli(
+            "load", "run", "--url", fleet.url(), "--rate", "20", "--duration", "1s",
+            "--max-tokens", "4", "--seed", "7", "--json", "-",
+            cwd=tmp_path, timeout=150,
+        )  # fmt: skip
+        assert single.returncode == 0, single.stderr
+        # the same seeded schedule, the same number of requests, all completed
+        assert summary["count"] == json.loads(single.stdout)["summary"]["count"] > 10
+        assert summary["completed"] == summary["count"]
+        assert result["workers"] == 2
+        # the workers' shared start is anchored after their spawn head start (3 s); a single
+        # loop starts within 50 ms of setting up
+        lake = Store(tmp_path / ".perfops" / "lake")
+        run_row = lake.journal.run(result["run_id"])
+        first = min(lake.journal.requests(result["run_id"]).column("scheduled_ns").to_pylist())
+        assert first - run_row.started_ns >= 3_000_000_000

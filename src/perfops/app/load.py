@@ -21,6 +21,7 @@ from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.runner import Plan, payloads_for, run_closed_loop, run_open_loop
 from perfops.loadgen.slo import Threshold
 from perfops.loadgen.summary import LAG_BUDGET_S, Summary, summarize
+from perfops.loadgen.workers import run_workers
 from perfops.loadgen.workload import (
     LengthSpec,
     Prompt,
@@ -149,6 +150,14 @@ async def _drive(
         )
     prompts, offsets = _plan(opts, rng)
     plan = Plan(payloads_for(opts.target, prompts), offsets, opts.duration_s, opts.max_in_flight)
+    if opts.workers > 1:
+        # each worker process runs its own loop; records are seen once all are back (Ctrl-C
+        # reaches every worker, which returns what it measured)
+        records = await run_workers(opts.target, plan, opts.workers)
+        if on_record is not None:
+            for rec in records:
+                on_record(rec)
+        return records
     return await run_open_loop(opts.target, plan, stop=stop, on_record=on_record)
 
 

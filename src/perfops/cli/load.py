@@ -150,7 +150,12 @@ def run(
     )
     emit(
         common.json_out,
-        {"run_id": result.run_id, "summary": result.summary.as_dict(), "server": result.server},
+        {
+            "run_id": result.run_id,
+            "workers": opts.workers,
+            "summary": result.summary.as_dict(),
+            "server": result.server,
+        },
     )
     if common.json_out != "-":
         print_run(f"perfops load ({mode})", result)
