@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from perfops.store import Store
 from tests._servers import FleetThread, get, sim_fleet, sim_service_yaml
 from tests.conftest import FIXTURES, run_cli
+
+from perfops.store import Store
 
 
 @pytest.mark.timeout(420)  # two capacity searches of up to six runs each
