@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from perfops.app.compare import records_from_table
-from perfops.app.cost import cost_report
+from perfops.app.cost import _clip, cost_report
 from perfops.app.dashboard import Scope
 from perfops.app.metrics import kpis
 from perfops.app.runtime import Runtime
@@ -195,13 +195,14 @@ def cost_panel(rt: Runtime, scope: Scope) -> dict[str, Any]:
     for line in report.attribution.lines:
         if scope.service and line.service not in (scope.service, IDLE):
             continue
-        slot = per.setdefault(line.start_ms, [Decimal(0), ServedWork(), line.end_ms])
+        start, end = _clip(line, report.attribution)  # as cost_report keys the work served
+        slot = per.setdefault(start, [Decimal(0), ServedWork(), end])
         slot[0] += line.total
-        slot[2] = max(slot[2], line.end_ms)
+        slot[2] = max(slot[2], end)
         if line.service not in (IDLE, SHARED):
-            slot[1] = slot[1] + report.work.get((line.start_ms, line.service), ServedWork())
+            slot[1] = slot[1] + report.work.get((start, line.service), ServedWork())
     ts = sorted(per)
-    hours = [(min(per[t][2], scope.end_ms) - max(t, scope.start_ms)) / 3_600_000 for t in ts]
+    hours = [(per[t][2] - t) / 3_600_000 for t in ts]
     hourly = [float(per[t][0]) / h if h > 0 else None for t, h in zip(ts, hours, strict=True)]
     per_1m = [unit_costs(per[t][0], per[t][1]).per_1m_tokens for t in ts]
     return {

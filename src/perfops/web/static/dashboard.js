@@ -34,6 +34,14 @@
     if (Math.abs(n) >= 1000) return n.toLocaleString("en", { maximumFractionDigits: 0 });
     return n.toFixed(digits === undefined ? 2 : digits);
   }
+  function axisNum(v) {
+    if (v === null || v === undefined) return "";
+    const a = Math.abs(v);
+    if (a === 0) return "0";
+    if (a >= 10000) return (v / 1000).toFixed(0) + "k";
+    if (a >= 10) return v.toFixed(0);
+    return Number(v.toPrecision(2)).toString();
+  }
   function chartWidth() {
     const main = $("main");
     const w = main ? main.clientWidth : 1200;
@@ -159,7 +167,7 @@
       series: [{}].concat(lines.map((l, i) => Object.assign({ label: l.name, width: 1.5,
         stroke: COLORS[i % COLORS.length], spanGaps: false,
         value: (u, v) => fmt(v) + " " + c.unit }, c.extra[l.name] || {}))),
-      axes: [{}, { label: c.unit, size: 64 }],
+      axes: [{}, { label: c.unit, size: 64, values: (u, vals) => vals.map(axisNum) }],
       legend: { live: true },
       hooks: { draw: [(u) => drawEvents(u, key)], setCursor: [(u) => showTip(u, key)] },
     };
@@ -208,11 +216,11 @@
   function table(headers, rows) {
     const t = el("table");
     const head = el("tr");
-    headers.forEach((h) => head.append(el("th", /^[$#0-9]|\/|%|rate|hours|tokens|burn/i.test(h) ? "num" : null, h)));
+    headers.forEach((h) => head.append(el("th", null, h)));
     t.append(head);
     for (const r of rows) {
       const tr = el("tr");
-      for (const cell of r) tr.append(cell instanceof Node ? cell : el("td", typeof cell === "number" ? "num" : null, cell));
+      for (const cell of r) tr.append(cell instanceof Node ? cell : el("td", null, cell));
       t.append(tr);
     }
     return t;
@@ -390,6 +398,9 @@
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("range") && (S.meta.ranges.includes(hash.get("range")))) S.range = hash.get("range");
     if (hash.get("group") && S.meta.groups.includes(hash.get("group"))) S.group = hash.get("group");
+    if (Number(hash.get("start")) < Number(hash.get("end"))) {
+      S.range = "custom"; S.start = Number(hash.get("start")); S.end = Number(hash.get("end"));
+    }
     $("ranges").addEventListener("click", (e) => {
       const r = e.target.dataset && e.target.dataset.range;
       if (!r) return;
