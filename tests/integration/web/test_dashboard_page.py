@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -176,3 +177,17 @@ def test_a_point_written_after_load_appears_within_10_s(page: Page, lake: Lake) 
     else:
         pytest.fail("the point written after load did not appear within 10 s")
     assert page.errors == []
+
+
+def test_the_demos_screenshot_is_a_png_of_the_overview(
+    dash: DashboardThread, lake: Lake, tmp_path: Path
+) -> None:
+    from perfops.web.screenshot import find_chromium, screenshot
+
+    chromium = find_chromium()
+    assert chromium is not None
+    start, end = lake.fault_ms[0] - 10_000, lake.rt.clock.now_ns() // 1_000_000 + 2_000
+    png = tmp_path / "overview.png"
+    assert screenshot(f"{dash.url}#start={start}&end={end}", png, chromium=chromium)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"overview screenshot: {png}")  # noqa: T201
