@@ -3,12 +3,12 @@ output."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from perfops._internal import strict_json
 from perfops._internal.durations import format_duration, parse_duration
 from perfops.cli._terminal import echo
 from perfops.errors import UsageError
@@ -32,7 +32,8 @@ def runtime(ctx: typer.Context) -> Runtime:
 
 
 def echo_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str)
+    """``value`` as strict JSON on stdout: undefined or infinite numbers are ``null``."""
+    strict_json.dump(value, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
