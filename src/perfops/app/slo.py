@@ -238,9 +238,11 @@ def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Wi
     return start_ms, period, windows, wanted
 
 
-def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> list[SloStatus]:
+def slo_statuses(
+    rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10, at_ms: int | None = None
+) -> list[SloStatus]:
     """:func:`slo_status` of many SLOs, their windows read from the lake together."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     plans = [_status_windows(slo, now_ms) for slo in slos]
     lake = _Lake(rt, [w for plan in plans for w in plan[3]])
     return [
@@ -249,9 +251,12 @@ def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> l
     ]
 
 
-def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
-    """The SLO now: SLI over its period, budget left, burn rate per alert window, alerts."""
-    return slo_statuses(rt, [slo], min_events=min_events)[0]
+def slo_status(
+    rt: Runtime, slo: SLO, *, min_events: int = 10, at_ms: int | None = None
+) -> SloStatus:
+    """The SLO now (or as of ``at_ms``, every window ending there): SLI over its period,
+    budget left, burn rate per alert window, alerts."""
+    return slo_statuses(rt, [slo], min_events=min_events, at_ms=at_ms)[0]
 
 
 def _status(
@@ -301,9 +306,12 @@ def _status(
     )
 
 
-def slo_history(rt: Runtime, slo: SLO) -> list[tuple[str, float, float, float | None]]:
-    """Per day of the period: (day, good, total, budget remaining % at the end of the day)."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+def slo_history(
+    rt: Runtime, slo: SLO, *, at_ms: int | None = None
+) -> list[tuple[str, float, float, float | None]]:
+    """Per day of the period ending now (or at ``at_ms``): (day, good, total, budget
+    remaining % at the end of the day)."""
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     start_ms, _ = period_of(slo, now_ms)
     day_ms = 86_400_000
     days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
