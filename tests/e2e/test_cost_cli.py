@@ -120,6 +120,12 @@ def test_scenario_picks_the_cheapest_gpu_at_the_slo(workspace: Path) -> None:
     assert out["cheapest"] == "H100-SXM"
     assert {c["source"] for c in out["capacity"]} == {"simulated"}
 
+    empty = run_cli(
+        "cost", "scenario", "--traffic", "30rps", "--gpu", "H200", "--slo", "", cwd=workspace
+    )
+    assert empty.returncode == 2  # an empty SLO is a mistake, not the default SLO
+    assert "--slo names no threshold" in empty.stderr
+
 
 def test_focus_export_is_valid_idempotent_and_reconciles(workspace: Path, tmp_path: Path) -> None:
     from tests.integration.finops._validator import NoPython312, ensure_validator

@@ -399,7 +399,11 @@ def scenario(
     from perfops.app.cost_plan import scenario as plan_scenario
     from perfops.loadgen.slo import parse_slo
 
-    thresholds = parse_slo(slo or "ttft_p99=500ms,tpot_p99=50ms")
+    thresholds = parse_slo("ttft_p99=500ms,tpot_p99=50ms" if slo is None else slo)
+    if not thresholds:
+        raise UsageError(
+            "--slo names no threshold", hint="give one, e.g. --slo ttft_p99=300ms,tpot_p99=40ms"
+        )
     options: dict[str, Any] = {
         "traffic_rps": _rate(traffic, "--traffic"),
         "growth": _fraction(growth, "--growth", -1.0, 10.0),

@@ -208,14 +208,21 @@ def test_amtool_reads_an_alertmanager_matcher_as_the_raw_value(tmp_path: Path, v
 
 
 def test_alertmanager_refuses_group_by_and_secret_names_it_cannot_write(config: Config) -> None:
+    from pydantic import ValidationError
+
     from perfops.config import Receiver, Route
 
+    # perfops.yaml refuses such a name when it is read ...
+    with pytest.raises(ValidationError, match="is not the name of an environment variable"):
+        Receiver(name="oncall", kind="pagerduty", target_env="../../etc/passwd")
+    # ... and the generator refuses it again if one is built around the loader
+    hostile = Receiver.model_construct(
+        name="oncall", kind="pagerduty", target_env="../../etc/passwd"
+    )
     escalation = config.escalation.model_copy(
         update={
             "group_by": ("alertname", 'slo"}'),
-            "receivers": (
-                Receiver(name="oncall", kind="pagerduty", target_env="../../etc/passwd"),
-            ),
+            "receivers": (hostile,),
             "routes": (Route(severity="page", receivers=("oncall",)),),
         }
     )
