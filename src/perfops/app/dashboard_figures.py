@@ -129,7 +129,7 @@ def _slo_json(st: SloStatus) -> dict[str, Any]:
 
 def _slos(rt: Runtime, scope: Scope) -> list[SloStatus]:
     slos = [s for s in rt.config.slos if not scope.service or s.service == scope.service]
-    return slo_statuses(rt, slos)
+    return slo_statuses(rt, slos, at_ms=scope.end_ms - 1)
 
 
 def overview(rt: Runtime, scope: Scope) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def overview(rt: Runtime, scope: Scope) -> dict[str, Any]:
 def slo_panel(rt: Runtime, scope: Scope) -> dict[str, Any]:
     """Per SLO its status now, and its SLI and burn rate per bucket of the range."""
     slos = [s for s in rt.config.slos if not scope.service or s.service == scope.service]
-    statuses = {st.name: st for st in slo_statuses(rt, slos)}
+    statuses = {st.name: st for st in _slos(rt, scope)}
     bucket = scope.bucket_ms
     starts = list(range(scope.query_start_ms, scope.end_ms, bucket))
     windows = [(t, min(t + bucket, scope.end_ms)) for t in starts]

@@ -6,14 +6,13 @@ answer JSON with every non-finite number as null. Nothing here computes a figure
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from perfops import __version__
+from perfops._internal import strict_json
 from perfops.app import Runtime
 from perfops.app.dashboard import PANELS, Scope, events_in, filter_choices, series_panel
 from perfops.app.dashboard_figures import cost_panel, latency_panel, overview, slo_panel
@@ -57,18 +56,8 @@ def scope_of(query: Any, now_ms: int) -> Scope:
                  since_ms=_int(query, "since"), **filters)  # fmt: skip
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _json(body: Any, status: int = 200) -> web.Response:
-    text = json.dumps(_clean(body), allow_nan=False, separators=(",", ":"), default=str)
+    text = strict_json.dumps(body, separators=(",", ":"))
     return web.Response(text=text, status=status, content_type="application/json")
 
 
