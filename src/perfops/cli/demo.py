@@ -26,8 +26,7 @@ def demo(
 
 def _show_dashboard(rt: Runtime, directory: Path) -> None:
     """A screenshot of the dashboard's overview of the demo, and how to open it."""
-    from perfops.web import running_dashboard
-    from perfops.web.screenshot import find_chromium, screenshot
+    from perfops.web import find_chromium, running_dashboard, screenshot
 
     chromium = find_chromium()
     png = directory / "dashboard-overview.png"

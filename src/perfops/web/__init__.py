@@ -2,6 +2,15 @@
 (uPlot, see static/vendor/VENDORED.md) and a read-only JSON API over the app layer's figures.
 """
 
+from perfops.web.screenshot import find_chromium, screenshot
 from perfops.web.server import DashboardThread, build_app, check_bind, running_dashboard, serve
 
-__all__ = ["DashboardThread", "build_app", "check_bind", "running_dashboard", "serve"]
+__all__ = [
+    "DashboardThread",
+    "build_app",
+    "check_bind",
+    "find_chromium",
+    "running_dashboard",
+    "screenshot",
+    "serve",
+]

@@ -13,9 +13,18 @@ from aiohttp import web
 
 from perfops import __version__
 from perfops._internal import strict_json
-from perfops.app import Runtime
-from perfops.app.dashboard import PANELS, Scope, events_in, filter_choices, series_panel
-from perfops.app.dashboard_figures import cost_panel, latency_panel, overview, slo_panel
+from perfops.app import (
+    PANELS,
+    Runtime,
+    Scope,
+    cost_panel,
+    events_in,
+    filter_choices,
+    latency_panel,
+    overview,
+    series_panel,
+    slo_panel,
+)
 from perfops.errors import PerfopsError, UsageError
 
 __all__ = ["RANGES_MS", "add_routes", "scope_of"]

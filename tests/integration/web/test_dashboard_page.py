@@ -182,7 +182,7 @@ def test_a_point_written_after_load_appears_within_10_s(page: Page, lake: Lake) 
 def test_the_demos_screenshot_is_a_png_of_the_overview(
     dash: DashboardThread, lake: Lake, tmp_path: Path
 ) -> None:
-    from perfops.web.screenshot import find_chromium, screenshot
+    from perfops.web import find_chromium, screenshot
 
     chromium = find_chromium()
     assert chromium is not None
