@@ -41,7 +41,13 @@ if TYPE_CHECKING:
         filter_choices,
         series_panel,
     )
-    from perfops.app.dashboard_figures import cost_panel, latency_panel, overview, slo_panel
+    from perfops.app.dashboard_figures import (
+        cost_panel,
+        latency_panel,
+        overview,
+        slo_misses,
+        slo_panel,
+    )
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
@@ -107,6 +113,7 @@ __all__ = [
     "series_panel",
     "show_metric",
     "slo_history",
+    "slo_misses",
     "slo_panel",
     "slo_status",
     "slo_statuses",
@@ -132,7 +139,7 @@ __getattr__ = lazy_exports(
         "compare": ("RunComparison", "compare_runs"),
         "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
         "dashboard": ("PANELS", "Scope", "events_in", "filter_choices", "series_panel"),
-        "dashboard_figures": ("cost_panel", "latency_panel", "overview", "slo_panel"),
+        "dashboard_figures": ("cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),

@@ -4,8 +4,9 @@ every chart. The web layer only serialises what these functions return.
 
 Downsampling: a range is cut into at most ``width`` buckets (aligned to the epoch, from a
 ladder of round sizes), each series shipping min, max and mean per bucket, so a chart never
-receives more than ~2 points per pixel; whole-hour buckets read the hourly rollups when they
-are current (:meth:`perfops.store.TimeSeries.query_buckets`).
+receives more than ~2 points per pixel; ranges of two days or more use whole hours at least,
+and whole-hour buckets read the hourly rollups when they are current
+(:meth:`perfops.store.TimeSeries.query_buckets`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _LADDER_MS = (
     1_000, 5_000, 15_000, 30_000, 60_000, 300_000, 900_000, 1_800_000,
     3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000,
 )  # fmt: skip
+_HOURLY_FROM_MS = 2 * 86_400_000
 MAX_SERIES = 12
 """more series than this in one panel ship as one envelope (mean, min, max over series)"""
 _HOST_KEYS = ("hostname", "Hostname", "host", "instance")
@@ -74,7 +76,12 @@ class Scope:
 
     @property
     def bucket_ms(self) -> int:
-        return bucket_for(self.start_ms, self.end_ms, self.width_px)
+        """The ladder's bucket for the width; whole hours from two days on, so that long
+        ranges read the hourly rollups (168 points a series for a week)."""
+        size = bucket_for(self.start_ms, self.end_ms, self.width_px)
+        if self.end_ms - self.start_ms >= _HOURLY_FROM_MS:
+            return max(size, 3_600_000)
+        return size
 
     @property
     def query_start_ms(self) -> int:
@@ -198,6 +205,11 @@ def series_panel(rt: Runtime, panel_id: str, scope: Scope) -> dict[str, Any]:
     return out
 
 
+def _shown(x: float) -> float:
+    """A value as a chart shows it: 6 significant digits (the JSON is a third the size)."""
+    return float(f"{x:.6g}")
+
+
 def _columns(table: Any, panel: Panel, bucket_ms: int) -> dict[int, dict[str, list[Any]]]:
     """Per series: t, v (mean, or rate for counters), lo and hi, scaled to the panel's unit."""
     cols = {n: table.column(n).to_pylist() for n in table.column_names}
@@ -206,14 +218,14 @@ def _columns(table: Any, panel: Panel, bucket_ms: int) -> dict[int, dict[str, li
         line = per.setdefault(sid, {"t": [], "v": [], "lo": [], "hi": []})
         line["t"].append(cols["t"][i])
         if panel.kind == "counter":
-            rate = cols["increase"][i] / (bucket_ms / 1000) * panel.scale
+            rate = _shown(cols["increase"][i] / (bucket_ms / 1000) * panel.scale)
             line["v"].append(rate)
             line["lo"].append(rate)
             line["hi"].append(rate)
         else:
-            line["v"].append(cols["mean"][i] * panel.scale)
-            line["lo"].append(cols["min"][i] * panel.scale)
-            line["hi"].append(cols["max"][i] * panel.scale)
+            line["v"].append(_shown(cols["mean"][i] * panel.scale))
+            line["lo"].append(_shown(cols["min"][i] * panel.scale))
+            line["hi"].append(_shown(cols["max"][i] * panel.scale))
     return per
 
 

@@ -16,7 +16,8 @@ from perfops.app.cost import _clip, cost_report
 from perfops.app.dashboard import Scope
 from perfops.app.metrics import kpis
 from perfops.app.runtime import Runtime
-from perfops.app.slo import SloStatus, _Lake, counts_for, slo_statuses
+from perfops.app.slo import SloStatus, _Lake, counts_for, request_checks, slo_statuses
+from perfops.errors import UsageError
 from perfops.finops import ServedWork, unit_costs
 from perfops.finops.attribution import IDLE, SHARED
 from perfops.loadgen.records import RequestRecord
@@ -24,7 +25,7 @@ from perfops.loadgen.summary import summarize
 from perfops.slo.engine import burn_rate
 from perfops.store import SeriesInfo
 
-__all__ = ["cost_panel", "latency_panel", "overview", "slo_panel"]
+__all__ = ["cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"]
 
 _COLUMNS = ("scheduled_ns", "sent_ns", "first_token_ns", "end_ns", "prompt_tokens",
             "output_tokens", "tokens_source", "status", "error", "chunk_gaps_us")  # fmt: skip
@@ -181,6 +182,9 @@ def slo_panel(rt: Runtime, scope: Scope) -> dict[str, Any]:
                 sli.append(100.0 * good / total)
                 burn.append(_num(burn_rate(total - good, total, slo.objective)))
         entry["series"] = {"t": ts, "sli_pct": sli, "burn_rate": burn}
+        worst = sorted(range(len(ts)), key=lambda i: (sli[i], ts[i]))[:5]
+        entry["worst"] = [{"start_ms": ts[i], "end_ms": min(ts[i] + bucket, scope.end_ms),
+                           "sli_pct": sli[i]} for i in worst if sli[i] < slo.objective]  # fmt: skip
         out.append(entry)
     return {"panel": "slos", "bucket_ms": bucket, "slos": out}
 
@@ -229,4 +233,51 @@ def _cost_row(r: Any) -> dict[str, Any]:
         "per_1m_tokens": _money(r.unit.per_1m_tokens),
         "per_1m_slo_tokens": _money(r.unit.per_1m_slo_tokens),
         "tokens_per_joule": _num(r.unit.tokens_per_joule),
+    }
+
+
+_MISS_COLUMNS = ("run_id", "request_id", *_COLUMNS)
+
+
+def slo_misses(rt: Runtime, scope: Scope, slo_name: str, limit: int = 200) -> dict[str, Any]:
+    """The load-test requests in the range that missed SLO ``slo_name`` (a request SLI: its
+    own checks decide, as `perfops slo status` counts them), the first ``limit`` of them."""
+    slo = next((s for s in rt.config.slos if s.name == slo_name), None)
+    if slo is None:
+        raise UsageError(
+            f"no SLO {slo_name!r} in perfops.yaml",
+            hint=f"SLOs are {[s.name for s in rt.config.slos]}",
+        )
+    checks = request_checks(slo)
+    if not checks:
+        return {"slo": slo.name, "kind": slo.sli.kind, "requests": [], "missed": 0,
+                "note": "not a request-based SLI: no request records to show"}  # fmt: skip
+    svc = rt.config.service(slo.service)
+    table = rt.store.journal.target_requests(
+        svc.endpoint, scope.query_start_ms * 1_000_000, scope.end_ms * 1_000_000, _MISS_COLUMNS
+    )
+    missed = [
+        r for r in table.to_pylist() if r["error"] is not None or not all(c(r) for c in checks)
+    ]
+    return {
+        "slo": slo.name,
+        "kind": slo.sli.kind,
+        "missed": len(missed),
+        "of": table.num_rows,
+        "requests": [_miss_row(r) for r in missed[:limit]],
+        "note": "",
+    }
+
+
+def _miss_row(r: dict[str, Any]) -> dict[str, Any]:
+    sent, first, end = r["sent_ns"], r["first_token_ns"], r["end_ns"]
+    return {
+        "scheduled_ms": r["scheduled_ns"] // 1_000_000,
+        "run_id": r["run_id"],
+        "request_id": r["request_id"],
+        "ttft_ms": None if first is None or not sent else (first - sent) / 1e6,
+        "e2e_ms": None if end is None or not sent else (end - sent) / 1e6,
+        "output_tokens": r["output_tokens"],
+        "status": r["status"],
+        "error": r["error"],
     }

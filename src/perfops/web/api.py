@@ -23,6 +23,7 @@ from perfops.app import (
     latency_panel,
     overview,
     series_panel,
+    slo_misses,
     slo_panel,
 )
 from perfops.errors import PerfopsError, UsageError
@@ -115,6 +116,12 @@ def add_routes(app: web.Application, rt: Runtime) -> None:
     app.router.add_get("/api/meta", meta)
     app.router.add_get("/api/overview", _endpoint(rt, overview))
     app.router.add_get("/api/panel/{panel}", panel)
+
+    async def misses(request: web.Request) -> web.Response:
+        name = request.match_info["slo"]
+        return await _endpoint(rt, lambda r, s: slo_misses(r, s, name))(request)  # type: ignore[no-any-return]
+
     app.router.add_get("/api/slos", _endpoint(rt, slo_panel))
+    app.router.add_get("/api/slos/{slo}/misses", misses)
     app.router.add_get("/api/cost", _endpoint(rt, cost_panel))
     app.router.add_get("/api/events", _endpoint(rt, events_in))

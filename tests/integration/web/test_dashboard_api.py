@@ -152,3 +152,21 @@ def test_non_loopback_bind_needs_a_token(lake: Lake) -> None:
                      cwd=lake.workspace)  # fmt: skip
     assert result.returncode == 2
     assert "NOPE_UNSET" in result.stderr
+
+
+def test_slo_drill_down_lists_the_requests_that_missed(dash: DashboardThread, lake: Lake) -> None:
+    _, _, slos = _get(dash.url + "api/slos?range=15m")
+    ttft = next(s for s in slos["data"]["slos"] if s["name"] == "chat-ttft")
+    assert ttft["worst"]
+    assert all(w["sli_pct"] < 95 for w in ttft["worst"])
+    _, _, body = _get(dash.url + "api/slos/chat-ttft/misses?range=15m")
+    data = body["data"]
+    assert data["missed"] == ttft["total"] - ttft["good"]  # the same checks as slo status
+    lo, hi = lake.fault_ms
+    slow = [r for r in data["requests"] if r["error"] is None]
+    assert all(r["ttft_ms"] > 250 for r in slow)
+    assert any(lo - 1000 <= r["scheduled_ms"] <= hi for r in slow)
+    _, _, other = _get(dash.url + "api/slos/chat-availability/misses?range=15m")
+    assert other["data"]["note"]
+    status, _, _ = _get(dash.url + "api/slos/nope/misses?range=15m")
+    assert status == 400

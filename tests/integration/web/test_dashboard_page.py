@@ -108,6 +108,7 @@ def test_every_group_draws_data_with_no_console_error(
         elif group == "slos":
             assert drawn["slos:chat-ttft:sli"] > 0
             assert drawn["slos:chat-ttft:burn"] > 0
+            assert state["misses"]["chat-ttft"]["missed"] > 0
         elif group == "cost":
             assert state["cost"]["rows"]
             assert drawn["cost:0"] > 0

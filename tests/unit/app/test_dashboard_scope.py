@@ -37,6 +37,9 @@ def test_buckets_are_round_and_hourly_for_a_week() -> None:
     assert bucket_for(0, 900_000, 1000) == 1_000
     assert bucket_for(0, week, 168) == 3_600_000
     assert bucket_for(0, week, 1000) == 900_000
+    # from two days on the scope reads whole hours (the hourly rollups)
+    assert Scope(start_ms=0, end_ms=week, width_px=1000).bucket_ms == 3_600_000
+    assert Scope(start_ms=0, end_ms=86_400_000, width_px=1000).bucket_ms == 300_000
 
 
 def test_filters_go_through_the_owning_service(tmp_path: Path) -> None:

@@ -282,7 +282,30 @@
       }
       S.charts[k1].extra.objective = { dash: [6, 4], width: 1 };
       render(k2, burn, meta);
+      main.append(await sloDrill(s));
     }
+  }
+  async function sloDrill(s) {
+    // drill-down: the worst buckets of the range, and the requests that missed the SLO
+    const card = el("div", "card wide");
+    const when = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+    card.append(el("h2", null, s.name + " — worst buckets and the requests that missed it"));
+    card.append(s.worst.length ? table(["from (UTC)", "to", "SLI"],
+      s.worst.map((w) => [when(w.start_ms), when(w.end_ms), fmt(w.sli_pct, 2) + "%"]))
+      : el("div", "meta", "no bucket below the objective in this range"));
+    const body = await api("/api/slos/" + encodeURIComponent(s.name) + "/misses");
+    const d = body.data;
+    dbg.misses = dbg.misses || {};
+    dbg.misses[s.name] = d;
+    if (d.note) { card.append(el("div", "meta", d.note)); return card; }
+    card.append(el("div", "meta", d.missed + " of " + d.of + " load-test requests missed it" +
+      (d.requests.length < d.missed ? " (first " + d.requests.length + " shown)" : "")));
+    if (d.requests.length) {
+      card.append(table(["scheduled (UTC)", "TTFT ms", "E2E ms", "tokens", "status", "error", "run", "request"],
+        d.requests.map((r) => [when(r.scheduled_ms), fmt(r.ttft_ms, 0), fmt(r.e2e_ms, 0),
+          String(r.output_tokens), String(r.status), r.error || "", r.run_id, r.request_id])));
+    }
+    return card;
   }
   async function buildCost(main) {
     const body = await api("/api/cost");
