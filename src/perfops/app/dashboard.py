@@ -129,9 +129,10 @@ PANELS: dict[str, Panel] = {
     "tokens_rate": Panel("overview", "Output tokens/s", ("llm.generation_tokens_total",),
                          "tok/s", "counter", "sum"),
     "gpu_util": Panel("gpu", "GPU utilisation", ("gpu.util",), "%"),
-    "sm_active": Panel("gpu", "SM active", ("gpu.sm_active", "gpu.sm_occupancy"), "%"),
-    "tensor_active": Panel("gpu", "Tensor active", ("gpu.tensor_active",), "%"),
-    "dram_active": Panel("gpu", "DRAM active", ("gpu.dram_active",), "%"),
+    "sm_active": Panel("gpu", "SM active", ("gpu.sm_active", "gpu.sm_occupancy",
+                       "gpu.gr_engine_active"), "%", scale=100.0),
+    "tensor_active": Panel("gpu", "Tensor active", ("gpu.tensor_active",), "%", scale=100.0),
+    "dram_active": Panel("gpu", "DRAM active", ("gpu.dram_active",), "%", scale=100.0),
     "power": Panel("gpu", "Power", ("gpu.power_watts",), "W"),
     "temp": Panel("gpu", "Temperature", ("gpu.temp_celsius",), "°C"),
     "sm_clock": Panel("gpu", "SM clock", ("gpu.sm_clock_hz",), "MHz", scale=1e-6),
@@ -140,7 +141,7 @@ PANELS: dict[str, Panel] = {
     "throttle": Panel("gpu", "Clock event reasons", ("gpu.clocks_event_reasons",), "bits"),
     "running": Panel("engine", "Requests running", ("llm.requests_running",), "req"),
     "waiting": Panel("engine", "Requests waiting", ("llm.requests_waiting",), "req"),
-    "kv_cache": Panel("engine", "KV-cache usage", ("llm.kv_cache_usage",), "%"),
+    "kv_cache": Panel("engine", "KV-cache usage", ("llm.kv_cache_usage",), "%", scale=100.0),
     "preemptions": Panel("engine", "Preemptions/s", ("llm.preemptions_total",), "1/s",
                          "counter", "sum"),
     "prefix_hits": Panel("engine", "Prefix-cache hits/s", ("llm.prefix_cache_hits_total",),
@@ -162,19 +163,25 @@ _NAME_KEYS = ("service", "hostname", "gpu", "job", "model_name", "outcome", "ins
 
 
 def _names(infos: Mapping[int, SeriesInfo]) -> dict[int, str]:
-    """A short name per series: the labels whose values differ between the series, the
-    usual identifying ones (service, host, GPU, job ...) first when they tell them apart."""
+    """A short name per series: the fewest labels (the usual identifying ones first: service,
+    host, GPU, job ...) whose values tell the series apart."""
     keys = sorted({k for i in infos.values() for k in i.labels})
     varying = [k for k in keys if len({i.labels.get(k) for i in infos.values()}) > 1]
-    preferred = [k for k in _NAME_KEYS if k in varying]
-    if preferred and len(
-        {tuple(i.labels.get(k) for k in preferred) for i in infos.values()}
-    ) == len(infos):
-        varying = preferred
+    ordered = [k for k in _NAME_KEYS if k in varying] + [k for k in varying if k not in _NAME_KEYS]
+    chosen: list[str] = []
+    for key in ordered:
+        if _distinct(infos, chosen) == len(infos):
+            break
+        if _distinct(infos, [*chosen, key]) > _distinct(infos, chosen):
+            chosen.append(key)
     return {
-        sid: ", ".join(f"{k}={i.labels[k]}" for k in varying if k in i.labels) or i.metric
+        sid: ", ".join(f"{k}={i.labels[k]}" for k in chosen if k in i.labels) or i.metric
         for sid, i in infos.items()
     }
+
+
+def _distinct(infos: Mapping[int, SeriesInfo], keys: Sequence[str]) -> int:
+    return len({tuple(i.labels.get(k) for k in keys) for i in infos.values()})
 
 
 def series_panel(rt: Runtime, panel_id: str, scope: Scope) -> dict[str, Any]:

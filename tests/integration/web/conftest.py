@@ -101,7 +101,10 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     reverted = next(e.ts_ns for e in events if e.kind == "fault_reverted")
     now_ms = rt.clock.now_ns() // 1_000_000
     hostile = SeriesInfo(
-        "gpu.util", {"gpu": "9", "hostname": HOSTILE}, "test", "DCGM_FI_DEV_GPU_UTIL"
+        "gpu.util",
+        {"gpu": "9", "hostname": HOSTILE, "service": HOSTILE},
+        "test",
+        "DCGM_FI_DEV_GPU_UTIL",
     )
     rt.store.timeseries.append_points([(hostile, now_ms - 5_000, 42.0)])
     rt.store.journal.append_events([EventRecord(rt.clock.now_ns(), "annotation", HOSTILE)])

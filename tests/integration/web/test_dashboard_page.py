@@ -165,7 +165,9 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(page: Page, lake: Lake) 
 def test_a_point_written_after_load_appears_within_10_s(page: Page, lake: Lake) -> None:
     page.click("nav button[data-group=gpu]")
     now_ms = lake.rt.clock.now_ns() // 1_000_000
-    live = SeriesInfo("gpu.util", {"gpu": "9", "hostname": lake.hostile}, "test", "DCGM")
+    live = SeriesInfo(
+        "gpu.util", {"gpu": "9", "hostname": lake.hostile, "service": lake.hostile}, "test", "DCGM"
+    )
     lake.rt.store.timeseries.append_points([(live, now_ms, 77.0)])
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

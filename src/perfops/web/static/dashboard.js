@@ -34,13 +34,13 @@
     if (Math.abs(n) >= 1000) return n.toLocaleString("en", { maximumFractionDigits: 0 });
     return n.toFixed(digits === undefined ? 2 : digits);
   }
-  function axisNum(v) {
+  function axisNum(v, incr) {
+    // tick labels with as many decimals as the tick step needs
     if (v === null || v === undefined) return "";
-    const a = Math.abs(v);
-    if (a === 0) return "0";
-    if (a >= 10000) return (v / 1000).toFixed(0) + "k";
-    if (a >= 10) return v.toFixed(0);
-    return Number(v.toPrecision(2)).toString();
+    if (Math.abs(v) >= 10000 && incr >= 1000) return Number((v / 1000).toFixed(Math.max(0, -Math.floor(Math.log10(incr / 1000))))) + "k";
+    const step = incr > 0 && incr < 1 ? Number(incr.toPrecision(6)).toString().split(".")[1] : "";
+    const decimals = Math.min(8, (step || "").length);
+    return Number(v.toFixed(decimals)).toString();
   }
   function chartWidth() {
     const main = $("main");
@@ -167,7 +167,7 @@
       series: [{}].concat(lines.map((l, i) => Object.assign({ label: l.name, width: 1.5,
         stroke: COLORS[i % COLORS.length], spanGaps: false,
         value: (u, v) => fmt(v) + " " + c.unit }, c.extra[l.name] || {}))),
-      axes: [{}, { label: c.unit, size: 64, values: (u, vals) => vals.map(axisNum) }],
+      axes: [{}, { label: c.unit, size: 64, values: (u, vals, axis, space, incr) => vals.map((v) => axisNum(v, incr)) }],
       legend: { live: true },
       hooks: { draw: [(u) => drawEvents(u, key)], setCursor: [(u) => showTip(u, key)] },
     };
