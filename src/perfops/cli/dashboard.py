@@ -48,15 +48,7 @@ def dashboard(
     if not rt.store.root.exists():
         raise UsageError(f"no lake at {rt.store.root}", hint="run `perfops collect` first")
 
-    async def main() -> None:
-        ready = asyncio.Event()
-        task = asyncio.create_task(serve(rt, host, port, token, ready))
-        await asyncio.wait([task, asyncio.create_task(ready.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-        if task.done():
-            task.result()
-        shown = f"[{host}]" if ":" in host else host
-        url = f"http://{shown}:{port}/"
+    def ready(url: str) -> None:
         echo(f"perfops dashboard of {rt.store.root} at {url} (Ctrl-C stops it)")
         if token:
             echo(f"open it once with {url}?token=... (the value of ${token_env})")
@@ -64,6 +56,8 @@ def dashboard(
             import webbrowser
 
             webbrowser.open(url)
-        await task
 
-    asyncio.run(main())
+    try:
+        asyncio.run(serve(rt, host, port, token, ready))
+    except KeyboardInterrupt:
+        echo("dashboard stopped")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 
@@ -71,8 +71,10 @@ def build_app(rt: Runtime, token: str | None) -> web.Application:
     return app
 
 
-async def serve(rt: Runtime, host: str, port: int, token: str | None, ready: asyncio.Event) -> None:
-    """Serve until cancelled."""
+async def serve(
+    rt: Runtime, host: str, port: int, token: str | None, ready: Callable[[str], None]
+) -> None:
+    """Serve until cancelled; ``ready`` gets the page's URL once the port is bound."""
     check_bind(host, token)
     runner = web.AppRunner(build_app(rt, token), access_log=None, handle_signals=False)
     await runner.setup()
@@ -85,7 +87,10 @@ async def serve(rt: Runtime, host: str, port: int, token: str | None, ready: asy
                 f"cannot listen on {host}:{port}: {exc.strerror}",
                 hint="pick another --port (0 picks a free one)",
             ) from None
-        ready.set()
+        server = site._server
+        bound = int(server.sockets[0].getsockname()[1]) if server else port  # type: ignore[attr-defined]
+        shown = f"[{host}]" if ":" in host else host
+        ready(f"http://{shown}:{bound}/")
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

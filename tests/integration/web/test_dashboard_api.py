@@ -170,3 +170,30 @@ def test_slo_drill_down_lists_the_requests_that_missed(dash: DashboardThread, la
     assert other["data"]["note"]
     status, _, _ = _get(dash.url + "api/slos/nope/misses?range=15m")
     assert status == 400
+
+
+def test_the_command_serves_until_ctrl_c(lake: Lake) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfops", "dashboard", "--port", "0"],
+        cwd=lake.workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        status, _, body = _get(url[0] + "api/meta")
+        assert status == 200
+        assert body["workspace"] == "dash-test"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert "stopped" in out
