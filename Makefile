@@ -47,8 +47,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Two test processes (each file's tests stay together, in order): most tests wait on servers
+# and subprocesses, so two overlap well on two cores. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 unit: setup debs tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: setup debs lint typecheck unit
 
