@@ -207,6 +207,7 @@ def series_panel(rt: Runtime, panel_id: str, scope: Scope) -> dict[str, Any]:
     if panel.combine == "sum":
         lines = [_combined(lines, "sum", panel.title)] if lines else []
     elif len(lines) > MAX_SERIES:
+        out["heat"] = _heat(lines)
         lines = [_combined(lines, "envelope", f"{len(lines)} series")]
     out["series"] = lines
     return out
@@ -258,6 +259,16 @@ def _combined(lines: list[dict[str, Any]], how: str, name: str) -> dict[str, Any
         "lo": [min(acc[t][1]) for t in ts],
         "hi": [max(acc[t][2]) for t in ts],
     }
+
+
+def _heat(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Many series as a heatmap: one row of bucket means per series, on the buckets' union."""
+    ts = sorted({t for line in lines for t in line["t"]})
+    rows = []
+    for line in lines:
+        at = dict(zip(line["t"], line["v"], strict=True))
+        rows.append([at.get(t) for t in ts])
+    return {"names": [line["name"] for line in lines], "t": ts, "rows": rows}
 
 
 def filter_choices(rt: Runtime) -> dict[str, list[str]]:

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,3 +198,29 @@ def test_the_command_serves_until_ctrl_c(lake: Lake) -> None:
         out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, out
     assert "stopped" in out
+
+
+def test_many_gpus_ship_an_envelope_and_a_heatmap(tmp_path: Path) -> None:
+    from perfops.app import open_runtime
+    from perfops.store import SeriesInfo
+
+    (tmp_path / "perfops.yaml").write_text("apiVersion: perfops/v1\n")
+    rt = open_runtime(tmp_path / "perfops.yaml")
+    now = rt.clock.now_ns() // 1_000_000
+    gpus = [
+        SeriesInfo("gpu.util", {"gpu": str(g % 8), "hostname": f"n{g // 8}"}) for g in range(16)
+    ]
+    points = [
+        (gpus[g], now - 60_000 + k * 15_000, float(g + k)) for g in range(16) for k in range(4)
+    ]
+    rt.store.timeseries.append_points(points)
+    with running_dashboard(rt) as d:
+        _, _, body = _get(d.url + "api/panel/gpu_util?range=15m&width=900")
+    (envelope,) = body["data"]["series"]
+    assert envelope["name"] == "16 series"
+    assert min(envelope["lo"]) == 0.0
+    assert max(envelope["hi"]) == 18.0
+    heat = body["data"]["heat"]
+    assert len(heat["rows"]) == 16
+    assert sorted(heat["names"])[0] == "hostname=n0, gpu=0"
+    assert sum(v is not None for row in heat["rows"] for v in row) == 64

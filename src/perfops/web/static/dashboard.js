@@ -69,7 +69,17 @@
   }
 
   // -- charts ------------------------------------------------------------------------------
-  function align(lines) {
+  function withGaps(line, bucket) {
+    // a gap of more than two buckets breaks the line (no scrape, no load) instead of bridging it
+    const t = [], v = [];
+    line.t.forEach((x, i) => {
+      if (i && x - line.t[i - 1] > 2 * bucket) { t.push(line.t[i - 1] + bucket); v.push(null); }
+      t.push(x); v.push(line.v[i]);
+    });
+    return { name: line.name, t, v };
+  }
+  function align(lines, bucket) {
+    lines = lines.map((l) => withGaps(l, bucket));
     const ts = new Set();
     for (const l of lines) for (const t of l.t) ts.add(t);
     const xs = Array.from(ts).sort((a, b) => a - b);
@@ -132,7 +142,9 @@
     card.append(note);
     const box = el("div");
     card.append(box);
-    S.charts[key] = { card, box, note, unit, panel, plot: null, lines: [], extra: extra || {} };
+    const thin = { dash: [4, 3], width: 1, stroke: "#8a94a6" };
+    S.charts[key] = { card, box, note, unit, panel, plot: null, lines: [],
+      extra: Object.assign({ lowest: thin, highest: thin }, extra || {}) };
     return card;
   }
   function render(key, lines, meta) {
@@ -150,7 +162,7 @@
       c.box.replaceChildren(el("div", "empty", "no data in this range"));
       return;
     }
-    const data = align(lines);
+    const data = align(lines, meta.bucket_ms);
     const scaleMin = meta.start_ms / 1000;
     const scaleMax = meta.end_ms / 1000;
     if (c.plot && c.plot.series.length === lines.length + 1 &&
@@ -192,7 +204,15 @@
     return out;
   }
   function linesOf(body) {
-    return (body.data.series || []).map((s) => ({ id: s.id || s.name, name: s.name, t: s.t, v: s.v }));
+    const out = [];
+    for (const s of body.data.series || []) {
+      out.push({ id: s.id || s.name, name: s.name, t: s.t, v: s.v });
+      if (s.id === "envelope") { // many series as one: their mean, and the lowest and highest
+        out.push({ id: "envelope:lo", name: "lowest", t: s.t, v: s.lo });
+        out.push({ id: "envelope:hi", name: "highest", t: s.t, v: s.hi });
+      }
+    }
+    return out;
   }
   async function loadPanel(key, live) {
     const c = S.charts[key];
@@ -202,6 +222,34 @@
     const meta = Object.assign({}, body.data, { start_ms: body.start_ms, end_ms: body.end_ms });
     const lines = lastT ? merge(c.lines, linesOf(body), body.start_ms) : linesOf(body);
     render(key, lines, meta);
+    if (body.data.heat && !lastT) heatmap(key, body.data.heat, meta);
+  }
+  function heatColor(f) {
+    // dark blue (low) to yellow (high), readable on white
+    const a = [49, 54, 149], b = [254, 224, 76];
+    return "rgb(" + a.map((x, i) => Math.round(x + (b[i] - x) * f)).join(",") + ")";
+  }
+  function heatmap(key, heat, meta) {
+    // one row per series (GPU), one column per bucket, coloured by the bucket's mean
+    const c = S.charts[key];
+    const vals = heat.rows.flat().filter((v) => v !== null);
+    if (!vals.length) return;
+    const lo = Math.min(...vals), hi = Math.max(...vals);
+    const width = chartWidth(), rowH = Math.max(3, Math.min(12, Math.floor(320 / heat.rows.length)));
+    const canvas = el("canvas");
+    canvas.width = width; canvas.height = rowH * heat.rows.length;
+    const ctx = canvas.getContext("2d");
+    const span = meta.end_ms - meta.start_ms, colW = Math.max(1, width * meta.bucket_ms / span);
+    heat.rows.forEach((row, r) => row.forEach((v, i) => {
+      if (v === null) return;
+      ctx.fillStyle = heatColor(hi > lo ? (v - lo) / (hi - lo) : 0.5);
+      ctx.fillRect((heat.t[i] - meta.start_ms) / span * width, r * rowH, colW, rowH);
+    }));
+    const note = el("div", "meta", "heatmap: " + heat.rows.length + " series, one row each, " +
+      fmt(lo) + " (blue) to " + fmt(hi) + " (yellow) " + c.unit + "; top row " + heat.names[0] +
+      ", bottom row " + heat.names[heat.names.length - 1]);
+    c.card.append(note, canvas);
+    dbg.charts[key].heat = { rows: heat.rows.length, names: heat.names.slice(), cells: vals.length };
   }
 
   // -- groups ------------------------------------------------------------------------------
