@@ -218,6 +218,13 @@ class _Quirky:
                 '# TYPE temp gauge\ntemp{room="a"} 21.5\ntemp{room="b"} NaN\ntemp{room="c"} +Inf\n'
             )
 
+        async def stamped(_: Any) -> Any:  # samples with their own times, as /federate gives
+            return await text(
+                "# TYPE pushed counter\n"
+                'pushed_total{job="batch"} 9 1700000015000\n'
+                'pushed_total{job="cron"} 1 1700000000000\n'
+            )
+
         async def flood(_: Any) -> Any:
             return await text("".join(f'flood{{i="{i}"}} {i}\n' for i in range(100_000)))
 
@@ -232,6 +239,7 @@ class _Quirky:
             ("/good", good),
             ("/flood", flood),
             ("/error", error),
+            ("/stamped", stamped),
         ):
             app.router.add_get(path, handler)
         app.router.add_post("/api/v1/query_range", self._flaky_range)
