@@ -102,7 +102,7 @@ class GapMarkers:
         prev = self._last.get(key)
         run = [prev, *stamps] if prev is not None else list(stamps)
         deltas = [b - a for a, b in zip(run, run[1:], strict=False)]
-        if deltas:
+        if len(deltas) >= 4 or (deltas and key not in self._interval):  # a few: keep the last
             self._interval[key] = _interval(deltas)
         step = self._interval.get(key)
         marks = []

@@ -20,7 +20,9 @@ _SELECTOR = re.compile(
 )
 # PromQL words that parse as something other than a metric name when they stand alone
 _KEYWORDS = frozenset({"bool", "by", "ignoring", "group_left", "group_right", "offset", "on"})
-_KEYWORDS |= {"without", "and", "or", "unless", "atan2", "inf", "nan"}
+_KEYWORDS |= {"without", "and", "or", "unless", "atan2", "inf", "nan", "sum", "min", "max"}
+_KEYWORDS |= {"avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk"}
+_KEYWORDS |= {"quantile", "limitk", "limit_ratio"}
 
 
 def is_selector(query: str) -> bool:
