@@ -127,9 +127,14 @@ class Prometheus:
 
 @contextmanager
 def prometheus(
-    tmp: Path, scrape_urls: dict[str, str], interval: str = "1s", tsdb: Path | None = None
+    tmp: Path,
+    scrape_urls: dict[str, str],
+    interval: str = "1s",
+    tsdb: Path | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Iterator[Prometheus]:
-    """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL)."""
+    """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL),
+    adding ``labels`` to every target's series."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed: run `make test` (it apt-get installs it)")
@@ -138,7 +143,8 @@ def prometheus(
         parsed = urllib.parse.urlparse(url)
         jobs.append(
             f"  - job_name: {job}\n    metrics_path: {parsed.path}\n"
-            f"    static_configs: [{{targets: ['{parsed.netloc}']}}]\n"
+            f"    static_configs: [{{targets: ['{parsed.netloc}'], "
+            f"labels: {json.dumps(labels or {})}}}]\n"
         )
     config = tmp / "prometheus.yml"
     config.write_text(
