@@ -30,6 +30,7 @@ from perfops.slo import (
     load_window_set,
 )
 from perfops.slo.engine import burn_rate
+from perfops.store import window_range
 
 __all__ = [
     "SloStatus",
@@ -124,13 +125,15 @@ class _Lake:
     """One :class:`Reader` for all windows asked of the SLOs at hand; a window it was not
     built for gets a reader of its own."""
 
-    def __init__(self, rt: Runtime, windows: list[Window]) -> None:
+    def __init__(self, rt: Runtime, windows: list[Window], *, closed: bool = False) -> None:
         self.rt = rt
-        self.reader = Reader(rt.store, windows)
+        self.reader = Reader(rt.store, windows, closed=closed)
         self.windows = windows
 
     def read(self, window: Window) -> Reader:
-        return self.reader if window in self.reader.windows else Reader(self.rt.store, [window])
+        if window in self.reader.windows:
+            return self.reader
+        return Reader(self.rt.store, [window], closed=self.reader.closed)
 
     def ids(self, metric: str, matchers: str | dict[str, str]) -> list[int]:
         return list(self.rt.store.timeseries.series(metric, matchers))
@@ -194,7 +197,7 @@ def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
         if not reasons:
             return 0
         return lake.rt.store.timeseries.count_flagged(
-            "gpu.clocks_event_reasons", reasons, start_ms, end_ms, _THROTTLED
+            "gpu.clocks_event_reasons", reasons, *window_range(start_ms, end_ms), _THROTTLED
         )
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
@@ -229,15 +232,17 @@ def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Wi
         slo.alerting,
         period_s=(now_ms - start_ms) / 1000 if isinstance(slo.window, str) else slo.window,
     )
-    wanted = [(start_ms, now_ms + 1)] + [
-        (now_ms - int(w * 1000), now_ms + 1) for w in windows.window_lengths()
+    wanted = [(start_ms, now_ms)] + [
+        (now_ms - int(w * 1000), now_ms) for w in windows.window_lengths()
     ]
     return start_ms, period, windows, wanted
 
 
-def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> list[SloStatus]:
+def slo_statuses(
+    rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10, at_ms: int | None = None
+) -> list[SloStatus]:
     """:func:`slo_status` of many SLOs, their windows read from the lake together."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     plans = [_status_windows(slo, now_ms) for slo in slos]
     lake = _Lake(rt, [w for plan in plans for w in plan[3]])
     return [
@@ -246,9 +251,12 @@ def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> l
     ]
 
 
-def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
-    """The SLO now: SLI over its period, budget left, burn rate per alert window, alerts."""
-    return slo_statuses(rt, [slo], min_events=min_events)[0]
+def slo_status(
+    rt: Runtime, slo: SLO, *, min_events: int = 10, at_ms: int | None = None
+) -> SloStatus:
+    """The SLO now (or as of ``at_ms``, every window ending there): SLI over its period,
+    budget left, burn rate per alert window, alerts."""
+    return slo_statuses(rt, [slo], min_events=min_events, at_ms=at_ms)[0]
 
 
 def _status(
@@ -298,13 +306,16 @@ def _status(
     )
 
 
-def slo_history(rt: Runtime, slo: SLO) -> list[tuple[str, float, float, float | None]]:
-    """Per day of the period: (day, good, total, budget remaining % at the end of the day)."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+def slo_history(
+    rt: Runtime, slo: SLO, *, at_ms: int | None = None
+) -> list[tuple[str, float, float, float | None]]:
+    """Per day of the period ending now (or at ``at_ms``): (day, good, total, budget
+    remaining % at the end of the day)."""
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     start_ms, _ = period_of(slo, now_ms)
     day_ms = 86_400_000
     days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
-    spans = [(max(day, start_ms), min(day + day_ms, now_ms + 1)) for day in days]
+    spans = [(max(day, start_ms), min(day + day_ms, now_ms)) for day in days]
     counts = counts_for(rt, slo, _Lake(rt, spans))
     if counts is None:
         return []

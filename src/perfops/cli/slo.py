@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from perfops.cli._bounds import Bounded
-from perfops.cli._context import echo_json, runtime
+from perfops.cli._context import AT_HELP, echo_json, evaluation_ms, rfc3339, runtime
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import UsageError
 
@@ -39,9 +39,11 @@ def status(
             parser=Bounded(0, 1_000_000_000, integer=True, why="events in a window"),
         ),
     ] = 10,
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Each SLO now: SLI over its period, budget remaining, burn rate per window, alerts."""
+    """Each SLO now (or --at a past time): SLI over its period, budget remaining, burn rate
+    per window, alerts."""
     from dataclasses import asdict
 
     from perfops.app.slo import slo_statuses
@@ -53,15 +55,16 @@ def status(
         raise UsageError(
             f"no SLO {name!r}" if name else "no SLOs in perfops.yaml", hint=f"SLOs: {known}"
         )
-    results = slo_statuses(rt, slos, min_events=min_events)
+    at_ms = evaluation_ms(rt, at)
+    results = slo_statuses(rt, slos, min_events=min_events, at_ms=at_ms)
     if as_json:
-        echo_json([{**asdict(r), "firing": r.firing} for r in results])
+        echo_json([{**asdict(r), "firing": r.firing, "at": rfc3339(at_ms)} for r in results])
         return
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="perfops slo status", title_justify="left")
+    table = Table(title=f"perfops slo status as of {rfc3339(at_ms)}", title_justify="left")
     for col in (
         "SLO",
         "SLI",
@@ -92,9 +95,10 @@ def status(
 def history(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="the SLO")],
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Error budget over the SLO period, day by day."""
+    """Error budget over the SLO period (ending now, or --at a past time), day by day."""
     from perfops.app.slo import slo_history
 
     rt = runtime(ctx)
@@ -103,11 +107,13 @@ def history(
         raise UsageError(
             f"no SLO {name!r}", hint=f"SLOs: {', '.join(s.name for s in rt.config.slos) or 'none'}"
         )
-    rows = slo_history(rt, slo)
+    at_ms = evaluation_ms(rt, at)
+    rows = slo_history(rt, slo, at_ms=at_ms)
     if as_json:
+        stamp = rfc3339(at_ms)
         echo_json(
             [
-                {"day": d, "good": g, "total": t, "budget_remaining_pct": left}
+                {"day": d, "good": g, "total": t, "budget_remaining_pct": left, "at": stamp}
                 for d, g, t, left in rows
             ]
         )
@@ -120,7 +126,7 @@ def history(
         "good",
         "total",
         "budget left",
-        title=f"{name}: budget by day",
+        title=f"{name}: budget by day, as of {rfc3339(at_ms)}",
         title_justify="left",
     )
     for day, good, total, left in rows:

@@ -20,7 +20,7 @@ from perfops.store.records import (
 )
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
-from perfops.store.timeseries import Matchers, TimeSeries
+from perfops.store.timeseries import Matchers, TimeSeries, window_range
 
 __all__ = [
     "TABLES",
@@ -38,4 +38,5 @@ __all__ = [
     "TableSpec",
     "TimeSeries",
     "parse_matchers",
+    "window_range",
 ]
