@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
-    from perfops.app.imports import import_prometheus
+    from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
     from perfops.app.load import (
         LoadOptions,
         LoadResult,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CostReport",
+    "ImportQuery",
     "LakeSink",
     "LakeWriter",
     "LoadOptions",
@@ -75,6 +76,7 @@ __all__ = [
     "load_experiment",
     "load_gameday",
     "open_runtime",
+    "plan_queries",
     "reconcile_bill",
     "recover_faults",
     "report_json",
@@ -117,7 +119,7 @@ __getattr__ = lazy_exports(
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
-        "imports": ("import_prometheus",),
+        "imports": ("ImportQuery", "import_prometheus", "plan_queries"),
         "load": (
             "LoadOptions",
             "LoadResult",
