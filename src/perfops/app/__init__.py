@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
-    from perfops.app.imports import import_prometheus
+    from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
     from perfops.app.load import (
         LoadOptions,
         LoadResult,
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PANELS",
     "CostReport",
+    "ImportQuery",
     "LakeSink",
     "LakeWriter",
     "LoadOptions",
@@ -96,6 +97,7 @@ __all__ = [
     "load_gameday",
     "open_runtime",
     "overview",
+    "plan_queries",
     "reconcile_bill",
     "recover_faults",
     "report_json",
@@ -143,7 +145,7 @@ __getattr__ = lazy_exports(
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
-        "imports": ("import_prometheus",),
+        "imports": ("ImportQuery", "import_prometheus", "plan_queries"),
         "load": (
             "LoadOptions",
             "LoadResult",

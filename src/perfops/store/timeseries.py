@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from perfops._internal.clock import Clock
 from perfops._internal.ids import series_id
+from perfops.store._dedupe import NEW_ROWS_SQL, dedupe_lock, new_rows
 from perfops.store._delta import DeltaHandle
 from perfops.store._downsample import HOURLY_BUCKETS_SQL, RAW_BUCKETS_SQL
 from perfops.store._rollup import HOURLY_SQL, ROLLUP_SQL, raw_counts, stale_days
@@ -105,9 +106,29 @@ class TimeSeries:
             self._series.update(new)
         return ids
 
-    def append_samples(self, table: pa.Table) -> None:
-        """Append samples (``ts`` ms, ``series_id``, ``metric``, ``value``) as one commit."""
-        self._tables["samples"].append(_with_day(table))
+    def append_samples(self, table: pa.Table, *, dedupe: bool = False) -> int:
+        """Append samples (``ts`` ms, ``series_id``, ``metric``, ``value``) as one commit;
+        returns the rows appended. With ``dedupe``, rows whose series and timestamp the lake
+        already holds, or that the batch repeats, are left out (an import re-run over its
+        range, a re-read of samples that carry their own timestamps): see ``_dedupe``."""
+        if not dedupe:
+            self._tables["samples"].append(_with_day(table))
+            return int(table.num_rows)
+        if table.num_rows == 0:
+            return 0
+        with dedupe_lock(self._tables["samples"].path.parent):
+            fresh = new_rows(table, self._absent)
+            self._tables["samples"].append(_with_day(fresh))
+        return int(fresh.num_rows)
+
+    def _absent(self, numbered: pa.Table) -> list[int]:
+        """Row numbers (``_row``) of ``numbered`` to append: see ``NEW_ROWS_SQL``."""
+        ts = numbered.column("ts")
+        lo, hi = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
+        rows = self._sql.run(
+            NEW_ROWS_SQL, [*_days(lo, hi + 1), lo, hi], extra={"new_rows": numbered}
+        )
+        return [int(r) for r in rows.column("_row").to_pylist()]
 
     def sample_writer(self, *, max_rows: int = 100_000, max_delay_s: float = 1.0) -> BatchWriter:
         """A group-commit writer for samples: ``add()`` many small batches, one commit per
