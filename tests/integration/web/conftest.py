@@ -4,6 +4,8 @@ plus a series and an event whose text is hostile HTML."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -83,9 +85,10 @@ def _perfops(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    workspace = tmp_path_factory.mktemp("dash")
+def _fill(workspace: Path) -> None:
+    """Run the sim, `perfops collect` and `perfops chaos run` at once into ``workspace``, then
+    add a series and an event whose text is hostile HTML."""
+    workspace.mkdir(parents=True, exist_ok=True)
     with sim_fleet(replicas=2) as fleet:
         (workspace / "perfops.yaml").write_text(_config(fleet))
         (workspace / "exp.yaml").write_text(EXPERIMENT)
@@ -96,16 +99,28 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
         out = collect.communicate(timeout=120)[0]
         assert collect.returncode == 0, out
     rt = open_runtime(workspace / "perfops.yaml")
+    now_ms = rt.clock.now_ns() // 1_000_000
+    labels = {"gpu": "9", "hostname": HOSTILE, "service": HOSTILE}
+    hostile = SeriesInfo("gpu.util", labels, "test", "DCGM_FI_DEV_GPU_UTIL")
+    rt.store.timeseries.append_points([(hostile, now_ms - 5_000, 42.0)])
+    rt.store.journal.append_events([EventRecord(rt.clock.now_ns(), "annotation", HOSTILE)])
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The lake, filled once per run: by the first pytest-xdist worker that asks, the others
+    waiting on a lock file and then reading the same lake."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent
+    workspace = root / "dashboard-lake"
+    with (root / "dashboard-lake.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workspace / "filled").exists():
+            _fill(workspace)
+            (workspace / "filled").write_text("")
+    rt = open_runtime(workspace / "perfops.yaml")
     events = rt.store.journal.events()
     injected = next(e.ts_ns for e in events if e.kind == "fault_injected")
     reverted = next(e.ts_ns for e in events if e.kind == "fault_reverted")
-    now_ms = rt.clock.now_ns() // 1_000_000
-    hostile = SeriesInfo(
-        "gpu.util",
-        {"gpu": "9", "hostname": HOSTILE, "service": HOSTILE},
-        "test",
-        "DCGM_FI_DEV_GPU_UTIL",
-    )
-    rt.store.timeseries.append_points([(hostile, now_ms - 5_000, 42.0)])
-    rt.store.journal.append_events([EventRecord(rt.clock.now_ns(), "annotation", HOSTILE)])
     return Lake(workspace, rt, (injected // 1_000_000, reverted // 1_000_000))
