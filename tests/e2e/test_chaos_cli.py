@@ -21,7 +21,8 @@ from perfops.chaos import ProxyThread, running_proxy
 SLOS = """slos:
   - name: chat-ttft
     service: chat
-    sli: {kind: latency, metric: ttft, threshold: 250ms}
+    # healthy under a busy machine's starved sim; a fault of 0.5 s or more breaks it
+    sli: {kind: latency, metric: ttft, threshold: 450ms}
     objective: 95
 """
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from tests._servers import sim_fleet, sim_service_yaml
 from tests.conftest import run_cli
 
@@ -53,6 +54,7 @@ def _figures(cwd: Path, at: list[str]) -> dict[str, object]:
     return out
 
 
+@pytest.mark.timeout(480)  # two load tests beside collect, then ~15 CLI calls
 def test_the_same_at_gives_the_same_figures_after_more_data(tmp_path: Path) -> None:
     with sim_fleet(replicas=1) as fleet:
         (tmp_path / "perfops.yaml").write_text(sim_service_yaml(fleet, extra=TELEMETRY + SLOS))
