@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from perfops.app._sli import Reader
-from perfops.app.metrics import owner_of
+from perfops.app.metrics import owners
 from perfops.app.runtime import Runtime
 from perfops.app.slo import request_checks
 from perfops.config import Service
@@ -68,8 +68,11 @@ def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
 
 
 def _gpu_id(labels: Mapping[str, str], sid: int) -> str:
-    if "UUID" in labels:
-        return labels["UUID"]
+    """The GPU's UUID (the lake stores dcgm-exporter's ``UUID`` as ``uuid``), else
+    hostname/index, else the series."""
+    for key in ("uuid", "UUID"):
+        if key in labels:
+            return labels[key]
     if "gpu" in labels:
         return f"{labels.get('hostname', '')}/{labels['gpu']}"
     return f"series-{sid}"
@@ -78,6 +81,7 @@ def _gpu_id(labels: Mapping[str, str], sid: int) -> str:
 def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
     """GPU usage rows over ``[start_ms, end_ms)``, hour by hour."""
     services = rt.config.services
+    owner = owners(rt.config)
     interval_ms = int(rt.config.telemetry.interval * 1000)
     metric, table = None, None
     for name in _ACTIVITY:
@@ -94,7 +98,7 @@ def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
         per_series_step: dict[int, int] = {}
         for i, sid in enumerate(cols["series_id"]):
             labels = infos[sid].labels if sid in infos else {}
-            svc = owner_of(labels, services)
+            svc = owner(labels)
             n = cols["n"][i]
             first, last = cols["first_ts"][i], cols["last_ts"][i]
             if n > 1:
@@ -133,8 +137,9 @@ def _counter_by_service(
     rt: Runtime, reader: Reader, metric: str, window: tuple[int, int]
 ) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
+    owner = owners(rt.config)
     for sid, info in rt.store.timeseries.series(metric).items():
-        svc = owner_of(info.labels, rt.config.services)
+        svc = owner(info.labels)
         if svc is not None:
             out[svc.name] += reader.increase(metric, [sid], window)
     return out

@@ -12,7 +12,7 @@ import typer
 from perfops.cli._bounds import Bounded
 from perfops.cli._context import echo_json, runtime
 from perfops.cli._terminal import echo, rich_text
-from perfops.errors import UsageError
+from perfops.errors import CheckFailed, UsageError
 
 app = typer.Typer(
     help="SLOs, error budgets, burn-rate alerts, and the rules, routes and dashboards to deploy.",
@@ -39,9 +39,18 @@ def status(
             parser=Bounded(0, 1_000_000_000, integer=True, why="events in a window"),
         ),
     ] = 10,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="exit 1 unless every SLO has data, no alert fires and budget is left"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Each SLO now: SLI over its period, budget remaining, burn rate per window, alerts."""
+    """Each SLO now: SLI over its period, budget remaining, burn rate per window, alerts.
+
+    An SLO whose SLI finds no series or no events is `no data` (never a full budget); one that
+    cannot be evaluated shows its error and place in perfops.yaml, and the command exits 1."""
     from dataclasses import asdict
 
     from perfops.app.slo import slo_statuses
@@ -55,8 +64,33 @@ def status(
         )
     results = slo_statuses(rt, slos, min_events=min_events)
     if as_json:
-        echo_json([{**asdict(r), "firing": r.firing} for r in results])
+        echo_json([{**asdict(r), "firing": r.firing, "state": r.state} for r in results])
+    else:
+        _status_table(results)
+    _verdict(results, check=check)
+
+
+def _verdict(results: list[Any], *, check: bool) -> None:
+    """Exit 1 when an SLO could not be evaluated; with --check also on no data, an alert
+    firing or a budget spent."""
+    broken = [r.name for r in results if r.error is not None]
+    if broken:
+        raise CheckFailed(
+            f"{len(broken)} of {len(results)} SLOs could not be evaluated: {', '.join(broken)}",
+            hint="each row says why and where in perfops.yaml",
+        )
+    if not check:
         return
+    bad = [
+        f"{r.name} ({r.state if r.state != 'ok' else 'budget spent'})"
+        for r in results
+        if r.state != "ok" or (r.budget is not None and r.budget.remaining_fraction < 0)
+    ]
+    if bad:
+        raise CheckFailed(f"SLO check failed: {', '.join(bad)}")
+
+
+def _status_table(results: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -77,15 +111,29 @@ def status(
         )
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
+        reads = f"{r.source} {r.selector}".strip()
         table.add_row(
-            Text.assemble(rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim")),
+            Text.assemble(
+                rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim"),
+                "\n", rich_text(reads, "dim"),
+            ),
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            rich_text(", ".join(r.firing), "red") if r.firing else rich_text(r.note or "ok"),
-        )
+            _state(r),
+        )  # fmt: skip
     Console().print(table)
+
+
+def _state(r: Any) -> Any:
+    if r.error is not None:
+        return rich_text(f"error: {r.error}", "red")
+    if r.no_data is not None:
+        return rich_text(f"no data: {r.no_data}", "yellow")
+    if r.firing:
+        return rich_text(", ".join(r.firing), "red")
+    return rich_text(r.note or "ok")
 
 
 @app.command("history")
@@ -136,18 +184,36 @@ def rules(
 ) -> None:
     """Prometheus recording and alerting rules for every SLO, plus a promtool test file."""
     from perfops.slo.rule_tests import generate_rule_tests
-    from perfops.slo.rules import DEFAULT_RUNBOOK, model_selector, render_rules_yaml
+    from perfops.slo.rules import (
+        DEFAULT_RUNBOOK,
+        gpu_selectors,
+        render_rules_yaml,
+        service_selector,
+    )
+    from perfops.slo.sources import sli_source
 
     rt = runtime(ctx)
-    if not rt.config.slos:
+    config = rt.config
+    if not config.slos:
         raise UsageError("no SLOs in perfops.yaml", hint="add an slos: section")
     options: dict[str, Any] = {
         "runbook_url_base": runbook_url or DEFAULT_RUNBOOK,
-        "selector": model_selector(rt.config.services),
+        "selector": service_selector(config.services),
+        "gpus": gpu_selectors(config),
     }
+    text = render_rules_yaml(
+        config.slos, where=lambda i, *path: config.where("slos", i, *path), **options
+    )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rules.yml").write_text(render_rules_yaml(rt.config.slos, **options))
-    (out / "rules_test.yml").write_text(generate_rule_tests(rt.config.slos, **options))
+    (out / "rules.yml").write_text(text)
+    (out / "rules_test.yml").write_text(generate_rule_tests(config.slos, **options))
+    for slo in config.slos:
+        if sli_source(slo).kind == "requests" and slo.sli.kind == "latency":
+            echo(
+                f"note: {slo.name} has source: requests, so `slo status` reads load-test "
+                "records; Prometheus has none, and its rules read the engine's histograms",
+                err=True,
+            )
     typer.echo(f"wrote {out / 'rules.yml'} and {out / 'rules_test.yml'}")
     typer.echo(
         f"check them: promtool check rules {out / 'rules.yml'} && "
