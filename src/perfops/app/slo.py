@@ -162,7 +162,7 @@ class _Lake:
         (and the labels one stored series does have, to compare with)."""
         stored = self.rt.store.timeseries.series(metric)
         if not stored:
-            return f"{what}: no {metric} stored"
+            return what
         one = dict(next(iter(stored.values())).labels)
         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(one.items()) if k != "le")
         return f"no series match {selector} ({metric} has {len(stored)} series, e.g. {shown})"
@@ -232,7 +232,7 @@ def _counter(lake: _Lake, svc: Service, source: SliSource) -> SliReading:
     metric, selector = "llm.requests_total", svc.series_selector
     total_ids = lake.ids(metric, selector)
     if not total_ids:
-        what = f"availability SLI reads {metric}: none stored for {svc.name}"
+        what = f"availability SLI reads counters ({metric}): none stored for {svc.name}"
         return SliReading(None, source, str(selector), lake.missing(metric, selector, what))
     good_ids = lake.ids(metric, Selector(selector.matchers + _GOOD.matchers))
 
@@ -263,7 +263,7 @@ def _gpu(lake: _Lake, svc: Service, source: SliSource) -> SliReading:
         )
     ids = lake.ids("gpu.xid", selector)
     if not ids:
-        what = f"GPU health SLI reads gpu.xid: none stored for {svc.name}"
+        what = f"GPU health SLI reads DCGM series (gpu.xid): none stored for {svc.name}"
         return SliReading(None, source, str(selector), lake.missing("gpu.xid", selector, what))
     reasons = lake.ids("gpu.clocks_event_reasons", selector)
 

@@ -91,49 +91,42 @@ def _verdict(results: list[Any], *, check: bool) -> None:
 
 
 def _status_table(results: list[Any]) -> None:
+    """The table, then one line per SLO saying what it read and, for an SLO without a
+    verdict, why (reasons and selectors are too long for a cell)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title="perfops slo status", title_justify="left")
-    for col in (
-        "SLO",
-        "SLI",
-        "objective",
-        "budget left",
-        "burn 1h",
-        "burn 6h",
-        "burn 1d",
-        "alerts",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("SLO", "alerts") else "right", no_wrap=col != "alerts"
-        )
+    table.add_column("SLO", justify="left", no_wrap=True)
+    table.add_column("state", justify="left", no_wrap=True)
+    for col in ("SLI", "objective", "budget left", "burn 1h", "burn 6h", "burn 1d"):
+        table.add_column(col, justify="right", no_wrap=True)
+    styles = {"ok": "green", "firing": "red", "error": "red", "no data": "yellow"}
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
-        reads = f"{r.source} {r.selector}".strip()
         table.add_row(
-            Text.assemble(
-                rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim"),
-                "\n", rich_text(reads, "dim"),
-            ),
+            Text.assemble(rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim")),
+            rich_text(r.state, styles[r.state]),
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            _state(r),
-        )  # fmt: skip
+        )
     Console().print(table)
+    for r in results:
+        echo(f"{r.name}: {_detail(r)}")
 
 
-def _state(r: Any) -> Any:
+def _detail(r: Any) -> str:
+    """What an SLO read, and why it has no verdict, which alerts fire, or its notes."""
+    reads = f"reads {r.source} {r.selector}".strip()
     if r.error is not None:
-        return rich_text(f"error: {r.error}", "red")
+        return f"error: {r.error}"
     if r.no_data is not None:
-        return rich_text(f"no data: {r.no_data}", "yellow")
-    if r.firing:
-        return rich_text(", ".join(r.firing), "red")
-    return rich_text(r.note or "ok")
+        return f"no data: {r.no_data}; {reads}"
+    extra = [f"firing: {', '.join(r.firing)}"] if r.firing else []
+    return "; ".join([reads, *extra, *([r.note] if r.note else [])])
 
 
 @app.command("history")
