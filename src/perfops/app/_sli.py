@@ -14,28 +14,18 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from perfops.slo.engine import CounterSpan, extrapolated_increase, join_spans, span_of
-from perfops.store import Store
+from perfops.store import LoggedRequest, RequestLog, Store
 
 __all__ = ["Counts", "Reader", "Window", "request_counts"]
 
 Window = tuple[int, int]  # [start_ms, end_ms)
 Counts = Callable[[int, int], tuple[float, float]]  # window -> (good, total)
 _HOUR = 3_600_000
-_REQUEST_COLUMNS = (
-    "scheduled_ns",
-    "error",
-    "sent_ns",
-    "first_token_ns",
-    "end_ns",
-    "output_tokens",
-    "chunk_gaps_us",
-)
 
 
 def _pieces(start: int, end: int) -> tuple[list[Window], Window | None]:
@@ -217,38 +207,27 @@ def _split(table: pa.Table) -> dict[int, dict[str, np.ndarray]]:
 def request_counts(
     store: Store,
     endpoint: str,
-    good: Callable[[dict[str, Any]], bool],
+    good: Callable[[LoggedRequest], bool],
     windows: Sequence[Window],
 ) -> Counts:
     """Good and total load-test requests of ``endpoint`` per window, by scheduled time: the
-    request rows are read once for all windows."""
+    request log (:meth:`~perfops.store.Journal.request_log`) is read once for all windows."""
     lo = min((w[0] for w in windows), default=0)
     hi = max((w[1] for w in windows), default=0)
     cache: dict[Window, tuple[float, float]] = {}
-    rows: list[tuple[int, bool]] = []
-
-    def fetch(start: int, end: int) -> list[tuple[int, bool]]:
-        table = store.journal.target_requests(
-            endpoint, start * 1_000_000, end * 1_000_000, _REQUEST_COLUMNS
-        )
-        return [(r["scheduled_ns"], r["error"] is None and good(r)) for r in table.to_pylist()]
-
-    loaded = False
+    log: RequestLog | None = None
 
     def counts(start: int, end: int) -> tuple[float, float]:
-        nonlocal rows, loaded
+        nonlocal log
         if (start, end) in cache:
             return cache[(start, end)]
         if lo <= start and end <= hi:
-            if not loaded:
-                rows, loaded = fetch(lo, hi), True
-            times = [t for t, _ in rows]
-            a = bisect_left(times, start * 1_000_000)
-            b = bisect_left(times, end * 1_000_000)
-            part = rows[a:b]
+            if log is None:
+                log = store.journal.request_log(endpoint, lo * 1_000_000, hi * 1_000_000)
+            part = log.between(start * 1_000_000, end * 1_000_000)
         else:
-            part = fetch(start, end)
-        cache[(start, end)] = (float(sum(ok for _, ok in part)), float(len(part)))
+            part = store.journal.request_log(endpoint, start * 1_000_000, end * 1_000_000).requests
+        cache[(start, end)] = (float(sum(1 for r in part if good(r))), float(len(part)))
         return cache[(start, end)]
 
     return counts

@@ -19,7 +19,6 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from perfops._internal.durations import format_duration
 from perfops.app._sli import Counts, Reader, Window, request_counts
@@ -27,6 +26,7 @@ from perfops.app.runtime import Runtime
 from perfops.config import SLO, Matcher, Selector, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
 from perfops.errors import PerfopsError
+from perfops.loadgen.judge import request_meets
 from perfops.slo import (
     AlertState,
     Budget,
@@ -38,6 +38,7 @@ from perfops.slo import (
 )
 from perfops.slo.engine import burn_rate
 from perfops.slo.sources import HISTOGRAMS, SliSource, sli_source
+from perfops.store import LoggedRequest
 from perfops.telemetry.catalog import LABEL_RENAMES
 
 __all__ = [
@@ -45,7 +46,8 @@ __all__ = [
     "SloStatus",
     "counts_for",
     "period_of",
-    "request_checks",
+    "request_good",
+    "request_limits",
     "sli_reading",
     "slo_history",
     "slo_status",
@@ -109,36 +111,34 @@ def period_of(slo: SLO, now_ms: int) -> tuple[int, str]:
     return now_ms - int(slo.window * 1000), f"rolling {format_duration(slo.window)}"
 
 
-def request_checks(slo: SLO) -> list[Callable[[dict[str, Any]], bool]]:
+def request_limits(slo: SLO) -> list[tuple[str, float]]:
+    """The ``(metric, seconds)`` limits each request must meet to be a good event of a
+    request-based SLI (latency, goodput); none for the others."""
     sli = slo.sli
-    thresholds = (
-        {sli.metric: sli.threshold}
-        if isinstance(sli, LatencySLI)
-        else dict(sli.thresholds)
-        if isinstance(sli, GoodputSLI)
-        else {}
-    )
-    return [_check(metric, limit) for metric, limit in thresholds.items()]
+    if isinstance(sli, LatencySLI):
+        return [(sli.metric, sli.threshold)]
+    if isinstance(sli, GoodputSLI):
+        return list(sli.thresholds.items())
+    return []
 
 
-def _check(metric: str, limit: float) -> Callable[[dict[str, Any]], bool]:
-    def value(row: dict[str, Any]) -> float:
-        sent: int = row["sent_ns"]
-        first: int | None = row["first_token_ns"]
-        end: int | None = row["end_ns"]
-        if metric == "itl":
-            gaps: list[int] = row["chunk_gaps_us"] or []
-            return max(gaps) / 1e6 if gaps else 0.0
-        if first is None or end is None:
-            return math.inf
-        if metric == "ttft":
-            return (first - sent) / 1e9
-        if metric == "e2e":
-            return (end - sent) / 1e9
-        out = int(row["output_tokens"] or 0)
-        return (end - first) / 1e9 / (out - 1) if out > 1 else 0.0
+def request_good(slo: SLO) -> Callable[[LoggedRequest], bool]:
+    """Whether a logged request is a good event of ``slo``: the one per-request judge,
+    :func:`~perfops.loadgen.judge.request_meets`."""
+    limits = request_limits(slo)
 
-    return lambda row: value(row) <= limit + 1e-12
+    def good(r: LoggedRequest) -> bool:
+        return request_meets(
+            limits,
+            failed=r.failed,
+            sent_ns=r.sent_ns,
+            first_token_ns=r.first_token_ns,
+            end_ns=r.end_ns,
+            output_tokens=r.output_tokens,
+            max_gap_s=r.max_gap_s,
+        )
+
+    return good
 
 
 class _Lake:
@@ -289,10 +289,7 @@ def sli_reading(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> SliReading:
     svc = rt.config.service(slo.service)
     sli, source = slo.sli, sli_source(slo)
     if source.kind == "requests":
-        checks = request_checks(slo)
-        counts = request_counts(
-            rt.store, svc.endpoint, lambda row: all(c(row) for c in checks), lake.windows
-        )
+        counts = request_counts(rt.store, svc.endpoint, request_good(slo), lake.windows)
         return SliReading(counts, source, svc.endpoint)
     if isinstance(sli, LatencySLI):
         return _histogram(lake, svc, sli, source)
