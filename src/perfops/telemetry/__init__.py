@@ -11,6 +11,7 @@ from perfops._internal.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from perfops.telemetry.catalog import (
         DEFAULT_CATALOG_PATH,
+        LABEL_RENAMES,
         Catalog,
         MetricInfo,
         Resolved,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CATALOG_PATH",
+    "LABEL_RENAMES",
     "STALE_NAN",
     "Catalog",
     "CollectRunner",
@@ -61,6 +63,7 @@ __getattr__ = lazy_exports(
     {
         "catalog": (
             "DEFAULT_CATALOG_PATH",
+            "LABEL_RENAMES",
             "Catalog",
             "MetricInfo",
             "Resolved",
