@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 
 from perfops import __version__
+from perfops._internal import strict_json
 from perfops.app.load import LoadOptions, WorkloadSource
 from perfops.app.runtime import Runtime
 from perfops.app.slo import request_limits
@@ -146,7 +147,7 @@ def rollback_actions(rt: Runtime, exp: Experiment, run_id: str, say: Say) -> Non
     """The experiment's own rollbacks, after its faults are reverted; each one's outcome is
     an event, and one failing does not keep the others from running."""
     for action in exp.rollbacks:
-        body = None if action.body is None else json.dumps(action.body).encode()
+        body = None if action.body is None else strict_json.dumps(action.body).encode()
         request = urllib.request.Request(
             action.url, data=body, method=action.method,
             headers={"Content-Type": "application/json"} if body else {},

@@ -1,11 +1,14 @@
 """Good and total events of SLIs over many windows, read from the lake in a few queries.
 
 Counter SLIs (availability, histogram latency) follow Prometheus' ``increase``. A window
-[start, end) is cut into the raw samples of its partial first and last hours and the whole
-hours between, which come from the ``samples_1h`` rollups: each piece is a
-:class:`~perfops.slo.engine.CounterSpan`, and spans combine exactly, so the answer equals a
-recomputation from every raw sample while a 28-day window reads about 700 rows per series.
-All windows of all SLOs on one metric share one hourly query and one raw query.
+``(start, end)`` is Prometheus 3.x's left-open range (start, end]: the samples after
+``start`` up to and including ``end``, extrapolated to both edges. Its samples (the
+half-open ms range of :func:`~perfops.store.window_range`) are cut into the raw samples of
+its partial first and last hours and the whole hours between, which come from the
+``samples_1h`` rollups: each piece is a :class:`~perfops.slo.engine.CounterSpan`, and spans
+combine exactly, so the answer equals a recomputation from every raw sample while a 28-day
+window reads about 700 rows per series. All windows of all SLOs on one metric share one
+hourly query and one raw query.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ import numpy as np
 import pyarrow as pa
 
 from perfops.slo.engine import CounterSpan, extrapolated_increase, join_spans, span_of
-from perfops.store import LoggedRequest, RequestLog, Store
+from perfops.store import LoggedRequest, RequestLog, Store, window_range
 
 __all__ = ["Counts", "Reader", "Window", "request_counts"]
 
-Window = tuple[int, int]  # [start_ms, end_ms)
+Window = tuple[int, int]  # (start_ms, end_ms]: Prometheus 3.x's left-open range
 Counts = Callable[[int, int], tuple[float, float]]  # window -> (good, total)
 _HOUR = 3_600_000
 
 
 def _pieces(start: int, end: int) -> tuple[list[Window], Window | None]:
-    """Raw ranges and the whole hours ``[h0, h1)`` that make up ``[start, end)``."""
+    """Raw ranges and the whole hours ``[h0, h1)`` that make up the ms range ``[start, end)``
+    (an hour whose rollup would bring in a sample outside it is read raw)."""
     h0 = -(-start // _HOUR) * _HOUR
     h1 = end // _HOUR * _HOUR
     if h0 >= h1:
@@ -110,20 +114,25 @@ class _Series:
 
 
 class Reader:
-    """Per-series spans of one or more metrics over a fixed set of windows."""
+    """Per-series spans of one or more metrics over a fixed set of windows. ``closed`` reads
+    Prometheus 2.x's closed ranges [start, end] instead, for tests against a 2.x server."""
 
-    def __init__(self, store: Store, windows: Sequence[Window]) -> None:
+    def __init__(self, store: Store, windows: Sequence[Window], *, closed: bool = False) -> None:
         self.store = store
         self.windows = list(dict.fromkeys(windows))
+        self.closed = closed
         self._metrics: dict[str, dict[int, _Series]] = {}
+
+    def _range(self, window: Window) -> Window:
+        return window_range(*window, closed=self.closed)
 
     def _load(self, metric: str) -> dict[int, _Series]:
         if metric in self._metrics:
             return self._metrics[metric]
         raw_ranges: list[Window] = []
         hour_ranges: list[Window] = []
-        for start, end in self.windows:
-            raw, hours = _pieces(start, end)
+        for window in self.windows:
+            raw, hours = _pieces(*self._range(window))
             raw_ranges += raw
             if hours:
                 hour_ranges.append(hours)
@@ -163,10 +172,11 @@ class Reader:
         s = self._load(metric).get(sid)
         if s is None:
             return None, 0
-        raw, hours = _pieces(*window)
+        lo, hi = self._range(window)
+        raw, hours = _pieces(lo, hi)
         parts: list[tuple[CounterSpan | None, int]] = [s.piece(*r) for r in raw]
         if hours and s.hours is not None:
-            parts.insert(1 if raw and raw[0][0] == window[0] else 0, s.hours.span(*hours))
+            parts.insert(1 if raw and raw[0][0] == lo else 0, s.hours.span(*hours))
         return join_spans(p for p, _ in parts), sum(z for _, z in parts)
 
     def increase(self, metric: str, ids: Iterable[int], window: Window) -> float:
@@ -176,7 +186,7 @@ class Reader:
         total = 0.0
         for sid in ids:
             span, _ = self.spans(metric, sid, window)
-            grew = extrapolated_increase(span, start - 1, end)
+            grew = extrapolated_increase(span, start, end)
             total += 0.0 if math.isnan(grew) else grew
         return total
 
@@ -210,12 +220,16 @@ def request_counts(
     good: Callable[[LoggedRequest], bool],
     windows: Sequence[Window],
 ) -> Counts:
-    """Good and total load-test requests of ``endpoint`` per window, by scheduled time: the
-    request log (:meth:`~perfops.store.Journal.request_log`) is read once for all windows."""
+    """Good and total load-test requests of ``endpoint`` per window, by scheduled time in
+    (start, end] as for samples: the request log (:meth:`~perfops.store.Journal.request_log`)
+    is read once for all windows."""
     lo = min((w[0] for w in windows), default=0)
     hi = max((w[1] for w in windows), default=0)
     cache: dict[Window, tuple[float, float]] = {}
     log: RequestLog | None = None
+
+    def ns(ms: int) -> int:  # (start, end] in ms is [start + 1, end + 1) in ns
+        return ms * 1_000_000 + 1
 
     def counts(start: int, end: int) -> tuple[float, float]:
         nonlocal log
@@ -223,10 +237,10 @@ def request_counts(
             return cache[(start, end)]
         if lo <= start and end <= hi:
             if log is None:
-                log = store.journal.request_log(endpoint, lo * 1_000_000, hi * 1_000_000)
-            part = log.between(start * 1_000_000, end * 1_000_000)
+                log = store.journal.request_log(endpoint, ns(lo), ns(hi))
+            part = log.between(ns(start), ns(end))
         else:
-            part = store.journal.request_log(endpoint, start * 1_000_000, end * 1_000_000).requests
+            part = store.journal.request_log(endpoint, ns(start), ns(end)).requests
         cache[(start, end)] = (float(sum(1 for r in part if good(r))), float(len(part)))
         return cache[(start, end)]
 

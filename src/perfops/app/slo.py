@@ -38,7 +38,7 @@ from perfops.slo import (
 )
 from perfops.slo.engine import burn_rate
 from perfops.slo.sources import HISTOGRAMS, SliSource, sli_source
-from perfops.store import LoggedRequest
+from perfops.store import LoggedRequest, window_range
 from perfops.telemetry.catalog import LABEL_RENAMES
 
 __all__ = [
@@ -145,13 +145,15 @@ class _Lake:
     """One :class:`Reader` for all windows asked of the SLOs at hand; a window it was not
     built for gets a reader of its own."""
 
-    def __init__(self, rt: Runtime, windows: list[Window]) -> None:
+    def __init__(self, rt: Runtime, windows: list[Window], *, closed: bool = False) -> None:
         self.rt = rt
-        self.reader = Reader(rt.store, windows)
+        self.reader = Reader(rt.store, windows, closed=closed)
         self.windows = windows
 
     def read(self, window: Window) -> Reader:
-        return self.reader if window in self.reader.windows else Reader(self.rt.store, [window])
+        if window in self.reader.windows:
+            return self.reader
+        return Reader(self.rt.store, [window], closed=self.reader.closed)
 
     def ids(self, metric: str, selector: Selector) -> list[int]:
         """The series of ``metric`` that ``selector`` (in Prometheus' label names) matches."""
@@ -271,7 +273,7 @@ def _gpu(lake: _Lake, svc: Service, source: SliSource) -> SliReading:
         if not reasons:
             return 0
         return lake.rt.store.timeseries.count_flagged(
-            "gpu.clocks_event_reasons", reasons, start_ms, end_ms, _THROTTLED
+            "gpu.clocks_event_reasons", reasons, *window_range(start_ms, end_ms), _THROTTLED
         )
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
@@ -311,17 +313,19 @@ def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Wi
         slo.alerting,
         period_s=(now_ms - start_ms) / 1000 if isinstance(slo.window, str) else slo.window,
     )
-    wanted = [(start_ms, now_ms + 1)] + [
-        (now_ms - int(w * 1000), now_ms + 1) for w in windows.window_lengths()
+    wanted = [(start_ms, now_ms)] + [
+        (now_ms - int(w * 1000), now_ms) for w in windows.window_lengths()
     ]
     return start_ms, period, windows, wanted
 
 
-def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> list[SloStatus]:
+def slo_statuses(
+    rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10, at_ms: int | None = None
+) -> list[SloStatus]:
     """:func:`slo_status` of many SLOs, their windows read from the lake together. An SLO
     that cannot be evaluated gets a status whose ``error`` says why and where in perfops.yaml;
     the others are evaluated all the same."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     plans = [_status_windows(slo, now_ms) for slo in slos]
     lake = _Lake(rt, [w for plan in plans for w in plan[3]])
     return [
@@ -330,9 +334,12 @@ def slo_statuses(rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10) -> l
     ]
 
 
-def slo_status(rt: Runtime, slo: SLO, *, min_events: int = 10) -> SloStatus:
-    """The SLO now: SLI over its period, budget left, burn rate per alert window, alerts."""
-    return slo_statuses(rt, [slo], min_events=min_events)[0]
+def slo_status(
+    rt: Runtime, slo: SLO, *, min_events: int = 10, at_ms: int | None = None
+) -> SloStatus:
+    """The SLO now (or as of ``at_ms``, every window ending there): SLI over its period,
+    budget left, burn rate per alert window, alerts."""
+    return slo_statuses(rt, [slo], min_events=min_events, at_ms=at_ms)[0]
 
 
 def _guarded(
@@ -374,12 +381,13 @@ def _status(
     if reading.source.kind == "promql":
         status.note = "PromQL ratio SLI: evaluated by the generated rules"
         return status
+    lengths = windows.window_lengths()
     if reading.counts is None:
         status.no_data = reading.missing
+        status.burn_rates = {format_duration(w): math.nan for w in lengths}
         return status
     counts = reading.counts
     good, total = counts(*wanted[0])
-    lengths = windows.window_lengths()
     by_window = {w: counts(*window) for w, window in zip(lengths, wanted[1:], strict=True)}
     status.burn_rates = {
         format_duration(w): burn_rate(t - g, t, slo.objective) for w, (g, t) in by_window.items()
@@ -395,13 +403,16 @@ def _status(
     return status
 
 
-def slo_history(rt: Runtime, slo: SLO) -> list[tuple[str, float, float, float | None]]:
-    """Per day of the period: (day, good, total, budget remaining % at the end of the day)."""
-    now_ms = rt.clock.now_ns() // 1_000_000
+def slo_history(
+    rt: Runtime, slo: SLO, *, at_ms: int | None = None
+) -> list[tuple[str, float, float, float | None]]:
+    """Per day of the period ending now (or at ``at_ms``): (day, good, total, budget
+    remaining % at the end of the day)."""
+    now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     start_ms, _ = period_of(slo, now_ms)
     day_ms = 86_400_000
     days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
-    spans = [(max(day, start_ms), min(day + day_ms, now_ms + 1)) for day in days]
+    spans = [(max(day, start_ms), min(day + day_ms, now_ms)) for day in days]
     try:
         counts = counts_for(rt, slo, _Lake(rt, spans))
     except _SliError as exc:

@@ -11,6 +11,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from perfops import errors
+from perfops._internal import strict_json
 from perfops.errors import PerfopsError, UsageError
 
 __all__ = ["Unreachable", "call", "delete_if_present", "probe", "problem"]
@@ -33,7 +34,7 @@ def call(
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
+    data = None if body is None else strict_json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with _OPENER.open(request, timeout=timeout) as resp:

@@ -27,6 +27,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from perfops._internal import strict_json
+
 __all__ = [
     "alive",
     "end_fault",
@@ -66,7 +68,7 @@ def write_state(path: Path, state: State) -> None:
     """Replace the state file atomically and durably."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as out:
-        json.dump(state, out)
+        strict_json.dump(state, out)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)

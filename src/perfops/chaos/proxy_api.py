@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from perfops import __version__
+from perfops._internal import strict_json
 from perfops._internal.net import is_loopback
 from perfops.chaos.proxy import (
     Proxy,
@@ -45,6 +46,11 @@ __all__ = ["ProxyServer"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _json_response(data: Any, status: int = 200) -> web.Response:
+    """``data`` as a strict JSON response (non-finite numbers as ``null``)."""
+    return web.json_response(data, status=status, dumps=strict_json.dumps)
 
 
 class ProxyServer:
@@ -170,7 +176,7 @@ class ProxyServer:
             return _problem(ProxyApiError(400, str(exc)))
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({n: p.as_json() for n, p in self.proxies.items()})
+        return _json_response({n: p.as_json() for n, p in self.proxies.items()})
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
@@ -192,10 +198,10 @@ class ProxyServer:
         proxy = await self.create_proxy(
             body["name"], listen=listen, upstream=body["upstream"], enabled=enabled
         )
-        return web.json_response(proxy.as_json(), status=201)
+        return _json_response(proxy.as_json(), status=201)
 
     async def _get(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(self.proxy(request.match_info["proxy"]).as_json())
+        return _json_response(self.proxy(request.match_info["proxy"]).as_json())
 
     async def _patch(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
@@ -208,7 +214,7 @@ class ProxyServer:
             if not isinstance(body["enabled"], bool):
                 raise ProxyApiError(400, "enabled is true or false", "enabled")
             await proxy.set_enabled(body["enabled"])
-        return web.json_response(proxy.as_json())
+        return _json_response(proxy.as_json())
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
@@ -220,22 +226,22 @@ class ProxyServer:
     async def _toxics(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
         now = proxy.loop.time()
-        return web.json_response([t.as_json(now) for t in proxy.toxics.values()])
+        return _json_response([t.as_json(now) for t in proxy.toxics.values()])
 
     async def _add_toxic(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
         toxic = proxy.add_toxic(await _json(request))
-        return web.json_response(toxic.as_json(proxy.loop.time()), status=201)
+        return _json_response(toxic.as_json(proxy.loop.time()), status=201)
 
     async def _get_toxic(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
         toxic = proxy.toxic(request.match_info["toxic"])
-        return web.json_response(toxic.as_json(proxy.loop.time()))
+        return _json_response(toxic.as_json(proxy.loop.time()))
 
     async def _patch_toxic(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
         toxic = proxy.update_toxic(request.match_info["toxic"], await _json(request))
-        return web.json_response(toxic.as_json(proxy.loop.time()))
+        return _json_response(toxic.as_json(proxy.loop.time()))
 
     async def _remove_toxic(self, request: web.Request) -> web.StreamResponse:
         proxy = self.proxy(request.match_info["proxy"])
@@ -250,13 +256,13 @@ class ProxyServer:
         return web.Response(status=204)
 
     async def _stats(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({n: asdict(p.current_stats()) for n, p in self.proxies.items()})
+        return _json_response({n: asdict(p.current_stats()) for n, p in self.proxies.items()})
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text=self.exposition(), content_type="text/plain")
 
     async def _version(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"version": __version__, "api": "toxiproxy-like"})
+        return _json_response({"version": __version__, "api": "toxiproxy-like"})
 
     def exposition(self) -> str:
         """Prometheus text: one counter or gauge per stats field, labelled by proxy."""
@@ -290,4 +296,4 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 def _problem(exc: ProxyApiError) -> web.Response:
     body = {"error": str(exc), "status": exc.status, "field": exc.field}
-    return web.json_response(body, status=exc.status)
+    return _json_response(body, status=exc.status)

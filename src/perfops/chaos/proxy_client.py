@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
+from perfops._internal import strict_json
 from perfops.chaos.proxy import ProxyApiError, format_address
 from perfops.chaos.proxy_api import ProxyServer
 
@@ -37,7 +38,7 @@ class ProxyClient:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else strict_json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:

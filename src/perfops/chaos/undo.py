@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from perfops._internal import strict_json
 from perfops._internal.clock import Clock, SystemClock
 from perfops.chaos import _watchdog
 from perfops.chaos.faults import UndoEntry, public_entry, revert_entry
@@ -87,7 +88,7 @@ class UndoJournal:
         with self._locked_file():  # held until the new file is in place
             keep = {e["id"] for e in self.pending()}
             lines = [
-                json.dumps(r, separators=(",", ":"))
+                strict_json.dumps(r, separators=(",", ":"))
                 for r in self._records()
                 if r.get("op") == "inject" and _id_of(r) in keep
             ]
@@ -131,7 +132,7 @@ class UndoJournal:
                 self.damaged += 1
 
     def _append(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        data = (strict_json.dumps(record, separators=(",", ":")) + "\n").encode()
         with self._locked_file() as fd:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":

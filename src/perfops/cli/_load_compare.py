@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from perfops._internal import strict_json
 from perfops.cli._bounds import SEED
 from perfops.cli._context import warn
 from perfops.errors import UsageError
@@ -64,7 +65,7 @@ def compare(
         seed=seed,
     )
     if json_out is not None:
-        text = json.dumps(result.as_dict(), indent=2, allow_nan=False)
+        text = strict_json.dumps(result.as_dict(), indent=2)
         if json_out == "-":
             typer.echo(text)
             return

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+
+from perfops._internal import strict_json
 
 if TYPE_CHECKING:
     from perfops.app.load import LoadOptions, LoadResult
@@ -34,7 +35,7 @@ T = TypeVar("T")
 def emit(path: str | None, data: dict[str, Any]) -> None:
     if path is None:
         return
-    text = json.dumps(data, indent=2, default=str)
+    text = strict_json.dumps(data, indent=2)
     if path == "-":
         typer.echo(text)
     else:

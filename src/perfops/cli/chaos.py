@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from perfops._internal import strict_json
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import CheckFailed
 
@@ -218,7 +219,6 @@ def run(
     or failed: a fault did not land or could not be reverted); 2 for a bad spec or a
     missing token; 3 when the service or a fault's target does not answer, before anything
     ran; 130 when interrupted."""
-    import json
 
     from perfops.app.chaos import load_experiment, run_experiment
     from perfops.cli._context import runtime
@@ -228,7 +228,7 @@ def run(
     result = _with_signals(lambda stop: run_experiment(rt, spec, say=_say, stop=stop))
     _print_result(result)
     if json_out is not None:
-        json_out.write_text(json.dumps(result.as_dict(), indent=2))
+        json_out.write_text(strict_json.dumps(result.as_dict(), indent=2))
     if result.status == "interrupted":
         raise typer.Exit(130)
     if result.status != "passed":
@@ -328,7 +328,6 @@ def drill(
 ) -> None:
     """Rollback drill: deploy a candidate under load, detect the SLO regression from burn
     rates, roll back automatically; time to detect, time to restore, budget spent."""
-    import json
 
     from perfops.app.drill import load_drill, run_drill
     from perfops.cli._context import runtime
@@ -348,7 +347,7 @@ def drill(
         + ("-" if result.budget_spent_pct is None else f"{result.budget_spent_pct:.3f}%")
     )
     if json_out is not None:
-        json_out.write_text(json.dumps(result.as_dict(), indent=2))
+        json_out.write_text(strict_json.dumps(result.as_dict(), indent=2))
     if result.status == "interrupted":
         raise typer.Exit(130)
     if result.status != "restored":
@@ -362,7 +361,6 @@ def gameday(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the results here")] = None,
 ) -> None:
     """Several experiments in sequence: one summary table and a resilience score (0-100)."""
-    import json
 
     from rich.console import Console
     from rich.table import Table
@@ -383,7 +381,7 @@ def gameday(
     Console(width=max(120, Console().width)).print(table)
     typer.echo(f"resilience score: {result.score:.1f} / 100")
     if json_out is not None:
-        json_out.write_text(json.dumps(
+        json_out.write_text(strict_json.dumps(
             {"title": result.title, "score": result.score,
              "experiments": [{**r.as_dict(), "weight": w, "score": s}
                              for r, w, s in result.results]}, indent=2))  # fmt: skip
@@ -407,7 +405,6 @@ def export(
     """The experiment (and a run's journal) in Chaos Toolkit's format: its sim and proxy
     faults become HTTP actions with HTTP rollbacks that always run; the SLO judgement stays
     with `perfops chaos run` and is listed in the perfops extension."""
-    import json
 
     from perfops.app.chaos import load_experiment
     from perfops.chaos.ctk import journal_to_chaostoolkit, to_chaostoolkit, unsupported_steps
@@ -416,7 +413,7 @@ def export(
     rt = runtime(ctx)
     spec = load_experiment(rt, experiment)
     endpoints = {s.name: s.endpoint for s in rt.config.services}
-    out.write_text(json.dumps(to_chaostoolkit(spec, endpoints=endpoints), indent=2))
+    out.write_text(strict_json.dumps(to_chaostoolkit(spec, endpoints=endpoints), indent=2))
     typer.echo(f"wrote {out}")
     for warning in unsupported_steps(spec):
         echo(f"note: {warning}")
@@ -427,5 +424,5 @@ def export(
             spec, dict(run.summary), started=started, ended=ended, endpoints=endpoints
         )
         target = journal_out or out.with_suffix(".journal.json")
-        target.write_text(json.dumps(doc, indent=2))
+        target.write_text(strict_json.dumps(doc, indent=2))
         typer.echo(f"wrote {target}")

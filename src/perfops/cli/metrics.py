@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from perfops.cli._context import echo_json, positive_seconds, runtime
+from perfops.cli._context import (
+    AT_HELP,
+    echo_json,
+    evaluation_ms,
+    positive_seconds,
+    rfc3339,
+    runtime,
+)
 from perfops.cli._terminal import rich_text
 
 if TYPE_CHECKING:
@@ -96,16 +103,19 @@ def show(
         str | None, typer.Option(help='matchers, e.g. gpu="0",hostname=~"node-.*"')
     ] = None,
     since: Annotated[str, typer.Option(help="how far back, e.g. 15m, 1h, 7d")] = "1h",
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="every point as JSON")] = False,
 ) -> None:
-    """Each series of METRIC: last value, min, mean and max over the window."""
+    """Each series of METRIC: last value, min, mean and max over the window (the --since
+    before now, or before --at)."""
     from perfops.app.metrics import as_json as to_json
     from perfops.app.metrics import show_metric
     from perfops.errors import UsageError
 
     seconds = positive_seconds(since, "--since")
     rt = runtime(ctx)
-    end = rt.clock.now_ns() // 1_000_000 + 1
+    at_ms = evaluation_ms(rt, at)
+    end = at_ms + 1  # the samples in (at - since, at]
     start = end - int(seconds * 1000)
     views = show_metric(rt, metric, start, end, labels)
     if not views:
@@ -114,7 +124,15 @@ def show(
             hint="`perfops metrics ls` lists what is stored",
         )
     if as_json:
-        echo_json({"metric": metric, "start_ms": start, "end_ms": end, "series": to_json(views)})
+        echo_json(
+            {
+                "metric": metric,
+                "at": rfc3339(at_ms),
+                "start_ms": start,
+                "end_ms": end,
+                "series": to_json(views),
+            }
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -122,7 +140,10 @@ def show(
     shared = _shared_labels([v.labels for v in views])
     common = ", ".join(f"{k}={val}" for k, val in sorted(shared.items()))
     table = Table(
-        title=rich_text(f"{metric} since {since}" + (f"\nall series: {common}" if common else "")),
+        title=rich_text(
+            f"{metric} since {since}, as of {rfc3339(at_ms)}"
+            + (f"\nall series: {common}" if common else "")
+        ),
         title_justify="left",
     )
     table.add_column("series", overflow="fold")

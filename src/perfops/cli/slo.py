@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from perfops.cli._bounds import Bounded
-from perfops.cli._context import echo_json, runtime
+from perfops.cli._context import AT_HELP, echo_json, evaluation_ms, rfc3339, runtime
 from perfops.cli._terminal import echo, rich_text
 from perfops.errors import CheckFailed, UsageError
 
@@ -45,9 +45,11 @@ def status(
             "--check", help="exit 1 unless every SLO has data, no alert fires and budget is left"
         ),
     ] = False,
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Each SLO now: SLI over its period, budget remaining, burn rate per window, alerts.
+    """Each SLO now (or --at a past time): SLI over its period, budget remaining, burn rate
+    per window, alerts.
 
     An SLO whose SLI finds no series or no events is `no data` (never a full budget); one that
     cannot be evaluated shows its error and place in perfops.yaml, and the command exits 1."""
@@ -62,11 +64,17 @@ def status(
         raise UsageError(
             f"no SLO {name!r}" if name else "no SLOs in perfops.yaml", hint=f"SLOs: {known}"
         )
-    results = slo_statuses(rt, slos, min_events=min_events)
+    at_ms = evaluation_ms(rt, at)
+    results = slo_statuses(rt, slos, min_events=min_events, at_ms=at_ms)
     if as_json:
-        echo_json([{**asdict(r), "firing": r.firing, "state": r.state} for r in results])
+        echo_json(
+            [
+                {**asdict(r), "firing": r.firing, "state": r.state, "at": rfc3339(at_ms)}
+                for r in results
+            ]
+        )
     else:
-        _status_table(results)
+        _status_table(results, at_ms)
     _verdict(results, check=check)
 
 
@@ -90,14 +98,14 @@ def _verdict(results: list[Any], *, check: bool) -> None:
         raise CheckFailed(f"SLO check failed: {', '.join(bad)}")
 
 
-def _status_table(results: list[Any]) -> None:
+def _status_table(results: list[Any], at_ms: int) -> None:
     """The table, then one line per SLO saying what it read and, for an SLO without a
     verdict, why (reasons and selectors are too long for a cell)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="perfops slo status", title_justify="left")
+    table = Table(title=f"perfops slo status as of {rfc3339(at_ms)}", title_justify="left")
     table.add_column("SLO", justify="left", no_wrap=True)
     table.add_column("state", justify="left", no_wrap=True)
     for col in ("SLI", "objective", "budget left", "burn 1h", "burn 6h", "burn 1d"):
@@ -133,9 +141,10 @@ def _detail(r: Any) -> str:
 def history(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="the SLO")],
+    at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Error budget over the SLO period, day by day."""
+    """Error budget over the SLO period (ending now, or --at a past time), day by day."""
     from perfops.app.slo import slo_history
 
     rt = runtime(ctx)
@@ -144,11 +153,13 @@ def history(
         raise UsageError(
             f"no SLO {name!r}", hint=f"SLOs: {', '.join(s.name for s in rt.config.slos) or 'none'}"
         )
-    rows = slo_history(rt, slo)
+    at_ms = evaluation_ms(rt, at)
+    rows = slo_history(rt, slo, at_ms=at_ms)
     if as_json:
+        stamp = rfc3339(at_ms)
         echo_json(
             [
-                {"day": d, "good": g, "total": t, "budget_remaining_pct": left}
+                {"day": d, "good": g, "total": t, "budget_remaining_pct": left, "at": stamp}
                 for d, g, t, left in rows
             ]
         )
@@ -161,7 +172,7 @@ def history(
         "good",
         "total",
         "budget left",
-        title=f"{name}: budget by day",
+        title=f"{name}: budget by day, as of {rfc3339(at_ms)}",
         title_justify="left",
     )
     for day, good, total, left in rows:

@@ -7,13 +7,13 @@ the export would write them.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC
 from decimal import Context, Decimal
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from perfops._internal import strict_json
 from perfops._internal.focus_schema import MONEY, PRICE, TIME
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def charge_row(c: Charge) -> dict[str, object]:
         "SubAccountId": c.team,
         "SubAccountName": c.team,
         "SubAccountType": "Team" if c.team else None,
-        "Tags": json.dumps(tags, sort_keys=True) if tags else None,
+        "Tags": strict_json.dumps(tags, sort_keys=True) if tags else None,
         "x_Service": c.service,
         "x_Team": c.team,
         "x_Model": c.model,

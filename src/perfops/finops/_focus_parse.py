@@ -8,7 +8,6 @@ the problems (file, line or row, column, fix) instead of stopping at the first.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from perfops._internal import strict_json
 from perfops.errors import ConfigError, Problem, UsageError
 from perfops.finops._focus_columns import quantize
 from perfops.finops.usage import MAX_PERIOD_DAYS, YEARS
@@ -135,7 +135,7 @@ def _text(column: pa.ChunkedArray) -> pa.Array:
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
         pairs = pa.types.is_map(column.type)
         values = [
-            None if v is None else json.dumps(dict(v) if pairs else v, default=str)
+            None if v is None else strict_json.dumps(dict(v) if pairs else v)
             for v in column.to_pylist()
         ]
         return pa.array(values, pa.string())

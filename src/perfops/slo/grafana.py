@@ -205,4 +205,4 @@ def render_dashboard_json(
 ) -> str:
     """:func:`dashboard` as indented JSON text, ready for Grafana's import or provisioning."""
     built = _build(service, slos, datasource_uid)
-    return json.dumps(built, cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    return json.dumps(built, cls=JSONEncoder, indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -21,7 +21,7 @@ from perfops.store.records import (
 from perfops.store.request_log import LoggedRequest, RequestLog
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
-from perfops.store.timeseries import Matchers, TimeSeries
+from perfops.store.timeseries import Matchers, TimeSeries, window_range
 
 __all__ = [
     "TABLES",
@@ -41,4 +41,5 @@ __all__ = [
     "TableSpec",
     "TimeSeries",
     "parse_matchers",
+    "window_range",
 ]

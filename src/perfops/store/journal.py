@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from perfops._internal import strict_json
 from perfops._internal.clock import Clock
 from perfops._internal.ids import new_id
 from perfops.errors import StoreError
@@ -48,8 +49,8 @@ class Journal:
                     "started_ns": [run.started_ns],
                     "ended_ns": pa.array([run.ended_ns], pa.int64()),
                     "status": [run.status],
-                    "spec": [json.dumps(run.spec, default=str)],
-                    "summary": [json.dumps(run.summary, default=str)],
+                    "spec": [strict_json.dumps(run.spec)],
+                    "summary": [strict_json.dumps(run.summary)],
                     "updated_ns": [self.clock.now_ns()],
                 }
             )
@@ -100,7 +101,7 @@ class Journal:
                     "severity": [e.severity for e in events],
                     "title": [e.title for e in events],
                     "run_id": [e.run_id for e in events],
-                    "data": [json.dumps(e.data, default=str) for e in events],
+                    "data": [strict_json.dumps(e.data) for e in events],
                 }
             )
         )

@@ -9,7 +9,6 @@ probe) go through :meth:`Store.read_query`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from perfops._internal import strict_json
 from perfops._internal.clock import Clock, SystemClock
 from perfops.errors import StoreError, UsageError
 from perfops.store._delta import DeltaHandle
@@ -104,7 +104,7 @@ class Store:
         reports = [repair_table(self._tables[n].path, n, backup, dry_run=dry_run) for n in names]
         if not dry_run and backup.is_dir():
             (backup / "repair.json").write_text(
-                json.dumps([asdict(r) for r in reports if r.damaged], indent=2) + "\n",
+                strict_json.dumps([asdict(r) for r in reports if r.damaged], indent=2) + "\n",
                 encoding="utf-8",
             )
         self._open_tables()  # forget snapshots read before the repair

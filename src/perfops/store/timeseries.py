@@ -22,12 +22,24 @@ from perfops.store._sql import LakeSql
 from perfops.store._writer import BatchWriter
 from perfops.store.records import Matcher, MetricStats, SeriesInfo, parse_matchers
 
-__all__ = ["Matchers", "TimeSeries"]
+__all__ = ["Matchers", "TimeSeries", "window_range"]
 
 _EPOCH = dt.date(1970, 1, 1)
 _DAY_MS = 86_400_000
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last day a date can name
 Matchers = str | Mapping[str, str] | Sequence[Matcher] | Selector | None
+
+
+def window_range(start_ms: int, end_ms: int, *, closed: bool = False) -> tuple[int, int]:
+    """The samples of the Prometheus range from ``start_ms`` to ``end_ms`` (a ``[w]`` range
+    evaluated at ``end_ms``, ``w = end_ms - start_ms``) as the half-open ``[lo, hi)`` that the
+    queries here take. Prometheus 3.x ranges are left-open, ``(start, end]``: a sample exactly
+    on ``start`` is out, one exactly on ``end`` in; on integer milliseconds that is
+    ``[start + 1, end + 1)``. Hourly rollups agree: an hour is read from ``samples_1h`` only
+    when it lies whole inside ``[lo, hi)``, so the rollup of an hour whose first sample sits
+    on a window's start is never used for that window. ``closed`` gives Prometheus 2.x's
+    ``[start, end]``, for tests against a 2.x server only."""
+    return (start_ms if closed else start_ms + 1, end_ms + 1)
 
 
 def _day_of(ms: int) -> dt.date:

@@ -101,6 +101,7 @@ def test_proxy_runs_with_toxics_from_the_command_line() -> None:
     assert "toxic      latency_downstream (latency)" in result.output
     assert "stopped" in result.output
     assert seen["echo"] == b"ping"
-    assert seen["rtt"] >= 0.1  # type: ignore[operator]  # the toxic applies (at least 100 ms)
+    # the toxic applies: 100 ms, less at most the 1 ms granularity of uvloop's timers
+    assert seen["rtt"] >= 0.099  # type: ignore[operator]
     (toxic,) = seen["toxics"]  # type: ignore[misc]
     assert (toxic["kind"], toxic["latency"]) == ("latency", 100)

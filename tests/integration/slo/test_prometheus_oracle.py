@@ -3,11 +3,17 @@
 The same synthetic vLLM counter and histogram series are backfilled into a real Prometheus
 (promtool tsdb create-blocks-from openmetrics) and ingested into the lake through the catalog;
 at several evaluation times the error ratio of each alert window from perfops must match the
-`slo:sli_error:ratio_rate<w>` expression Prometheus 2.42 computes, within 0.1% relative (the
-two extrapolate to the window edges the same way; perfops' edges sit 1 ms apart from
-Prometheus' to select the same samples), 1% for a window that starts before the data (see
-the comment at the assertion), whether a window is read from raw samples or, for
-its whole hours, from the hourly rollups.
+`slo:sli_error:ratio_rate<w>` expression Prometheus computes, and the window's event count its
+`sum(increase(...))`, to float rounding (1e-12 relative), whether a window is read from raw
+samples or, for its whole hours, from the hourly rollups.
+
+Both edge conventions are checked, with a scrape exactly on each window's start, so that they
+differ. Prometheus 3.x (which perfops follows) reads the left-open range (t - w, t]; the
+Prometheus here is 2.x, whose ranges are closed, [t - w, t]. On millisecond timestamps
+(t - w, t] holds the same samples as [t - w + 1ms, t], so the 2.x server asked for a window
+1 ms shorter selects 3.x's samples; the scrape after each window's start is missing (a 45 s
+gap), so both extrapolate to the start by half an interval and the 1 ms moves nothing. perfops'
+internal closed-range reader is checked against the 2.x server at the full window.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from tests._servers import get, prometheus
 from perfops._internal.clock import ManualClock
 from perfops.app import Runtime
 from perfops.app.collect import LakeSink
-from perfops.app.slo import counts_for
+from perfops.app.slo import _Lake, counts_for
 from perfops.config import parse_config
 from perfops.slo.rules import generate_rules, model_selector
 from perfops.store import Store
@@ -49,8 +55,17 @@ slos:
 Row = tuple[int, int, int, int, int]  # ts, ok, abort, fast, slow (cumulative counters)
 
 
+AT_HOURS = (2.5, 3.5, 4.75)
+WINDOWS = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "1d": 86400}
+
+
 def synthetic(start: int) -> list[Row]:
-    """Five hours at 15 s: ~4 req/s; from hour 3 a burn (slow first tokens, aborts)."""
+    """Five hours at 15 s: ~4 req/s; from hour 3 a burn (slow first tokens, aborts). There is
+    a scrape exactly on the start of each window checked, and none for 45 s after it."""
+    edges = {int(h * 3600) - w for h in AT_HOURS for w in WINDOWS.values()}
+    missing = {e + d for e in edges for d in (STEP, 2 * STEP)}
+    assert not missing & {int(h * 3600) for h in AT_HOURS}
+    assert not missing & edges
     ok = abort = fast = slow = 0
     rows: list[Row] = []
     for i in range(HOURS * 3600 // STEP + 1):
@@ -59,7 +74,8 @@ def synthetic(start: int) -> list[Row]:
         abort += 6 if burning else (i % 7 == 0)
         slow += 9 if burning else (i % 5 == 0)
         fast += 60 - (9 if burning else (i % 5 == 0))
-        rows.append((start + i * STEP, ok, abort, fast, slow))
+        if i * STEP not in missing:
+            rows.append((start + i * STEP, ok, abort, fast, slow))
     return rows
 
 
@@ -129,7 +145,6 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
         scrape = "\n".join(HEADER + samples(row, "")) + "\n"
         sink(mapper.rows(parse(scrape), row[0] * 1000))
     sink.flush()
-    store.compact(retention_hours=0)  # windows over an hour read the hourly rollups
     rt = Runtime(config=config, store=store, clock=ManualClock())
     rules = generate_rules(config.slos, selector=model_selector(config.services))
     exprs = {
@@ -138,30 +153,45 @@ def test_perfops_slis_match_prometheus_on_the_generated_rules(tmp_path: Path) ->
         for r in g["rules"]
         if r.get("record", "").startswith("slo:sli_error:ratio_rate")
     }
-    windows = {"5m": 300, "30m": 1800, "1h": 3600, "2h": 7200, "1d": 86400}
-    checked = 0
+    totals = {
+        "ttft": 'sum(increase(vllm:time_to_first_token_seconds_count{model_name="m8b"}[5m]))',
+        "avail": 'sum(increase(vllm:request_success_total{model_name="m8b"}[5m]))',
+    }
+    checked = differ = 0
     with prometheus(tmp_path, {}, tsdb=tmp_path / "data") as prom:
-        for slo in config.slos:
-            counts = counts_for(rt, slo)
-            assert counts is not None
-            for hours in (2.5, 3.5, 4.75):
-                at = start + int(hours * 3600)
-                for name, seconds in windows.items():
-                    theirs = prom_value(
-                        prom.url, exprs[(slo.name, f"slo:sli_error:ratio_rate{name}")], at
-                    )
-                    good, total = counts((at - seconds) * 1000, at * 1000 + 1)
-                    ours = 1 - good / total
-                    # A window that starts before the first sample extrapolates to the
-                    # counter's zero point: Prometheus 2.x clamps before comparing with the
-                    # 1.1x-interval threshold, 3.x (which perfops follows) after; 1% there.
-                    rel = 1e-3 if at - seconds >= start else 0.01
-                    assert ours == pytest.approx(theirs, rel=rel, abs=1e-6), (
-                        slo.name,
-                        hours,
-                        name,
-                        ours,
-                        theirs,
-                    )
-                    checked += 1
-    assert checked == 2 * 3 * 5
+        for compacted in (False, True):
+            if compacted:
+                store.compact(retention_hours=0)  # whole hours now come from samples_1h
+            for slo in config.slos:
+                for closed in (False, True):
+                    counts = counts_for(rt, slo, _Lake(rt, [], closed=closed))
+                    assert counts is not None
+                    for hours in AT_HOURS:
+                        at = start + int(hours * 3600)
+                        for name, seconds in WINDOWS.items():
+                            # 2.x's closed range one ms shorter holds 3.x's samples
+                            span = f"{seconds * 1000 - (0 if closed else 1)}ms"
+                            ratio = exprs[(slo.name, f"slo:sli_error:ratio_rate{name}")]
+                            theirs = prom_value(
+                                prom.url, ratio.replace(f"[{name}]", f"[{span}]"), at
+                            )
+                            their_total = prom_value(
+                                prom.url, totals[slo.name].replace("[5m]", f"[{span}]"), at
+                            )
+                            good, total = counts((at - seconds) * 1000, at * 1000)
+                            ours = 1 - good / total
+                            # A window that starts before the first sample extrapolates to
+                            # the counter's zero point: Prometheus 2.x clamps before comparing
+                            # with the 1.1x-interval threshold, 3.x (and perfops) after; 1%.
+                            rel = 1e-12 if at - seconds >= start else 0.01
+                            where = (compacted, slo.name, closed, hours, name)
+                            assert ours == pytest.approx(theirs, rel=rel), (where, ours, theirs)
+                            assert total == pytest.approx(their_total, rel=rel), where
+                            checked += 1
+                            if not closed and at - seconds >= start:
+                                other = prom_value(
+                                    prom.url, totals[slo.name].replace("[5m]", f"[{name}]"), at
+                                )
+                                differ += abs(other - total) > 1e-6 * total
+    assert checked == 2 * 2 * 2 * 3 * 5
+    assert differ == 2 * 2 * 12  # every window inside the data: the conventions disagree

@@ -11,7 +11,7 @@ import pytest
 
 from perfops._internal.clock import ManualClock
 from perfops.app._sli import Reader
-from perfops.slo.engine import increase
+from perfops.slo.engine import extrapolated_increase, span_of
 from perfops.store import SeriesInfo, Store
 from perfops.telemetry.series import STALE_NAN
 
@@ -50,9 +50,21 @@ def _lake(tmp_path: Path, history: dict[str, list[tuple[int, float]]]) -> tuple[
     return store, ids
 
 
+def _expected(points: list[tuple[int, float]], start: int, end: int, closed: bool) -> float:
+    """increase() over every raw sample of the range: (start, end], or [start, end] closed."""
+    inside = [(t, v) for t, v in points if (start <= t if closed else start < t) and t <= end]
+    span = span_of([t for t, _ in inside], [v for _, v in inside])
+    grew = extrapolated_increase(span, start, end)
+    return 0.0 if math.isnan(grew) else grew
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["left-open", "closed"])
 @pytest.mark.parametrize("compacted", [False, True], ids=["rolled-up-on-the-fly", "compacted"])
-def test_rollup_and_raw_edges_equal_raw_recomputation(tmp_path: Path, compacted: bool) -> None:
+def test_rollup_and_raw_edges_equal_raw_recomputation(
+    tmp_path: Path, compacted: bool, closed: bool
+) -> None:
     history = _history(7)
+    history["a"] = sorted([*history["a"], *((T0 + h * HOUR, 1e6 + h) for h in range(1, 29))])
     store, ids = _lake(tmp_path, history)
     if compacted:
         store.compact(retention_hours=0)
@@ -62,12 +74,15 @@ def test_rollup_and_raw_edges_equal_raw_recomputation(tmp_path: Path, compacted:
     for _ in range(40):
         start = T0 + rng.randrange(0, 28 * HOUR)
         windows.append((start, start + rng.choice((300_000, 5_400_000, 7 * HOUR, 20 * HOUR))))
-    reader = Reader(store, windows)
+    for _ in range(20):  # windows whose start and end sit exactly on samples
+        t, _ = rng.choice(history[rng.choice("abc")][:-1])
+        windows.append((t, t + rng.choice((300_000, 5_400_000, 7 * HOUR, 20 * HOUR))))
+    on_edge = 0
+    reader = Reader(store, windows, closed=closed)
     for start, end in windows:
         for name, sid in ids.items():
-            ts = [t for t, _ in history[name] if start <= t < end]
-            vs = [v for t, v in history[name] if start <= t < end]
-            expected = increase(ts, vs, start - 1, end) if len(ts) > 1 else math.nan
+            want = _expected(history[name], start, end, closed)
+            on_edge += any(t == start for t, _ in history[name])
             got = reader.increase("llm.requests_total", [sid], (start, end))
-            want = 0.0 if math.isnan(expected) else expected
             assert got == pytest.approx(want, rel=1e-9, abs=1e-9), (name, start, end)
+    assert on_edge >= 20  # the conventions differ on these windows
