@@ -25,7 +25,7 @@ from perfops.app._sli import Counts, Reader, Window, request_counts
 from perfops.app.runtime import Runtime
 from perfops.config import SLO, Matcher, Selector, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
-from perfops.errors import PerfopsError
+from perfops.errors import PerfopsError, UsageError
 from perfops.loadgen.judge import request_meets
 from perfops.slo import (
     AlertState,
@@ -352,7 +352,7 @@ def _guarded(
 ) -> SloStatus:
     try:
         return _status(rt, slo, lake, plan, min_events=min_events)
-    except (PerfopsError, ValueError) as exc:
+    except (_SliError, UsageError, ValueError) as exc:  # the SLO's; a damaged lake is not
         path = exc.path if isinstance(exc, _SliError) else ()
         message = f"{rt.config.slo_where(slo, *path)}: {exc}"
         status = _empty(slo, plan[1], sli_source(slo))

@@ -83,4 +83,10 @@ def parse_matchers(spec: str | Mapping[str, str] | None) -> list[Matcher]:
         return []
     if isinstance(spec, Mapping):
         return [Matcher(k, "=", v) for k, v in spec.items()]
-    return list(parse_selector(spec, strict=False).matchers)
+    try:
+        return list(parse_selector(spec, strict=False).matchers)
+    except ValueError as exc:
+        raise ValueError(
+            f'bad label matcher: {exc}; write name="value", name!="value", name=~"regex" or '
+            'name!~"regex", comma-separated'
+        ) from None
