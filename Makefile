@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/slo_eval.py
 	$(BIN)/python bench/cost_attribution.py
 	$(BIN)/python bench/proxy_overhead.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .venv-focus .venv-ctk demo-workspace .mypy_cache .ruff_cache .pytest_cache

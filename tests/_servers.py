@@ -127,9 +127,14 @@ class Prometheus:
 
 @contextmanager
 def prometheus(
-    tmp: Path, scrape_urls: dict[str, str], interval: str = "1s", tsdb: Path | None = None
+    tmp: Path,
+    scrape_urls: dict[str, str],
+    interval: str = "1s",
+    tsdb: Path | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Iterator[Prometheus]:
-    """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL)."""
+    """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL),
+    adding ``labels`` to every target's series."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed: run `make test` (it apt-get installs it)")
@@ -138,7 +143,8 @@ def prometheus(
         parsed = urllib.parse.urlparse(url)
         jobs.append(
             f"  - job_name: {job}\n    metrics_path: {parsed.path}\n"
-            f"    static_configs: [{{targets: ['{parsed.netloc}']}}]\n"
+            f"    static_configs: [{{targets: ['{parsed.netloc}'], "
+            f"labels: {json.dumps(labels or {})}}}]\n"
         )
     config = tmp / "prometheus.yml"
     config.write_text(
@@ -218,6 +224,13 @@ class _Quirky:
                 '# TYPE temp gauge\ntemp{room="a"} 21.5\ntemp{room="b"} NaN\ntemp{room="c"} +Inf\n'
             )
 
+        async def stamped(_: Any) -> Any:  # samples with their own times, as /federate gives
+            return await text(
+                "# TYPE pushed counter\n"
+                'pushed_total{job="batch"} 9 1700000015000\n'
+                'pushed_total{job="cron"} 1 1700000000000\n'
+            )
+
         async def flood(_: Any) -> Any:
             return await text("".join(f'flood{{i="{i}"}} {i}\n' for i in range(100_000)))
 
@@ -232,6 +245,7 @@ class _Quirky:
             ("/good", good),
             ("/flood", flood),
             ("/error", error),
+            ("/stamped", stamped),
         ):
             app.router.add_get(path, handler)
         app.router.add_post("/api/v1/query_range", self._flaky_range)

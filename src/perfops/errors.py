@@ -80,6 +80,10 @@ class UsageError(PerfopsError):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        """One line, whatever the user typed into it (a line break shows as ``\\n``)."""
+        return one_line(super().__str__())
+
 
 class StoreError(PerfopsError):
     """The lake cannot be opened, read or written."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import openai
-from tests._servers import sim_fleet, sim_service_yaml
+import pytest
+from tests._servers import get, prometheus, sim_fleet, sim_service_yaml
 from tests.conftest import FIXTURES, run_cli
 
 
@@ -89,6 +93,131 @@ def test_import_with_a_bad_time_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot read the time 'last tuesday'" in result.stderr
+
+
+def test_an_expression_needs_a_name_and_a_dead_prometheus_is_unreachable(tmp_path: Path) -> None:
+    (tmp_path / "perfops.yaml").write_text("apiVersion: perfops/v1\n")
+    base = ["collect", "import", "--prometheus", "http://127.0.0.1:9", "--start", "1h"]
+    unnamed = run_cli(*base, "-q", "sum(rate(vllm:request_success_total[5m]))", cwd=tmp_path)
+    assert unnamed.returncode == 2
+    assert "is an expression, not a series selector" in unnamed.stderr
+    assert "--as NAME" in unnamed.stderr
+    bad = run_cli(*base, "-q", "rate(x[5m])", "--as", "rate(x)", cwd=tmp_path)
+    assert (bad.returncode, "'rate(x)' is not a metric name" in bad.stderr) == (2, True)
+    dead = run_cli(*base, "-q", "vllm:request_success_total", cwd=tmp_path, timeout=120)
+    assert dead.returncode == 3, dead.stderr
+    assert "still failing after 5 tries" in dead.stderr
+
+
+def _init_for(workspace: Path, fleet: object, cwd: Path) -> None:
+    """`perfops init` at ``workspace``, its URLs pointed at ``fleet``, scraped every second."""
+    assert run_cli("init", str(workspace), cwd=cwd).returncode == 0
+    path = workspace / "perfops.yaml"
+    text = path.read_text()
+    for old, new in (
+        ("http://127.0.0.1:8000/v1", fleet.url()),  # type: ignore[attr-defined]
+        ("http://127.0.0.1:8001/metrics", fleet.url("replica-0-metrics")),  # type: ignore[attr-defined]
+        ("http://127.0.0.1:8002/metrics", fleet.url("replica-1-metrics")),  # type: ignore[attr-defined]
+        ("http://127.0.0.1:9400/metrics", fleet.url("dcgm-metrics")),  # type: ignore[attr-defined]
+        ("interval: 15s", "interval: 1s"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+def _traffic(fleet: object, n: int) -> None:
+    """Requests that finish, and streams the client drops (vLLM counts those as aborts)."""
+    client = openai.OpenAI(base_url=fleet.url(), api_key="sim", max_retries=0)  # type: ignore[attr-defined]
+    for i in range(n):
+        if i % 3 == 2:
+            stream = client.completions.create(
+                model="llama-3.1-8b", prompt=f"q{i}", max_tokens=2000, stream=True
+            )
+            next(iter(stream))
+            stream.close()
+        else:
+            client.completions.create(model="llama-3.1-8b", prompt=f"q{i}", max_tokens=8)
+
+
+def _scraping(url: str, targets: int) -> None:
+    """Wait until Prometheus has scraped every target (it starts them seconds after ready)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        body = json.loads(get(f"{url}/api/v1/query?query=up"))
+        if len(body["data"]["result"]) == targets:
+            return
+        time.sleep(0.5)
+    raise AssertionError("Prometheus never scraped its targets")
+
+
+def _availability(workspace: Path) -> dict:
+    status = run_cli("slo", "status", "--json", cwd=workspace)
+    assert status.returncode == 0, status.stderr
+    return next(s for s in json.loads(status.stdout) if s["name"] == "chat-availability")
+
+
+def test_an_init_workspace_importing_from_prometheus_sees_what_collect_saw(tmp_path: Path) -> None:
+    """Prometheus and `perfops collect` scrape the same simulated fleet; a fresh workspace
+    that imports Prometheus' history gets the availability SLO that the live lake shows.
+    Prometheus adds ``service="chat"`` to its targets: the lake's SLO readers look for that
+    label today (a service's own series selector is a change of its own)."""
+    live, imported = tmp_path / "live", tmp_path / "imported"
+    with sim_fleet(replicas=2, dcgm_interval=0.5) as fleet:
+        for ws in (live, imported):
+            _init_for(ws, fleet, tmp_path)
+        _traffic(fleet, 6)  # every counter series exists before either scraper starts
+        jobs = {f"chat-{i}": fleet.url(f"replica-{i}-metrics") for i in range(2)}
+        with prometheus(tmp_path, jobs, labels={"service": "chat"}) as prom:
+            _scraping(prom.url, len(jobs))
+            began = time.time() - 2
+            collect = subprocess.Popen(
+                [sys.executable, "-m", "perfops", "collect", "--duration", "12s", "--json"],
+                cwd=live,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            log = live / ".perfops" / "lake" / "samples" / "_delta_log"
+            deadline = time.time() + 60
+            while not (log / f"{1:020d}.json").exists() and time.time() < deadline:
+                time.sleep(0.2)  # the collector's second commit: it is scraping
+            time.sleep(1.5)  # both scrapers have seen the fleet before the first request
+            _traffic(fleet, 12)
+            out, err = collect.communicate(timeout=120)
+            assert collect.returncode == 0, err
+            time.sleep(1.5)  # Prometheus' scrape after the last request
+            span = ["--start", f"{began:.3f}", "--end", f"{time.time():.3f}"]  # both times
+            base = ["collect", "import", "--prometheus", prom.url, *span, "--json"]
+            once = run_cli(*base, "-q", "vllm:request_success_total", cwd=imported, timeout=120)
+            assert once.returncode == 0, once.stderr
+            again = run_cli(*base, "-q", "vllm:request_success_total", cwd=imported, timeout=120)
+            named = run_cli(
+                *base,
+                "-q",
+                "sum by (finished_reason) (vllm:request_success_total)",
+                "--as",
+                "chat:requests:sum",
+                cwd=imported,
+                timeout=120,
+            )
+            assert named.returncode == 0, named.stderr
+    first, second = json.loads(once.stdout), json.loads(again.stdout)
+    assert first["samples"] > 0
+    assert (second["samples"], second["duplicates"]) == (0, first["samples"])
+    listed = {
+        m["metric"] for m in json.loads(run_cli("metrics", "ls", "--json", cwd=imported).stdout)
+    }
+    assert {"llm.requests_total", "chat:requests:sum"} <= listed
+
+    theirs, ours = _availability(live), _availability(imported)
+    # 12 requests, 4 of them dropped; both extrapolate the counters to the period's edges
+    # from their own scrape times (Prometheus' increase), so they agree closely, not exactly
+    assert theirs["total"] == pytest.approx(12, rel=0.25), theirs
+    assert ours["total"] == pytest.approx(theirs["total"], rel=0.1), (ours, theirs)
+    assert ours["good"] == pytest.approx(theirs["good"], rel=0.1), (ours, theirs)
+    assert ours["sli_pct"] == pytest.approx(theirs["sli_pct"], abs=5.0), (ours, theirs)
+    assert ours["sli_pct"] < 80  # the aborts are in both
 
 
 def _fill_lake(workspace: Path) -> None:

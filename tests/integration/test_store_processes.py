@@ -34,6 +34,23 @@ WRITER = textwrap.dedent("""
             out.write(f"{b}\\n"); out.flush(); os.fsync(out.fileno())
 """)
 
+# the same overlapping batches, written with dedupe by each of several importers at once
+DEDUPER = textwrap.dedent("""
+    import sys
+    import pyarrow as pa
+    from perfops.store import Store
+    store = Store(sys.argv[1])
+    batches, rows = int(sys.argv[2]), int(sys.argv[3])
+    for b in range(batches):  # batch b overlaps half of batch b - 1
+        ts = [1_764_288_000_000 + (b * rows) // 2 + i for i in range(rows)]
+        store.timeseries.append_samples(pa.table({
+            "ts": pa.array(ts, pa.int64()),
+            "series_id": pa.array([7] * rows, pa.int64()),
+            "metric": ["imported"] * rows,
+            "value": [float(t % 1000) for t in ts],
+        }), dedupe=True)
+""")
+
 READER = textwrap.dedent("""
     import sys, time
     from perfops.store import Store
@@ -84,6 +101,32 @@ def test_two_writers_and_a_reader_lose_nothing_and_see_whole_batches(tmp_path: P
     assert counts == [
         {"metric": "w0", "n": batches * ROWS, "b": batches},
         {"metric": "w1", "n": batches * ROWS, "b": batches},
+    ]
+
+
+def test_importers_racing_over_one_range_store_each_sample_once(tmp_path: Path) -> None:
+    """Three deduplicating writers of the same overlapping batches and a plain appender (a
+    collector) at once: every sample stored once, and no writer fails on a conflict."""
+    lake = tmp_path / "lake"
+    Store(lake).info()
+    batches, rows = 8, 1_000
+    procs = [_spawn(DEDUPER, lake, batches, rows) for _ in range(3)]
+    procs.append(_spawn(WRITER, lake, "collected", batches, tmp_path / "w.log", rows))
+    for proc in procs:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    counts = (
+        Store(lake)
+        .read_query(
+            "SELECT metric, count(*) AS n, count(DISTINCT ts) AS keys FROM samples "
+            "WHERE series_id = 7 OR metric = 'collected' GROUP BY metric ORDER BY metric"
+        )
+        .to_pylist()
+    )
+    unique = (batches + 1) * rows // 2
+    assert counts == [
+        {"metric": "collected", "n": batches * rows, "keys": rows * batches},
+        {"metric": "imported", "n": unique, "keys": unique},
     ]
 
 

@@ -34,10 +34,24 @@ if TYPE_CHECKING:
         workspace_prices,
     )
     from perfops.app.cost_plan import RunsRoi, roi_of_periods, roi_of_runs, scenario
+    from perfops.app.dashboard import (
+        PANELS,
+        Scope,
+        events_in,
+        filter_choices,
+        series_panel,
+    )
+    from perfops.app.dashboard_figures import (
+        cost_panel,
+        latency_panel,
+        overview,
+        slo_misses,
+        slo_panel,
+    )
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
-    from perfops.app.imports import import_prometheus
+    from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
     from perfops.app.load import (
         LoadOptions,
         LoadResult,
@@ -50,7 +64,9 @@ if TYPE_CHECKING:
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
+    "PANELS",
     "CostReport",
+    "ImportQuery",
     "LakeSink",
     "LakeWriter",
     "LoadOptions",
@@ -59,22 +75,29 @@ __all__ = [
     "RunComparison",
     "Runtime",
     "RunsRoi",
+    "Scope",
     "WorkloadSource",
     "WriterStats",
     "as_json",
     "capacity_summary",
     "compare_runs",
+    "cost_panel",
     "cost_report",
     "describe_schedule",
+    "events_in",
     "example_experiment",
     "export_focus",
+    "filter_choices",
     "import_prometheus",
     "kpis",
+    "latency_panel",
     "list_metrics",
     "load_drill",
     "load_experiment",
     "load_gameday",
     "open_runtime",
+    "overview",
+    "plan_queries",
     "reconcile_bill",
     "recover_faults",
     "report_json",
@@ -89,8 +112,11 @@ __all__ = [
     "run_load",
     "run_sweep",
     "scenario",
+    "series_panel",
     "show_metric",
     "slo_history",
+    "slo_misses",
+    "slo_panel",
     "slo_status",
     "slo_statuses",
     "targets_from_config",
@@ -114,10 +140,12 @@ __getattr__ = lazy_exports(
         ),
         "compare": ("RunComparison", "compare_runs"),
         "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
+        "dashboard": ("PANELS", "Scope", "events_in", "filter_choices", "series_panel"),
+        "dashboard_figures": ("cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
-        "imports": ("import_prometheus",),
+        "imports": ("ImportQuery", "import_prometheus", "plan_queries"),
         "load": (
             "LoadOptions",
             "LoadResult",

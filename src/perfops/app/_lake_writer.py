@@ -37,15 +37,29 @@ class LakeSink:
     """Writes scrape rows to the lake: new series at once, samples group-committed every
     ``max_rows`` rows or ``max_delay_s`` seconds (and on flush), so a crash loses at most that
     much and every commit is whole. Rows are buffered as Python lists and turned into Arrow
-    once per commit, which keeps the per-scrape cost to list extends."""
+    once per commit, which keeps the per-scrape cost to list extends.
 
-    def __init__(self, store: Store, *, max_rows: int = 100_000, max_delay_s: float = 1.0) -> None:
+    Rows that may repeat samples the lake holds (``Rows.stamped``: timestamps from the
+    exposition; or every row, with ``dedupe=True``, as an import's) are buffered apart and
+    committed without the samples already stored (``append_samples(dedupe=True)``);
+    ``duplicates`` counts what was left out. Scrape-stamped rows take the plain append."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_rows: int = 100_000,
+        max_delay_s: float = 1.0,
+        dedupe: bool = False,
+    ) -> None:
         self.store = store
         self.max_rows = max_rows
         self.max_delay_s = max_delay_s
-        self._buf = Rows()
+        self.dedupe = dedupe
+        self._bufs = {False: Rows(), True: Rows()}  # keyed by "must be deduplicated"
         self._oldest = 0.0
         self.samples = 0
+        self.duplicates = 0
         self.commits = 0
 
     def __call__(self, rows: Rows) -> None:
@@ -55,30 +69,32 @@ class LakeSink:
             )
         if not len(rows):
             return
-        buf = self._buf
-        if not len(buf):
+        if not self._pending():
             self._oldest = time.monotonic()
+        buf = self._bufs[self.dedupe or rows.stamped]
         buf.ts.extend(rows.ts)
         buf.series_ids.extend(rows.series_ids)
         buf.metrics.extend(rows.metrics)
         buf.values.extend(rows.values)
         self.samples += len(rows)
-        if len(buf) >= self.max_rows or self.due_in() == 0.0:
+        if self._pending() >= self.max_rows or self.due_in() == 0.0:
             self.flush()
+
+    def _pending(self) -> int:
+        return len(self._bufs[False]) + len(self._bufs[True])
 
     def due_in(self) -> float | None:
         """Seconds until what is buffered must be committed (0: now); None when nothing is."""
-        if not len(self._buf):
+        if not self._pending():
             return None
         return max(0.0, self._oldest + self.max_delay_s - time.monotonic())
 
     def flush(self) -> None:
-        """Commit what is buffered, as one append."""
-        buf = self._buf
-        if not len(buf):
-            return
-        self.store.timeseries.append_samples(
-            pa.table(
+        """Commit what is buffered: one append per kind of row buffered."""
+        for dedupe, buf in self._bufs.items():
+            if not len(buf):
+                continue
+            table = pa.table(
                 {
                     "ts": pa.array(buf.ts, pa.int64()),
                     "series_id": pa.array(buf.series_ids, pa.int64()),
@@ -86,9 +102,11 @@ class LakeSink:
                     "value": pa.array(buf.values, pa.float64()),
                 }
             )
-        )
-        self._buf = Rows()
-        self.commits += 1
+            written = self.store.timeseries.append_samples(table, dedupe=dedupe)
+            self.duplicates += len(buf) - written
+            self.samples -= len(buf) - written
+            self._bufs[dedupe] = Rows()
+            self.commits += 1 if written else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +117,7 @@ class WriterStats:
 
     samples: int
     commits: int
+    duplicates: int  # samples the lake held already (re-read with their own timestamps)
     queued_batches: int
     queued_samples: int
     max_queued_samples: int
@@ -169,6 +188,7 @@ class LakeWriter:
             return WriterStats(
                 samples=self._sink.samples,
                 commits=self._sink.commits,
+                duplicates=self._sink.duplicates,
                 queued_batches=len(self._queue),
                 queued_samples=self._queued,
                 max_queued_samples=self._max_queued,

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from perfops.app._capacity_journal import CapacityReading, read_capacity
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
@@ -240,6 +242,11 @@ def records_of(rt: Runtime, run_id: str) -> list[RequestRecord]:
             f"run {run_id} has no request records",
             hint="compare load runs (`perfops load run`), or two capacity runs",
         )
+    return records_from_table(table)
+
+
+def records_from_table(table: pa.Table) -> list[RequestRecord]:
+    """Rows of the lake's ``requests`` table as the load generator's records."""
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     return [
         RequestRecord(

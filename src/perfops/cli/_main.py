@@ -14,7 +14,20 @@ from typing import Annotated
 import typer
 
 from perfops import __version__
-from perfops.cli import chaos, collect, cost, demo, doctor, init, load, metrics, sim, slo, store
+from perfops.cli import (
+    chaos,
+    collect,
+    cost,
+    dashboard,
+    demo,
+    doctor,
+    init,
+    load,
+    metrics,
+    sim,
+    slo,
+    store,
+)
 from perfops.cli._terminal import VisibleStream, echo
 from perfops.errors import EXIT_CODES, PerfopsError
 
@@ -51,6 +64,7 @@ app.add_typer(load.app, name="load")
 app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
+app.command("dashboard")(dashboard.dashboard)
 
 
 def _version(value: bool) -> None:

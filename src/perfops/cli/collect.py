@@ -174,19 +174,37 @@ def import_range(
             parser=http_url,
         ),
     ],
-    query: Annotated[list[str], typer.Option("--query", "-q", help="PromQL (repeatable)")],
+    query: Annotated[
+        list[str],
+        typer.Option(
+            "--query",
+            "-q",
+            help="a series selector, read raw with its scrape timestamps, or an expression "
+            "stored under its --as name (repeatable)",
+        ),
+    ],
     start: Annotated[
         str, typer.Option(help="RFC 3339 time, Unix seconds, or a duration ago such as 7d")
     ],
     end: Annotated[
         str, typer.Option(help="RFC 3339, Unix seconds, 'now' or a duration ago")
     ] = "now",
-    step: Annotated[str, typer.Option(help="resolution, e.g. 15s")] = "15s",
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--as",
+            help="the metric name of each expression's result, in the order of the "
+            "expressions (repeatable)",
+        ),
+    ] = None,
+    step: Annotated[
+        str, typer.Option(help="resolution of expressions, e.g. 15s (selectors are read raw)")
+    ] = "15s",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a time range into the lake (auth from PERFOPS_PROMETHEUS_TOKEN, or
-    PERFOPS_PROMETHEUS_USER and PERFOPS_PROMETHEUS_PASSWORD)."""
-    from perfops.app.imports import import_prometheus
+    """Import a time range into the lake; importing it again adds nothing twice (auth from
+    PERFOPS_PROMETHEUS_TOKEN, or PERFOPS_PROMETHEUS_USER and PERFOPS_PROMETHEUS_PASSWORD)."""
+    from perfops.app.imports import import_prometheus, plan_queries
     from perfops.telemetry.promql import parse_time
 
     rt = runtime(ctx)
@@ -195,19 +213,21 @@ def import_range(
     seconds = positive_seconds(step, "--step")
     if hi < lo:
         raise UsageError(f"--end {end!r} is before --start {start!r}")
-    if (hi - lo) / seconds > MAX_IMPORT_POINTS:
+    if any(not q.strip() for q in query):
+        raise UsageError("an empty --query", hint="give PromQL, e.g. --query up")
+    plan = plan_queries(query, name or [])
+    if any(not q.raw for q in plan) and (hi - lo) / seconds > MAX_IMPORT_POINTS:
         raise UsageError(
             f"{(hi - lo) / seconds:,.0f} steps of {step} from --start to --end: more than "
             f"{MAX_IMPORT_POINTS:,} points per series",
             hint="raise --step or shorten the range",
         )
-    if any(not q.strip() for q in query):
-        raise UsageError("an empty --query", hint="give PromQL, e.g. --query up")
-    report = asyncio.run(import_prometheus(rt, prometheus, query, start=lo, end=hi, step=seconds))
+    report = asyncio.run(import_prometheus(rt, prometheus, plan, start=lo, end=hi, step=seconds))
     if as_json:
         echo_json(report)
         return
     typer.echo(
         f"imported {report['samples']:,} samples of {report['series']:,} series "
         f"({report['chunks']} request(s)) into {rt.store.root}"
+        + (f"; {report['duplicates']:,} already in the lake" if report["duplicates"] else "")
     )

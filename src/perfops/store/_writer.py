@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import pyarrow as pa
 
@@ -23,7 +24,7 @@ class BatchWriter:
 
     def __init__(
         self,
-        append: Callable[[pa.Table], None],
+        append: Callable[[pa.Table], Any],
         clock: Clock,
         *,
         max_rows: int = 100_000,

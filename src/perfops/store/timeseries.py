@@ -16,7 +16,9 @@ import pyarrow as pa
 from perfops._internal.clock import Clock
 from perfops._internal.ids import series_id
 from perfops.config.selector import Selector
+from perfops.store._dedupe import NEW_ROWS_SQL, dedupe_lock, new_rows
 from perfops.store._delta import DeltaHandle
+from perfops.store._downsample import HOURLY_BUCKETS_SQL, RAW_BUCKETS_SQL
 from perfops.store._rollup import HOURLY_SQL, ROLLUP_SQL, raw_counts, stale_days
 from perfops.store._sql import LakeSql
 from perfops.store._writer import BatchWriter
@@ -105,9 +107,29 @@ class TimeSeries:
             self._series.update(new)
         return ids
 
-    def append_samples(self, table: pa.Table) -> None:
-        """Append samples (``ts`` ms, ``series_id``, ``metric``, ``value``) as one commit."""
-        self._tables["samples"].append(_with_day(table))
+    def append_samples(self, table: pa.Table, *, dedupe: bool = False) -> int:
+        """Append samples (``ts`` ms, ``series_id``, ``metric``, ``value``) as one commit;
+        returns the rows appended. With ``dedupe``, rows whose series and timestamp the lake
+        already holds, or that the batch repeats, are left out (an import re-run over its
+        range, a re-read of samples that carry their own timestamps): see ``_dedupe``."""
+        if not dedupe:
+            self._tables["samples"].append(_with_day(table))
+            return int(table.num_rows)
+        if table.num_rows == 0:
+            return 0
+        with dedupe_lock(self._tables["samples"].path.parent):
+            fresh = new_rows(table, self._absent)
+            self._tables["samples"].append(_with_day(fresh))
+        return int(fresh.num_rows)
+
+    def _absent(self, numbered: pa.Table) -> list[int]:
+        """Row numbers (``_row``) of ``numbered`` to append: see ``NEW_ROWS_SQL``."""
+        ts = numbered.column("ts")
+        lo, hi = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
+        rows = self._sql.run(
+            NEW_ROWS_SQL, [*_days(lo, hi + 1), lo, hi], extra={"new_rows": numbered}
+        )
+        return [int(r) for r in rows.column("_row").to_pylist()]
 
     def sample_writer(self, *, max_rows: int = 100_000, max_delay_s: float = 1.0) -> BatchWriter:
         """A group-commit writer for samples: ``add()`` many small batches, one commit per
@@ -262,6 +284,34 @@ class TimeSeries:
             params,
             extra=None if ids is None else {"wanted": ids},
         )
+
+    def query_buckets(
+        self,
+        metric: str,
+        start_ms: int,
+        end_ms: int,
+        bucket_ms: int,
+        series_ids: Iterable[int] | None = None,
+    ) -> tuple[pa.Table, str]:
+        """``metric`` in ``[start_ms, end_ms)`` per series and bucket of ``bucket_ms`` (aligned
+        to the epoch): series_id, t (bucket start), n, min, max, mean, last, increase (counter
+        growth, resets counted). Whole-hour buckets come from ``samples_1h`` when no day of
+        the range is stale there; returns the table and the name of the table read."""
+        if bucket_ms <= 0:
+            raise ValueError(f"a bucket is a positive number of milliseconds, not {bucket_ms}")
+        ids = None if series_ids is None else _wanted(series_ids)
+        first, last = _days(start_ms, end_ms)
+        hourly = bucket_ms % 3_600_000 == 0 and not any(
+            first <= d <= last for d in self.stale_rollup_days("samples_1h")
+        )
+        sql, source = (HOURLY_BUCKETS_SQL, "samples_1h") if hourly else (RAW_BUCKETS_SQL, "samples")
+        join = " JOIN wanted USING (series_id)" if ids is not None else ""
+        table = self._sql.run(
+            sql.format(join=join, bucket=int(bucket_ms)),
+            [first, last, start_ms, end_ms, metric],
+            extra=None if ids is None else {"wanted": ids},
+        )
+        return table, source
 
     def count_flagged(
         self, metric: str, series_ids: Iterable[int], start_ms: int, end_ms: int, bits: int

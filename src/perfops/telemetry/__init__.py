@@ -19,36 +19,48 @@ if TYPE_CHECKING:
         normalize_labels,
         parse_catalog,
     )
+    from perfops.telemetry.history import LOOKBACK_MS, GapMarkers, LookbackTrim, RawChunks
     from perfops.telemetry.kpis import KpiRow, covered_seconds, increase, kpi_row
     from perfops.telemetry.promql import (
         RangeSeries,
+        TooManySamples,
         auth_headers,
         chunk_bounds,
         parse_time,
         query_range,
+        query_raw,
     )
     from perfops.telemetry.runner import CollectRunner, TargetHealth, TargetSpec
+    from perfops.telemetry.selectors import METRIC_NAME, check_metric_name, is_selector
     from perfops.telemetry.series import STALE_NAN, Rows, Series, SeriesMapper, is_stale_marker
 
 __all__ = [
     "DEFAULT_CATALOG_PATH",
     "LABEL_RENAMES",
+    "LOOKBACK_MS",
+    "METRIC_NAME",
     "STALE_NAN",
     "Catalog",
     "CollectRunner",
+    "GapMarkers",
     "KpiRow",
+    "LookbackTrim",
     "MetricInfo",
     "RangeSeries",
+    "RawChunks",
     "Resolved",
     "Rows",
     "Series",
     "SeriesMapper",
     "TargetHealth",
     "TargetSpec",
+    "TooManySamples",
     "auth_headers",
+    "check_metric_name",
     "chunk_bounds",
     "covered_seconds",
     "increase",
+    "is_selector",
     "is_stale_marker",
     "kpi_row",
     "load_catalog",
@@ -56,6 +68,7 @@ __all__ = [
     "parse_catalog",
     "parse_time",
     "query_range",
+    "query_raw",
 ]
 
 __getattr__ = lazy_exports(
@@ -71,8 +84,18 @@ __getattr__ = lazy_exports(
             "normalize_labels",
             "parse_catalog",
         ),
+        "history": ("LOOKBACK_MS", "GapMarkers", "LookbackTrim", "RawChunks"),
         "kpis": ("KpiRow", "covered_seconds", "increase", "kpi_row"),
-        "promql": ("RangeSeries", "auth_headers", "chunk_bounds", "parse_time", "query_range"),
+        "promql": (
+            "RangeSeries",
+            "TooManySamples",
+            "auth_headers",
+            "chunk_bounds",
+            "parse_time",
+            "query_range",
+            "query_raw",
+        ),
+        "selectors": ("METRIC_NAME", "check_metric_name", "is_selector"),
         "runner": ("CollectRunner", "TargetHealth", "TargetSpec"),
         "series": ("STALE_NAN", "Rows", "Series", "SeriesMapper", "is_stale_marker"),
     },

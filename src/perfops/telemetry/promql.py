@@ -1,6 +1,12 @@
 """Read ranges from a Prometheus-compatible HTTP API (Prometheus, VictoriaMetrics, Thanos,
-Mimir): ``/api/v1/query_range`` split into chunks under the 11,000-points-per-series limit,
-retried with backoff on transient failures, authenticated from the environment."""
+Mimir), retried with backoff on transient failures, authenticated from the environment:
+
+- :func:`query_raw`: the raw samples of a selector, with their scrape timestamps (an instant
+  query of ``selector[d]``), for one left-open window;
+- :func:`query_range`: an expression evaluated at each step, in chunks under the
+  11,000-points-per-series limit.
+
+A server that cannot be reached is :class:`Unreachable` (exit 3)."""
 
 from __future__ import annotations
 
@@ -14,9 +20,17 @@ from dataclasses import dataclass
 import aiohttp
 
 from perfops._internal.durations import parse_duration
-from perfops.errors import PerfopsError, UsageError
+from perfops.errors import PerfopsError, Unreachable, UsageError
 
-__all__ = ["RangeSeries", "auth_headers", "chunk_bounds", "parse_time", "query_range"]
+__all__ = [
+    "RangeSeries",
+    "TooManySamples",
+    "auth_headers",
+    "chunk_bounds",
+    "parse_time",
+    "query_range",
+    "query_raw",
+]
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
@@ -95,7 +109,14 @@ def _value(text: str) -> float:
 
 
 class _Transient(Exception):
-    pass
+    def __init__(self, message: str, *, connect: bool = False) -> None:
+        super().__init__(message)
+        self.connect = connect  # no answer at all (refused, unresolvable, timed out)
+
+
+class TooManySamples(PerfopsError):
+    """The server refused a read that would load more samples than it allows
+    (``--query.max-samples``): ask for a shorter window."""
 
 
 async def _once(
@@ -114,8 +135,11 @@ async def _once(
                     hint="is this a Prometheus API URL?",
                 ) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _Transient(str(exc) or type(exc).__name__) from exc
+        connect = isinstance(exc, aiohttp.ClientConnectionError | TimeoutError)
+        raise _Transient(str(exc) or type(exc).__name__, connect=connect) from exc
     if body.get("status") != "success":
+        if "too many samples" in str(body.get("error")):
+            raise TooManySamples(f"the server refused the read: {body.get('error')}")
         raise PerfopsError(
             f"the server rejected the query ({body.get('errorType')}): {body.get('error')}",
             hint="check the PromQL and the time range",
@@ -147,19 +171,73 @@ async def query_range(
 ) -> list[RangeSeries]:
     """One range query over one chunk, retried on 5xx, 429, timeouts and connection errors
     (exponential backoff); a 4xx answer is an error at once."""
-    url = base_url.rstrip("/") + "/api/v1/query_range"
     params = {"query": query, "start": _fmt(start), "end": _fmt(end), "step": _fmt(step)}
+    return await _retried(
+        session, base_url, "query_range", params, headers or {}, retries=retries, backoff=backoff
+    )
+
+
+async def query_raw(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    selector: str,
+    lo_ms: int,
+    hi_ms: int,
+    *,
+    headers: Mapping[str, str] | None = None,
+    retries: int = 4,
+    backoff: float = 0.5,
+) -> list[RangeSeries]:
+    """The raw samples of ``selector`` with ``lo_ms < ts <= hi_ms``, as scraped: an instant
+    query of ``selector[hi - lo]`` at ``hi``. Prometheus 3 reads that range left-open, 2.x
+    closed (a sample exactly at ``lo`` comes too); keeping ``(lo, hi]`` here makes adjacent
+    windows neither drop nor repeat a sample on either. Staleness markers never come back
+    (Prometheus leaves them out of range reads). Retried like :func:`query_range`."""
+    params = {"query": f"{selector}[{hi_ms - lo_ms}ms]", "time": _fmt_ms(hi_ms)}
+    found = await _retried(
+        session, base_url, "query", params, headers or {}, retries=retries, backoff=backoff
+    )
+    out = []
+    for item in found:
+        keep = [i for i, t in enumerate(item.ts_ms) if lo_ms < t <= hi_ms]
+        if keep:
+            out.append(
+                RangeSeries(
+                    item.labels, [item.ts_ms[i] for i in keep], [item.values[i] for i in keep]
+                )
+            )
+    return out
+
+
+async def _retried(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    endpoint: str,
+    params: dict[str, str],
+    headers: Mapping[str, str],
+    *,
+    retries: int,
+    backoff: float,
+) -> list[RangeSeries]:
+    url = base_url.rstrip("/") + "/api/v1/" + endpoint
     for attempt in range(retries + 1):
         try:
-            return await _once(session, url, params, headers or {})
+            return await _once(session, url, params, headers)
         except _Transient as exc:
-            if attempt == retries:
-                raise PerfopsError(
-                    f"{url}: still failing after {retries + 1} tries: {exc}",
-                    hint="check that the server is up and reachable",
-                ) from None
-            await asyncio.sleep(backoff * 2**attempt)
+            if attempt < retries:
+                await asyncio.sleep(backoff * 2**attempt)
+                continue
+            error = Unreachable if exc.connect else PerfopsError
+            raise error(
+                f"{url}: still failing after {retries + 1} tries: {exc}",
+                hint="check that the server is up and reachable",
+            ) from None
     raise AssertionError("unreachable")
+
+
+def _fmt_ms(ms: int) -> str:
+    """Unix seconds with millisecond precision, as the API takes them."""
+    return f"{ms // 1000}.{ms % 1000:03d}"
 
 
 def _fmt(x: float) -> str:

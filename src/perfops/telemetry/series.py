@@ -46,13 +46,16 @@ class _Known:
 
 @dataclass(slots=True)
 class Rows:
-    """Columnar rows of one scrape, plus the series seen for the first time."""
+    """Columnar rows of one scrape, plus the series seen for the first time. ``stamped``: some
+    timestamps came with the samples (not the scrape's time), so the same sample can be read
+    again by a later scrape or a restarted collector and the lake must skip what it holds."""
 
     ts: list[int] = field(default_factory=list)
     series_ids: list[int] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     new_series: list[Series] = field(default_factory=list)
+    stamped: bool = False
 
     def __len__(self) -> int:
         return len(self.values)
@@ -115,13 +118,10 @@ class SeriesMapper:
     def _same_shape(self, exp: Exposition, scrape_ms: int) -> Rows:
         ids, metrics, scales = self._shape_rows
         stamps = exp.timestamps_ms
-        ts = (
-            [scrape_ms] * len(ids)
-            if stamps.count(None) == len(stamps)
-            else [scrape_ms if t is None else t for t in stamps]
-        )
+        stamped = stamps.count(None) != len(stamps)
+        ts = [scrape_ms if t is None else t for t in stamps] if stamped else [scrape_ms] * len(ids)
         values = [v * s for v, s in zip(exp.values, scales, strict=True)]
-        return Rows(ts, list(ids), list(metrics), values)
+        return Rows(ts, list(ids), list(metrics), values, stamped=stamped)
 
     def _rows(self, exp: Exposition, scrape_ms: int) -> Rows:
         out = Rows()
@@ -149,6 +149,7 @@ class SeriesMapper:
             if sid not in seen:  # gone from this scrape: mark it stale, as Prometheus does
                 out.add(scrape_ms, sid, metric, STALE_NAN)
         self.last_seen = seen
+        out.stamped = any(t is not None for t in exp.timestamps_ms)
         return out
 
     def all_stale(self, scrape_ms: int) -> Rows:

@@ -169,3 +169,40 @@ def test_unknown_target_name_lists_the_known_ones(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match="targets in perfops.yaml: dcgm"):
         targets_from_config(rt.config, ["dcmg"])
+
+
+def _keys(rt: Runtime) -> tuple[int, int]:
+    """Samples in the lake, and distinct (series, timestamp) keys among them."""
+    row = rt.store.read_query(
+        "SELECT count(*) AS n, count(DISTINCT (series_id, ts)) AS keys FROM samples"
+    ).to_pylist()[0]
+    return row["n"], row["keys"]
+
+
+def test_a_restarted_collector_stores_no_sample_twice(tmp_path: Path) -> None:
+    """Samples that carry their own timestamps (as /federate gives them) are read again by
+    every scrape and by a restarted collector: the lake keeps each once. Scrape-stamped
+    samples are keyed by each scrape's own time, so a restart adds new ones only."""
+    from perfops.app.collect import LakeWriter
+
+    rt = runtime(tmp_path)
+    with quirky_targets() as quirky:
+        targets = [
+            TargetSpec("fed", quirky.url("/stamped"), interval=0.2, timeout=1),
+            TargetSpec("good", quirky.url("/good"), interval=0.2, timeout=1),
+        ]
+        writers, runners = [], []
+        for _ in range(2):  # the collector, then the same collector restarted
+            writers.append(LakeWriter(rt.store))
+            runners.append(asyncio.run(run_collect(rt, targets, duration=1.2, writer=writers[-1])))
+            assert runners[-1].health["fed"].scrapes >= 3
+    pushed = rt.store.timeseries.query_samples("pushed_total", 0, 2**62).to_pylist()
+    assert sorted((r["ts"], r["value"]) for r in pushed) == [
+        (1_700_000_000_000, 1.0),
+        (1_700_000_015_000, 9.0),
+    ]
+    assert writers[1].stats().duplicates >= 2 * runners[1].health["fed"].scrapes
+    temps = rt.store.timeseries.query_samples("temp", 0, 2**62)  # 3 series a scrape, each kept
+    assert temps.num_rows == 3 * sum(r.health["good"].scrapes for r in runners)
+    count, keys = _keys(rt)
+    assert count == keys

@@ -48,12 +48,13 @@ class SlowCommits:
         time.sleep(self.delay_s)
         return self.inner.register_series(infos)
 
-    def append_samples(self, table: pa.Table) -> None:
+    def append_samples(self, table: pa.Table, *, dedupe: bool = False) -> int:
         time.sleep(self.delay_s)
         if self.error is not None and self.sample_commits >= self.fail_after:
             raise self.error
-        self.inner.append_samples(table)
+        written = self.inner.append_samples(table, dedupe=dedupe)
         self.sample_commits += 1
+        return written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

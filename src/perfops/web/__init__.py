@@ -1,0 +1,16 @@
+"""The dashboard: one aiohttp server with a plain HTML/CSS/JS page, a vendored chart library
+(uPlot, see static/vendor/VENDORED.md) and a read-only JSON API over the app layer's figures.
+"""
+
+from perfops.web.screenshot import find_chromium, screenshot
+from perfops.web.server import DashboardThread, build_app, check_bind, running_dashboard, serve
+
+__all__ = [
+    "DashboardThread",
+    "build_app",
+    "check_bind",
+    "find_chromium",
+    "running_dashboard",
+    "screenshot",
+    "serve",
+]
