@@ -167,15 +167,15 @@ def test_the_k8s_fleet_joins_gpus_to_services_and_prices_both_options() -> None:
     gpu = {"gpu": "3", "UUID": "GPU-3bc2", "device": "nvidia3", "Hostname": "gpu-h100-07",
            "modelName": "NVIDIA H100 80GB HBM3", "namespace": "llm-serving",
            "pod": "vllm-chat-1", "container": "vllm-chat"}  # fmt: skip
-    owner = owner_of(normalize_labels(gpu), config.services)
+    owner = owner_of(normalize_labels(gpu), config)
     assert owner is not None
     assert owner.name == "chat"
     code = {**gpu, "pod": "vllm-code-2", "container": "vllm-code", "modelName": "NVIDIA H200"}
-    owner = owner_of(normalize_labels(code), config.services)
+    owner = owner_of(normalize_labels(code), config)
     assert owner is not None
     assert owner.name == "code"
     idle = {k: v for k, v in gpu.items() if k not in ("namespace", "pod", "container")}
-    assert owner_of(normalize_labels(idle), config.services) is None  # idle: no one's GPU
+    assert owner_of(normalize_labels(idle), config) is None  # idle: no one's GPU
     book = price_book(config.pricing)
     for svc in config.services:
         committed = book.rate(svc.gpu.type, purchase="committed")

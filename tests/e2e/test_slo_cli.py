@@ -21,7 +21,7 @@ def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
                 extra="""slos:
   - name: fast-first-token
     service: chat
-    sli: {kind: latency, metric: ttft, threshold: 60ms}
+    sli: {kind: latency, metric: ttft, threshold: 60ms, source: requests}
     objective: 99
   - name: all-fast
     service: chat
@@ -29,7 +29,7 @@ def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
     objective: 99.5
   - name: loose
     service: chat
-    sli: {kind: latency, metric: e2e, threshold: 30s}
+    sli: {kind: latency, metric: e2e, threshold: 30s, source: requests}
     objective: 92
 """,
             )
@@ -66,6 +66,8 @@ def test_status_counts_the_recorded_requests(tmp_path: Path) -> None:
     assert (fast["good"], fast["total"]) == (good, len(rows))
     assert fast["sli_pct"] == pytest.approx(100 * good / len(rows))
     assert fast["period"] == "rolling 28d"
+    assert fast["source"] == "load-test request records"  # what it read, stated
+    assert fast["state"] in ("ok", "firing")
     assert status["all-fast"]["sli_pct"] == 100.0
     assert status["all-fast"]["budget"]["remaining_pct"] == 100.0
     # the page factor is 13.44 on a 28-day period: 13.44 x 8% budget > 100% errors

@@ -13,7 +13,7 @@ from tests.conftest import run_cli
 
 SLOS = """  - name: idle
     endpoint: http://127.0.0.1:9/v1
-    model: llama-3.1-8b
+    model: idle-model
     gpu: {type: H100-SXM, count: 1}
 slos:
   - {name: chat-ttft, service: chat, objective: 99,

@@ -16,7 +16,7 @@ from perfops import __version__
 from perfops._internal import strict_json
 from perfops.app.load import LoadOptions, WorkloadSource
 from perfops.app.runtime import Runtime
-from perfops.app.slo import request_checks
+from perfops.app.slo import request_limits
 from perfops.chaos.steady import Check, HypothesisResult, Outcome, check_hypothesis
 from perfops.config.experiment import ErrorStop, Experiment, HttpProbe, LakeProbe, PromqlProbe
 from perfops.errors import PerfopsError
@@ -24,7 +24,7 @@ from perfops.loadgen.arrivals import ArrivalSpec
 from perfops.loadgen.client import Target
 from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.slo import parse_slo
-from perfops.loadgen.summary import meets
+from perfops.loadgen.summary import meets, meets_limits
 from perfops.loadgen.workload import LengthSpec
 from perfops.slo.rules import period_s
 from perfops.store import EventRecord
@@ -72,19 +72,12 @@ class Outcomes:
         slos = [s for s in rt.config.slos if s.name in names]
         self.objectives = {s.name: s.objective for s in slos}
         self.period_s = {s.name: period_s(s) for s in slos}
-        self.checks = {s.name: request_checks(s) for s in slos}
+        self.limits = {s.name: request_limits(s) for s in slos}
         self.thresholds = parse_slo(exp.load.slo)
         self.items: list[Outcome] = []
 
     def add(self, rec: RequestRecord) -> None:
-        row = {
-            "sent_ns": rec.sent_ns,
-            "first_token_ns": rec.first_token_ns,
-            "end_ns": rec.end_ns,
-            "output_tokens": rec.output_tokens,
-            "chunk_gaps_us": [g // 1000 for g in rec.chunk_gaps_ns],
-        }
-        slo_good = {n: rec.ok and all(c(row) for c in cs) for n, cs in self.checks.items()}
+        slo_good = {n: meets_limits(rec, limits) for n, limits in self.limits.items()}
         # goodput: every per-request threshold of the load, else every SLO it watches
         good = meets(rec, self.thresholds) if self.thresholds else rec.ok and all(slo_good.values())
         self.items.append(Outcome(rec.scheduled_ns, not rec.ok, good, slo_good))

@@ -14,31 +14,21 @@ hourly query and one raw query.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from perfops.slo.engine import CounterSpan, extrapolated_increase, join_spans, span_of
-from perfops.store import Store, window_range
+from perfops.store import LoggedRequest, RequestLog, Store, window_range
 
 __all__ = ["Counts", "Reader", "Window", "request_counts"]
 
 Window = tuple[int, int]  # (start_ms, end_ms]: Prometheus 3.x's left-open range
 Counts = Callable[[int, int], tuple[float, float]]  # window -> (good, total)
 _HOUR = 3_600_000
-_REQUEST_COLUMNS = (
-    "scheduled_ns",
-    "error",
-    "sent_ns",
-    "first_token_ns",
-    "end_ns",
-    "output_tokens",
-    "chunk_gaps_us",
-)
 
 
 def _pieces(start: int, end: int) -> tuple[list[Window], Window | None]:
@@ -227,38 +217,31 @@ def _split(table: pa.Table) -> dict[int, dict[str, np.ndarray]]:
 def request_counts(
     store: Store,
     endpoint: str,
-    good: Callable[[dict[str, Any]], bool],
+    good: Callable[[LoggedRequest], bool],
     windows: Sequence[Window],
 ) -> Counts:
     """Good and total load-test requests of ``endpoint`` per window, by scheduled time in
-    (start, end] as for samples: the request rows are read once for all windows."""
+    (start, end] as for samples: the request log (:meth:`~perfops.store.Journal.request_log`)
+    is read once for all windows."""
     lo = min((w[0] for w in windows), default=0)
     hi = max((w[1] for w in windows), default=0)
     cache: dict[Window, tuple[float, float]] = {}
-    rows: list[tuple[int, bool]] = []
+    log: RequestLog | None = None
 
-    def fetch(start: int, end: int) -> list[tuple[int, bool]]:
-        table = store.journal.target_requests(  # [lo, hi) ns: (start, end] in ms
-            endpoint, start * 1_000_000 + 1, end * 1_000_000 + 1, _REQUEST_COLUMNS
-        )
-        return [(r["scheduled_ns"], r["error"] is None and good(r)) for r in table.to_pylist()]
-
-    loaded = False
+    def ns(ms: int) -> int:  # (start, end] in ms is [start + 1, end + 1) in ns
+        return ms * 1_000_000 + 1
 
     def counts(start: int, end: int) -> tuple[float, float]:
-        nonlocal rows, loaded
+        nonlocal log
         if (start, end) in cache:
             return cache[(start, end)]
         if lo <= start and end <= hi:
-            if not loaded:
-                rows, loaded = fetch(lo, hi), True
-            times = [t for t, _ in rows]
-            a = bisect_right(times, start * 1_000_000)
-            b = bisect_right(times, end * 1_000_000)
-            part = rows[a:b]
+            if log is None:
+                log = store.journal.request_log(endpoint, ns(lo), ns(hi))
+            part = log.between(ns(start), ns(end))
         else:
-            part = fetch(start, end)
-        cache[(start, end)] = (float(sum(ok for _, ok in part)), float(len(part)))
+            part = store.journal.request_log(endpoint, ns(start), ns(end)).requests
+        cache[(start, end)] = (float(sum(1 for r in part if good(r))), float(len(part)))
         return cache[(start, end)]
 
     return counts

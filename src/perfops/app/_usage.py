@@ -12,33 +12,22 @@ says so.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from perfops.app._sli import Reader
-from perfops.app.metrics import owner_of
+from perfops.app.metrics import owners
 from perfops.app.runtime import Runtime
-from perfops.app.slo import request_checks
+from perfops.app.slo import request_good
 from perfops.config import Service
-from perfops.config.models import GoodputSLI, LatencySLI
 from perfops.finops import ServedWork, UsageRow, declared_from_services, declared_usage
+from perfops.slo.sources import sli_source
 
 __all__ = ["GpuUsage", "gpu_usage", "served_work"]
 
 _HOUR = 3_600_000
 _ACTIVITY = ("gpu.sm_active", "gpu.gr_engine_active", "gpu.util")
-_REQUEST_COLUMNS = (
-    "scheduled_ns",
-    "error",
-    "sent_ns",
-    "first_token_ns",
-    "end_ns",
-    "prompt_tokens",
-    "output_tokens",
-    "chunk_gaps_us",
-)
 # dcgm-exporter's modelName label -> the catalog's GPU types, for GPUs no service claims
 _MODEL_NAMES = (
     ("H200", "H200"),
@@ -68,8 +57,11 @@ def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
 
 
 def _gpu_id(labels: Mapping[str, str], sid: int) -> str:
-    if "UUID" in labels:
-        return labels["UUID"]
+    """The GPU's UUID (the lake stores dcgm-exporter's ``UUID`` as ``uuid``), else
+    hostname/index, else the series."""
+    for key in ("uuid", "UUID"):
+        if key in labels:
+            return labels[key]
     if "gpu" in labels:
         return f"{labels.get('hostname', '')}/{labels['gpu']}"
     return f"series-{sid}"
@@ -78,6 +70,7 @@ def _gpu_id(labels: Mapping[str, str], sid: int) -> str:
 def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
     """GPU usage rows over ``[start_ms, end_ms)``, hour by hour."""
     services = rt.config.services
+    owner = owners(rt.config)
     interval_ms = int(rt.config.telemetry.interval * 1000)
     metric, table = None, None
     for name in _ACTIVITY:
@@ -94,7 +87,7 @@ def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
         per_series_step: dict[int, int] = {}
         for i, sid in enumerate(cols["series_id"]):
             labels = infos[sid].labels if sid in infos else {}
-            svc = owner_of(labels, services)
+            svc = owner(labels)
             n = cols["n"][i]
             first, last = cols["first_ts"][i], cols["last_ts"][i]
             if n > 1:
@@ -133,8 +126,9 @@ def _counter_by_service(
     rt: Runtime, reader: Reader, metric: str, window: tuple[int, int]
 ) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
+    owner = owners(rt.config)
     for sid, info in rt.store.timeseries.series(metric).items():
-        svc = owner_of(info.labels, rt.config.services)
+        svc = owner(info.labels)
         if svc is not None:
             out[svc.name] += reader.increase(metric, [sid], window)
     return out
@@ -149,42 +143,27 @@ class _Requests:
 
 
 class _RequestLog:
-    """One service's load-test requests over all the windows asked of it, read in one query:
-    (scheduled_ns, input tokens, output tokens, met every request-based SLO), in time order."""
+    """One service's load-test requests over all the windows asked of it (the store's one
+    request log, read once): tokens, and whether each met every request-based SLO."""
 
     def __init__(self, rt: Runtime, svc: Service, windows: list[tuple[int, int]]) -> None:
         lo, hi = min(w[0] for w in windows), max(w[1] for w in windows)
-        table = rt.store.journal.target_requests(
-            svc.endpoint, lo * 1_000_000, hi * 1_000_000, _REQUEST_COLUMNS
-        )
-        checks = [
-            c
+        self.log = rt.store.journal.request_log(svc.endpoint, lo * 1_000_000, hi * 1_000_000)
+        judges = [
+            request_good(slo)
             for slo in rt.config.slos
-            if slo.service == svc.name
-            and (
-                isinstance(slo.sli, GoodputSLI)
-                or (isinstance(slo.sli, LatencySLI) and slo.sli.source == "requests")
-            )
-            for c in request_checks(slo)
+            if slo.service == svc.name and sli_source(slo).kind == "requests"
         ]
-        self.rows = [
-            (
-                int(row["scheduled_ns"]),
-                int(row["prompt_tokens"] or 0),
-                int(row["output_tokens"] or 0),
-                row["error"] is None and all(c(row) for c in checks),
-            )
-            for row in table.to_pylist()
-        ]
-        self.times = [r[0] for r in self.rows]
+        self.good = {id(r): not r.failed and all(g(r) for g in judges) for r in self.log.requests}
 
     def work(self, window: tuple[int, int]) -> _Requests:
-        a = bisect_left(self.times, window[0] * 1_000_000)
-        b = bisect_left(self.times, window[1] * 1_000_000)
-        part = self.rows[a:b]
-        good = sum(r[1] + r[2] for r in part if r[3])
+        part = self.log.between(window[0] * 1_000_000, window[1] * 1_000_000)
+        good = sum(r.prompt_tokens + r.output_tokens for r in part if self.good[id(r)])
         return _Requests(
-            len(part), sum(r[1] for r in part), sum(r[2] for r in part), good if part else None
+            len(part),
+            sum(r.prompt_tokens for r in part),
+            sum(r.output_tokens for r in part),
+            good if part else None,
         )
 
 

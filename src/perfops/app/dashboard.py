@@ -93,7 +93,7 @@ class Scope:
         """Whether a series with ``labels`` passes the filters (service, team and model via
         the series' owning service, as `perfops metrics kpis` attributes it)."""
         if self.service or self.team or self.model:
-            svc = owner_of(labels, rt.config.services)
+            svc = owner_of(labels, rt.config)
             model = svc.model if svc else labels.get("model_name")
             if self.service and (svc is None or svc.name != self.service):
                 return False

@@ -16,10 +16,11 @@ from perfops.app.cost import _clip, cost_report
 from perfops.app.dashboard import Scope
 from perfops.app.metrics import kpis
 from perfops.app.runtime import Runtime
-from perfops.app.slo import SloStatus, _Lake, counts_for, request_checks, slo_statuses
+from perfops.app.slo import SloStatus, _Lake, counts_for, request_limits, slo_statuses
 from perfops.errors import UsageError
 from perfops.finops import ServedWork, unit_costs
 from perfops.finops.attribution import IDLE, SHARED
+from perfops.loadgen.judge import request_meets
 from perfops.loadgen.records import RequestRecord
 from perfops.loadgen.summary import summarize
 from perfops.slo.engine import burn_rate
@@ -97,8 +98,11 @@ def _gpus_up(rt: Runtime, scope: Scope) -> int:
 
 def _slo_state(st: SloStatus) -> str:
     """ok, burning (a ticket alert fires, or any window burns budget faster than allowed),
-    page (a page alert fires), or no data."""
-    if not st.total:
+    page (a page alert fires), no data (no series or no events: never a green), or error (the
+    SLO cannot be evaluated, as `perfops slo status` says)."""
+    if st.error is not None:
+        return "error"
+    if st.no_data is not None or not st.total:
         return "no data"
     if any(a.firing and a.severity == "page" for a in st.alerts):
         return "page"
@@ -124,7 +128,9 @@ def _slo_json(st: SloStatus) -> dict[str, Any]:
                     "short_window_s": a.short_window, "threshold": a.factor,
                     "long_burn": _num(a.long_burn), "short_burn": _num(a.short_burn),
                     "firing": a.firing} for a in st.alerts],
-        "note": st.note,
+        "note": st.error or st.no_data or st.note,
+        "source": st.source,
+        "selector": st.selector,
     }  # fmt: skip
 
 
@@ -173,7 +179,8 @@ def slo_panel(rt: Runtime, scope: Scope) -> dict[str, Any]:
     out = []
     for slo in slos:
         entry = _slo_json(statuses[slo.name])
-        counts = counts_for(rt, slo, _Lake(rt, windows))
+        ok = statuses[slo.name].error is None  # a broken SLO has its reason, not a series
+        counts = counts_for(rt, slo, _Lake(rt, windows)) if ok else None
         ts, sli, burn = [], [], []
         for lo, hi in windows if counts else []:
             good, total = counts(lo, hi)  # type: ignore[misc]
@@ -248,17 +255,15 @@ def slo_misses(rt: Runtime, scope: Scope, slo_name: str, limit: int = 200) -> di
             f"no SLO {slo_name!r} in perfops.yaml",
             hint=f"SLOs are {[s.name for s in rt.config.slos]}",
         )
-    checks = request_checks(slo)
-    if not checks:
+    limits = request_limits(slo)
+    if not limits:
         return {"slo": slo.name, "kind": slo.sli.kind, "requests": [], "missed": 0,
                 "note": "not a request-based SLI: no request records to show"}  # fmt: skip
     svc = rt.config.service(slo.service)
     table = rt.store.journal.target_requests(
         svc.endpoint, scope.query_start_ms * 1_000_000, scope.end_ms * 1_000_000, _MISS_COLUMNS
     )
-    missed = [
-        r for r in table.to_pylist() if r["error"] is not None or not all(c(r) for c in checks)
-    ]
+    missed = [r for r in table.to_pylist() if not _met(r, limits)]
     return {
         "slo": slo.name,
         "kind": slo.sli.kind,
@@ -267,6 +272,19 @@ def slo_misses(rt: Runtime, scope: Scope, slo_name: str, limit: int = 200) -> di
         "requests": [_miss_row(r) for r in missed[:limit]],
         "note": "",
     }
+
+
+def _met(r: dict[str, Any], limits: list[tuple[str, float]]) -> bool:
+    """The one per-request judge (:func:`~perfops.loadgen.judge.request_meets`) on a row."""
+    return request_meets(
+        limits,
+        failed=r["error"] is not None,
+        sent_ns=r["sent_ns"],
+        first_token_ns=r["first_token_ns"],
+        end_ns=r["end_ns"],
+        output_tokens=int(r["output_tokens"] or 0),
+        max_gap_s=max(r["chunk_gaps_us"] or [0]) / 1e6,
+    )
 
 
 def _miss_row(r: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ Times are the Runtime's clock; the load's requests carry the load generator's wa
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,12 @@ from perfops.app.chaos import Say, journal_for, read_spec, recover_leftovers
 from perfops.app.load import run_load
 from perfops.app.runtime import Runtime
 from perfops.chaos.faults import Fault, UndoEntry, fault_for, public_entry, revert_entry
-from perfops.chaos.steady import burn
+from perfops.chaos.steady import bad_events, burn
 from perfops.chaos.undo import UndoJournal
 from perfops.config.experiment import Drill, Experiment, Hypothesis, HypothesisSLO
 from perfops.config.loader import parse_spec
 from perfops.errors import ConfigError, PerfopsError
+from perfops.slo.engine import budget_spent
 from perfops.slo.rules import period_s
 from perfops.store import EventRecord, RunRecord
 
@@ -300,11 +302,10 @@ def _budget(run: _Run) -> None:
     drill's rate."""
     drill, result = run.drill, run.result
     slo = next(s for s in run.rt.config.slos if s.name == drill.slo)
-    bad = [o for o in run.outcomes.items if o.scheduled_ns >= run.deploy_ns
-           and not o.slo_good.get(drill.slo, not o.error)]  # fmt: skip
-    allowed = (1 - slo.objective / 100) * drill.load.rate * period_s(slo)
-    result.bad_events = len(bad)
-    result.budget_spent_pct = 100 * len(bad) / allowed if allowed > 0 else None
+    since = [o for o in run.outcomes.items if o.scheduled_ns >= run.deploy_ns]
+    result.bad_events = bad_events(since, drill.slo)
+    spent = budget_spent(result.bad_events, drill.load.rate * period_s(slo), slo.objective)
+    result.budget_spent_pct = 100 * spent if math.isfinite(spent) else None
 
 
 def _record(run: _Run) -> None:

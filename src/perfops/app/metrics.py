@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from perfops.app.runtime import Runtime
-from perfops.config import Service
+from perfops.config import Config, Service
 from perfops.errors import UsageError
 from perfops.store import SeriesInfo, parse_matchers
+from perfops.telemetry.catalog import LABEL_RENAMES
 from perfops.telemetry.kpis import KpiRow, covered_seconds, increase, kpi_row
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "kpis",
     "list_metrics",
     "owner_of",
+    "owners",
     "show_metric",
 ]
 
@@ -116,17 +118,30 @@ def show_metric(
     return out
 
 
-def owner_of(labels: Mapping[str, str], services: Sequence[Service]) -> Service | None:
-    """The service a series belongs to: its ``service`` label, else a service whose join
-    labels (perfops.yaml ``services[].labels``: hostname, pod, model_name ...) all match."""
-    named = labels.get("service")
-    for svc in services:
-        if svc.name == named:
-            return svc
-    for svc in services:
-        if svc.labels and all(labels.get(k) == v for k, v in svc.labels.items()):
-            return svc
-    return None
+def owners(config: Config) -> Callable[[Mapping[str, str]], Service | None]:
+    """The service a stored series belongs to: the first whose series selector (engine
+    series) or GPU selector (GPU series) matches its labels, the same selectors that
+    ``perfops slo status`` and the generated rules read (no ``service`` label needed)."""
+    chosen = [
+        (svc, svc.series_selector.renamed(LABEL_RENAMES), config.gpu_selector(svc))
+        for svc in config.services
+    ]
+    chosen = [
+        (svc, engine, gpus.renamed(LABEL_RENAMES) if gpus else None) for svc, engine, gpus in chosen
+    ]
+
+    def owner(labels: Mapping[str, str]) -> Service | None:
+        for svc, engine, gpus in chosen:
+            if engine.matches(labels) or (gpus is not None and gpus.matches(labels)):
+                return svc
+        return None
+
+    return owner
+
+
+def owner_of(labels: Mapping[str, str], config: Config) -> Service | None:
+    """:func:`owners` for one series."""
+    return owners(config)(labels)
 
 
 _COUNTERS = {
@@ -144,13 +159,13 @@ def kpis(
     """Requests/s, tokens/s, tokens per joule and GPU-hours per service, model or team."""
     if by not in ("service", "model", "team"):
         raise ValueError(f"group by service, model or team, not {by!r}")
-    services = rt.config.services
+    owner = owners(rt.config)
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for key, metric in [*_COUNTERS.items(), ("gpu_seconds", _PRESENCE)]:
         per_series = _by_series(rt, metric, start_ms, end_ms)
         infos = rt.store.timeseries.series(metric)
         for sid, (ts, values) in per_series.items():
-            svc = owner_of(infos[sid].labels, services) if sid in infos else None
+            svc = owner(infos[sid].labels) if sid in infos else None
             group = (
                 "unattributed"
                 if svc is None

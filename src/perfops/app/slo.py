@@ -1,9 +1,16 @@
 """`perfops slo` over the lake: each SLO's events per window, then the pure engine's verdict.
 
-Latency and goodput SLIs are exact, from the load-test request records of the service's
-endpoint; availability and histogram latency SLIs come from the scraped counters (Prometheus'
-``increase`` semantics); GPU health from the DCGM series. Ratio SLIs are PromQL and are
-evaluated by the generated recording rules in Prometheus, not here.
+What an SLI reads is chosen once, by :func:`perfops.slo.sources.sli_source`, for status and
+for the generated rules alike: latency SLIs read the engine's histograms (or, with
+``source: requests``, the load-test request records, exactly), goodput SLIs the request
+records, availability the scraped request counters (Prometheus' ``increase`` semantics), GPU
+health the DCGM series. The series are those the service's selector matches
+(``services[].selector``, ``gpu_selector``), the same selectors the rules write. Ratio SLIs
+are PromQL and are evaluated by the generated recording rules in Prometheus, not here.
+
+An SLO whose SLI finds no series, or no events in its period, has ``no_data`` (the reason),
+never a full budget; one that cannot be evaluated has ``error`` (with its place in
+perfops.yaml), and the others are evaluated all the same.
 """
 
 from __future__ import annotations
@@ -12,14 +19,14 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from perfops._internal.durations import format_duration
 from perfops.app._sli import Counts, Reader, Window, request_counts
 from perfops.app.runtime import Runtime
-from perfops.config import SLO, Service
+from perfops.config import SLO, Matcher, Selector, Service
 from perfops.config.models import AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
-from perfops.errors import UsageError
+from perfops.errors import PerfopsError, UsageError
+from perfops.loadgen.judge import request_meets
 from perfops.slo import (
     AlertState,
     Budget,
@@ -30,13 +37,18 @@ from perfops.slo import (
     load_window_set,
 )
 from perfops.slo.engine import burn_rate
-from perfops.store import window_range
+from perfops.slo.sources import HISTOGRAMS, SliSource, sli_source
+from perfops.store import LoggedRequest, window_range
+from perfops.telemetry.catalog import LABEL_RENAMES
 
 __all__ = [
+    "SliReading",
     "SloStatus",
     "counts_for",
     "period_of",
-    "request_checks",
+    "request_good",
+    "request_limits",
+    "sli_reading",
     "slo_history",
     "slo_status",
     "slo_statuses",
@@ -47,6 +59,11 @@ _GOOD_OUTCOMES = ("stop", "length", "success")
 
 @dataclass
 class SloStatus:
+    """One SLO as ``perfops slo status`` shows it. ``source`` says what its SLI read and
+    ``selector`` which series (or which endpoint's request records); ``no_data`` why there is
+    no verdict (no series match, no events), ``error`` why it could not be evaluated (with its
+    place in perfops.yaml). With either, ``sli_pct`` and ``budget`` are None."""
+
     name: str
     service: str
     kind: str
@@ -59,6 +76,10 @@ class SloStatus:
     burn_rates: dict[str, float] = field(default_factory=dict)
     alerts: list[AlertState] = field(default_factory=list)
     note: str = ""
+    source: str = ""
+    selector: str = ""
+    no_data: str | None = None
+    error: str | None = None
 
     @property
     def firing(self) -> list[str]:
@@ -67,6 +88,15 @@ class SloStatus:
             for a in self.alerts
             if a.firing
         ]
+
+    @property
+    def state(self) -> str:
+        """``error``, ``no data``, ``firing`` or ``ok``."""
+        if self.error is not None:
+            return "error"
+        if self.no_data is not None:
+            return "no data"
+        return "firing" if self.firing else "ok"
 
 
 def period_of(slo: SLO, now_ms: int) -> tuple[int, str]:
@@ -81,44 +111,34 @@ def period_of(slo: SLO, now_ms: int) -> tuple[int, str]:
     return now_ms - int(slo.window * 1000), f"rolling {format_duration(slo.window)}"
 
 
-def request_checks(slo: SLO) -> list[Callable[[dict[str, Any]], bool]]:
+def request_limits(slo: SLO) -> list[tuple[str, float]]:
+    """The ``(metric, seconds)`` limits each request must meet to be a good event of a
+    request-based SLI (latency, goodput); none for the others."""
     sli = slo.sli
-    thresholds = (
-        {sli.metric: sli.threshold}
-        if isinstance(sli, LatencySLI)
-        else dict(sli.thresholds)
-        if isinstance(sli, GoodputSLI)
-        else {}
-    )
-    return [_check(metric, limit) for metric, limit in thresholds.items()]
+    if isinstance(sli, LatencySLI):
+        return [(sli.metric, sli.threshold)]
+    if isinstance(sli, GoodputSLI):
+        return list(sli.thresholds.items())
+    return []
 
 
-def _check(metric: str, limit: float) -> Callable[[dict[str, Any]], bool]:
-    def value(row: dict[str, Any]) -> float:
-        sent: int = row["sent_ns"]
-        first: int | None = row["first_token_ns"]
-        end: int | None = row["end_ns"]
-        if metric == "itl":
-            gaps: list[int] = row["chunk_gaps_us"] or []
-            return max(gaps) / 1e6 if gaps else 0.0
-        if first is None or end is None:
-            return math.inf
-        if metric == "ttft":
-            return (first - sent) / 1e9
-        if metric == "e2e":
-            return (end - sent) / 1e9
-        out = int(row["output_tokens"] or 0)
-        return (end - first) / 1e9 / (out - 1) if out > 1 else 0.0
+def request_good(slo: SLO) -> Callable[[LoggedRequest], bool]:
+    """Whether a logged request is a good event of ``slo``: the one per-request judge,
+    :func:`~perfops.loadgen.judge.request_meets`."""
+    limits = request_limits(slo)
 
-    return lambda row: value(row) <= limit + 1e-12
+    def good(r: LoggedRequest) -> bool:
+        return request_meets(
+            limits,
+            failed=r.failed,
+            sent_ns=r.sent_ns,
+            first_token_ns=r.first_token_ns,
+            end_ns=r.end_ns,
+            output_tokens=r.output_tokens,
+            max_gap_s=r.max_gap_s,
+        )
 
-
-_HISTOGRAMS = {
-    "ttft": "llm.ttft_seconds",
-    "itl": "llm.itl_seconds",
-    "e2e": "llm.e2e_seconds",
-    "tpot": "llm.tpot_seconds",
-}
+    return good
 
 
 class _Lake:
@@ -135,27 +155,66 @@ class _Lake:
             return self.reader
         return Reader(self.rt.store, [window], closed=self.reader.closed)
 
-    def ids(self, metric: str, matchers: str | dict[str, str]) -> list[int]:
-        return list(self.rt.store.timeseries.series(metric, matchers))
+    def ids(self, metric: str, selector: Selector) -> list[int]:
+        """The series of ``metric`` that ``selector`` (in Prometheus' label names) matches."""
+        return list(self.rt.store.timeseries.series(metric, selector.renamed(LABEL_RENAMES)))
+
+    def missing(self, metric: str, selector: Selector, what: str) -> str:
+        """Why ``selector`` finds no ``metric`` series: none stored, or none with its labels
+        (and the labels one stored series does have, to compare with)."""
+        stored = self.rt.store.timeseries.series(metric)
+        if not stored:
+            return what
+        one = dict(next(iter(stored.values())).labels)
+        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(one.items()) if k != "le")
+        return f"no series match {selector} ({metric} has {len(stored)} series, e.g. {shown})"
 
 
-def _histogram_counts(lake: _Lake, svc: Service, sli: LatencySLI) -> Counts:
+@dataclass(frozen=True)
+class SliReading:
+    """How an SLO's events are read: ``counts`` per window, what they come from, and why
+    there can be none (``missing``: no series match, nothing stored)."""
+
+    counts: Counts | None
+    source: SliSource
+    selector: str = ""
+    missing: str | None = None
+
+
+class _SliError(PerfopsError):
+    """An SLO that cannot be evaluated, at ``path`` under its entry in perfops.yaml."""
+
+    def __init__(self, path: tuple[str, ...], message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+def _histogram(lake: _Lake, svc: Service, sli: LatencySLI, source: SliSource) -> SliReading:
     """Requests at or under the threshold from the engine's histogram: the threshold must be
     one of the live bucket boundaries, as in Prometheus."""
-    family = _HISTOGRAMS[sli.metric]
-    buckets = lake.rt.store.timeseries.series(f"{family}_bucket", {"service": svc.name})
-    bounds = sorted({float(i.labels["le"]) for i in buckets.values() if "le" in i.labels})
+    family = HISTOGRAMS[sli.metric][0]
+    selector = svc.series_selector
+    total_ids = lake.ids(f"{family}_count", selector)
+    if not total_ids:
+        what = f"latency SLI reads histograms: none stored for {svc.name}"
+        missing = lake.missing(f"{family}_count", selector, what)
+        return SliReading(None, source, str(selector), missing)
+    bucket_ids = lake.ids(f"{family}_bucket", selector)
+    buckets = lake.rt.store.timeseries.series(f"{family}_bucket")
+    bounds = sorted(
+        {float(buckets[i].labels["le"]) for i in bucket_ids if "le" in buckets[i].labels}
+    )
     match = next((b for b in bounds if math.isclose(b, sli.threshold, rel_tol=1e-9)), None)
-    if bounds and match is None:
+    if match is None:
         below = max((b for b in bounds if b < sli.threshold), default=None)
         above = min((b for b in bounds if b > sli.threshold), default=None)
-        raise UsageError(
+        raise _SliError(
+            ("sli", "threshold"),
             f"{sli.threshold:g}s is not a bucket boundary of {family} for service {svc.name}",
             hint=f"the nearest boundaries are {below}s and {above}s; use one, or "
-            "source: requests for an exact SLI",
+            "source: requests for an exact SLI from load tests",
         )
-    good_ids = [sid for sid, i in buckets.items() if float(i.labels.get("le", "nan")) == match]
-    total_ids = lake.ids(f"{family}_count", {"service": svc.name})
+    good_ids = [i for i in bucket_ids if float(buckets[i].labels.get("le", "nan")) == match]
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
         reader = lake.read((start_ms, end_ms))
@@ -163,15 +222,21 @@ def _histogram_counts(lake: _Lake, svc: Service, sli: LatencySLI) -> Counts:
         total = reader.increase(f"{family}_count", total_ids, (start_ms, end_ms))
         return good, total
 
-    return counts
+    return SliReading(counts, source, str(selector))
 
 
-def _counter_counts(lake: _Lake, svc: Service) -> Counts:
+_GOOD = Selector((Matcher("outcome", "=~", "|".join(_GOOD_OUTCOMES)),))
+
+
+def _counter(lake: _Lake, svc: Service, source: SliSource) -> SliReading:
     """Finished requests by outcome, from the scraped ``llm.requests_total`` (vLLM counts
     aborts and errors there too: only stop, length and success are good)."""
-    metric = "llm.requests_total"
-    total_ids = lake.ids(metric, {"service": svc.name})
-    good_ids = lake.ids(metric, f'service="{svc.name}",outcome=~"{"|".join(_GOOD_OUTCOMES)}"')
+    metric, selector = "llm.requests_total", svc.series_selector
+    total_ids = lake.ids(metric, selector)
+    if not total_ids:
+        what = f"availability SLI reads counters ({metric}): none stored for {svc.name}"
+        return SliReading(None, source, str(selector), lake.missing(metric, selector, what))
+    good_ids = lake.ids(metric, Selector(selector.matchers + _GOOD.matchers))
 
     def counts(start_ms: int, end_ms: int) -> tuple[float, float]:
         reader = lake.read((start_ms, end_ms))
@@ -179,19 +244,30 @@ def _counter_counts(lake: _Lake, svc: Service) -> Counts:
         good = reader.increase(metric, good_ids, (start_ms, end_ms))
         return good, total
 
-    return counts
+    return SliReading(counts, source, str(selector))
 
 
 _THROTTLED = 0xEC  # clocks event reasons that slow a GPU: power cap, HW slowdown, thermal
 
 
-def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
+def _gpu(lake: _Lake, svc: Service, source: SliSource) -> SliReading:
     """GPU-time free of XID errors and throttling: of the samples of ``gpu.xid``, those that
     are zero and whose GPU's ``gpu.clocks_event_reasons`` shows no throttle bit. The two are
     scraped together, so the bad samples are the XID ones plus the throttled ones, capped at
     all samples (a sample both throttled and in XID would count twice otherwise)."""
-    ids = lake.ids("gpu.xid", {"service": svc.name})
-    reasons = lake.ids("gpu.clocks_event_reasons", {"service": svc.name})
+    selector = lake.rt.config.gpu_selector(svc)
+    if selector is None:
+        raise _SliError(
+            ("service",),
+            f"no GPU series selector for service {svc.name!r}",
+            hint="set services[].gpu_selector, services[].labels, or a telemetry target "
+            f"with service: {svc.name}",
+        )
+    ids = lake.ids("gpu.xid", selector)
+    if not ids:
+        what = f"GPU health SLI reads DCGM series (gpu.xid): none stored for {svc.name}"
+        return SliReading(None, source, str(selector), lake.missing("gpu.xid", selector, what))
+    reasons = lake.ids("gpu.clocks_event_reasons", selector)
 
     def throttled(start_ms: int, end_ms: int) -> int:
         if not reasons:
@@ -205,25 +281,30 @@ def _gpu_counts(lake: _Lake, svc: Service) -> Counts:
         bad = min(n, bad + throttled(start_ms, end_ms))
         return float(n - bad), float(n)
 
-    return counts
+    return SliReading(counts, source, str(selector))
+
+
+def sli_reading(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> SliReading:
+    """How ``slo``'s events are read from the lake (what :func:`sli_source` chose); raises a
+    PerfopsError, whose ``path`` names the field at fault, when they cannot be."""
+    lake = lake or _Lake(rt, [])
+    svc = rt.config.service(slo.service)
+    sli, source = slo.sli, sli_source(slo)
+    if source.kind == "requests":
+        counts = request_counts(rt.store, svc.endpoint, request_good(slo), lake.windows)
+        return SliReading(counts, source, svc.endpoint)
+    if isinstance(sli, LatencySLI):
+        return _histogram(lake, svc, sli, source)
+    if isinstance(sli, AvailabilitySLI):
+        return _counter(lake, svc, source)
+    if isinstance(sli, GpuHealthSLI):
+        return _gpu(lake, svc, source)
+    return SliReading(None, source)
 
 
 def counts_for(rt: Runtime, slo: SLO, lake: _Lake | None = None) -> Counts | None:
-    lake = lake or _Lake(rt, [])
-    svc = rt.config.service(slo.service)
-    sli = slo.sli
-    if isinstance(sli, GoodputSLI) or (isinstance(sli, LatencySLI) and sli.source == "requests"):
-        checks = request_checks(slo)
-        return request_counts(
-            rt.store, svc.endpoint, lambda row: all(c(row) for c in checks), lake.windows
-        )
-    if isinstance(sli, LatencySLI):
-        return _histogram_counts(lake, svc, sli)
-    if isinstance(sli, AvailabilitySLI):
-        return _counter_counts(lake, svc)
-    if isinstance(sli, GpuHealthSLI):
-        return _gpu_counts(lake, svc)
-    return None
+    """:func:`sli_reading`'s counts: None for a PromQL ratio SLI or when no series match."""
+    return sli_reading(rt, slo, lake).counts
 
 
 def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Window]]:
@@ -241,12 +322,14 @@ def _status_windows(slo: SLO, now_ms: int) -> tuple[int, str, WindowSet, list[Wi
 def slo_statuses(
     rt: Runtime, slos: Sequence[SLO], *, min_events: int = 10, at_ms: int | None = None
 ) -> list[SloStatus]:
-    """:func:`slo_status` of many SLOs, their windows read from the lake together."""
+    """:func:`slo_status` of many SLOs, their windows read from the lake together. An SLO
+    that cannot be evaluated gets a status whose ``error`` says why and where in perfops.yaml;
+    the others are evaluated all the same."""
     now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
     plans = [_status_windows(slo, now_ms) for slo in slos]
     lake = _Lake(rt, [w for plan in plans for w in plan[3]])
     return [
-        _status(rt, slo, lake, plan, min_events=min_events)
+        _guarded(rt, slo, lake, plan, min_events=min_events)
         for slo, plan in zip(slos, plans, strict=True)
     ]
 
@@ -259,6 +342,31 @@ def slo_status(
     return slo_statuses(rt, [slo], min_events=min_events, at_ms=at_ms)[0]
 
 
+def _guarded(
+    rt: Runtime,
+    slo: SLO,
+    lake: _Lake,
+    plan: tuple[int, str, WindowSet, list[Window]],
+    *,
+    min_events: int,
+) -> SloStatus:
+    try:
+        return _status(rt, slo, lake, plan, min_events=min_events)
+    except (_SliError, UsageError, ValueError) as exc:  # the SLO's; a damaged lake is not
+        path = exc.path if isinstance(exc, _SliError) else ()
+        message = f"{rt.config.slo_where(slo, *path)}: {exc}"
+        status = _empty(slo, plan[1], sli_source(slo))
+        status.error = message
+        return status
+
+
+def _empty(slo: SLO, period: str, source: SliSource, selector: str = "") -> SloStatus:
+    return SloStatus(
+        slo.name, slo.service, slo.sli.kind, slo.objective, period, None, 0, 0, None,
+        source=source.describe(), selector=selector,
+    )  # fmt: skip
+
+
 def _status(
     rt: Runtime,
     slo: SLO,
@@ -268,42 +376,31 @@ def _status(
     min_events: int,
 ) -> SloStatus:
     start_ms, period, windows, wanted = plan
-    counts = counts_for(rt, slo, lake)
-    if counts is None:
-        return SloStatus(
-            slo.name,
-            slo.service,
-            slo.sli.kind,
-            slo.objective,
-            period,
-            None,
-            0,
-            0,
-            None,
-            note="PromQL ratio SLI: evaluated by the generated rules",
-        )
-    good, total = counts(*wanted[0])
+    reading = sli_reading(rt, slo, lake)
+    status = _empty(slo, period, reading.source, reading.selector)
+    if reading.source.kind == "promql":
+        status.note = "PromQL ratio SLI: evaluated by the generated rules"
+        return status
     lengths = windows.window_lengths()
+    if reading.counts is None:
+        status.no_data = reading.missing
+        status.burn_rates = {format_duration(w): math.nan for w in lengths}
+        return status
+    counts = reading.counts
+    good, total = counts(*wanted[0])
     by_window = {w: counts(*window) for w, window in zip(lengths, wanted[1:], strict=True)}
-    alerts = evaluate_alerts(by_window, slo.objective, windows, min_events=min_events)
-    warnings = feasibility(slo.objective, windows)
-    burns = {
+    status.burn_rates = {
         format_duration(w): burn_rate(t - g, t, slo.objective) for w, (g, t) in by_window.items()
     }
-    return SloStatus(
-        slo.name,
-        slo.service,
-        slo.sli.kind,
-        slo.objective,
-        period,
-        100.0 * good / total if total else None,
-        good,
-        total,
-        error_budget(slo.objective, good, total),
-        burns,
-        alerts,
-        "; ".join([*warnings, *([] if total else ["no events in the period yet"])]),
-    )
+    status.note = "; ".join(feasibility(slo.objective, windows))
+    if not total:
+        status.no_data = f"no events in the {period} period ({reading.source.describe()})"
+        return status
+    status.good, status.total = good, total
+    status.sli_pct = 100.0 * good / total
+    status.budget = error_budget(slo.objective, good, total)
+    status.alerts = evaluate_alerts(by_window, slo.objective, windows, min_events=min_events)
+    return status
 
 
 def slo_history(
@@ -316,7 +413,11 @@ def slo_history(
     day_ms = 86_400_000
     days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
     spans = [(max(day, start_ms), min(day + day_ms, now_ms)) for day in days]
-    counts = counts_for(rt, slo, _Lake(rt, spans))
+    try:
+        counts = counts_for(rt, slo, _Lake(rt, spans))
+    except _SliError as exc:
+        where = rt.config.slo_where(slo, *exc.path)
+        raise PerfopsError(f"{where}: {exc.message}", hint=exc.hint) from None
     if counts is None:
         return []
     out, good_sum, total_sum = [], 0.0, 0.0

@@ -4,7 +4,9 @@ experiment's requests.
 Each request is an :class:`Outcome`: when it was scheduled, whether it failed, whether it met
 every per-request load threshold (goodput) and, per SLO of the hypothesis, whether it was a
 good event. Burn rate over a set of requests is (bad / total) / (1 - objective), the SRE
-workbook's definition, evaluated on exactly these requests.
+workbook's definition, evaluated on exactly these requests; it and the share of a budget a
+fault spends are the SLO engine's own functions (``perfops._internal.error_budget``, which
+``perfops.slo`` exports), and "was this request bad for this SLO" is :meth:`Outcome.bad_for`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from perfops._internal.error_budget import budget_spent, burn_rate
 from perfops.config.experiment import BurnStop, ErrorStop, Hypothesis
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "FaultImpact",
     "HypothesisResult",
     "Outcome",
+    "bad_events",
     "burn",
     "check_hypothesis",
     "fault_impact",
@@ -32,6 +36,11 @@ class Outcome:
     error: bool
     good: bool  # met every per-request load threshold (and did not fail)
     slo_good: Mapping[str, bool] = field(default_factory=dict)
+
+    def bad_for(self, slo: str) -> bool:
+        """Whether this request was a bad event of ``slo``: judged per SLO when it was
+        (:func:`perfops.loadgen.judge.request_meets`), else bad when it failed."""
+        return not self.slo_good.get(slo, not self.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +69,12 @@ def burn(outcomes: Sequence[Outcome], slo: str, objective_pct: float) -> float |
     """Burn rate of ``slo`` over these requests; None without any."""
     if not outcomes:
         return None
-    bad = sum(1 for o in outcomes if not o.slo_good.get(slo, not o.error))
-    budget = 1 - objective_pct / 100
-    ratio = bad / len(outcomes)
-    return ratio / budget if budget > 0 else (0.0 if bad == 0 else float("inf"))
+    return burn_rate(bad_events(outcomes, slo), len(outcomes), objective_pct)
+
+
+def bad_events(outcomes: Sequence[Outcome], slo: str) -> int:
+    """How many of ``outcomes`` were bad events of ``slo``."""
+    return sum(1 for o in outcomes if o.bad_for(slo))
 
 
 def _ratio(outcomes: Sequence[Outcome], pick: str) -> float | None:
@@ -163,11 +174,11 @@ def fault_impact(
     for name, start, end in windows:
         inside = [o for o in outcomes if start <= o.scheduled_ns < end]
         seconds = (end - start) / 1e9
-        bad = {s: sum(1 for o in inside if not o.slo_good.get(s, not o.error)) for s in objectives}
-        consumed = {}
-        for slo, count in bad.items():
-            allowed = (1 - objectives[slo] / 100) * traffic_rps * period_s[slo]
-            consumed[slo] = 100 * count / allowed if allowed > 0 else 0.0
+        bad = {s: bad_events(inside, s) for s in objectives}
+        consumed = {
+            slo: 100 * budget_spent(count, traffic_rps * period_s[slo], objectives[slo])
+            for slo, count in bad.items()
+        }
         good = sum(1 for o in inside if o.good)
         missed = len(inside) - good
         wasted = None

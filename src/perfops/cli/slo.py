@@ -12,7 +12,7 @@ import typer
 from perfops.cli._bounds import Bounded
 from perfops.cli._context import AT_HELP, echo_json, evaluation_ms, rfc3339, runtime
 from perfops.cli._terminal import echo, rich_text
-from perfops.errors import UsageError
+from perfops.errors import CheckFailed, UsageError
 
 app = typer.Typer(
     help="SLOs, error budgets, burn-rate alerts, and the rules, routes and dashboards to deploy.",
@@ -39,11 +39,20 @@ def status(
             parser=Bounded(0, 1_000_000_000, integer=True, why="events in a window"),
         ),
     ] = 10,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="exit 1 unless every SLO has data, no alert fires and budget is left"
+        ),
+    ] = False,
     at: Annotated[str | None, typer.Option("--at", help=AT_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Each SLO now (or --at a past time): SLI over its period, budget remaining, burn rate
-    per window, alerts."""
+    per window, alerts.
+
+    An SLO whose SLI finds no series or no events is `no data` (never a full budget); one that
+    cannot be evaluated shows its error and place in perfops.yaml, and the command exits 1."""
     from dataclasses import asdict
 
     from perfops.app.slo import slo_statuses
@@ -58,37 +67,74 @@ def status(
     at_ms = evaluation_ms(rt, at)
     results = slo_statuses(rt, slos, min_events=min_events, at_ms=at_ms)
     if as_json:
-        echo_json([{**asdict(r), "firing": r.firing, "at": rfc3339(at_ms)} for r in results])
+        echo_json(
+            [
+                {**asdict(r), "firing": r.firing, "state": r.state, "at": rfc3339(at_ms)}
+                for r in results
+            ]
+        )
+    else:
+        _status_table(results, at_ms)
+    _verdict(results, check=check)
+
+
+def _verdict(results: list[Any], *, check: bool) -> None:
+    """Exit 1 when an SLO could not be evaluated; with --check also on no data, an alert
+    firing or a budget spent."""
+    broken = [r.name for r in results if r.error is not None]
+    if broken:
+        raise CheckFailed(
+            f"{len(broken)} of {len(results)} SLOs could not be evaluated: {', '.join(broken)}",
+            hint="each row says why and where in perfops.yaml",
+        )
+    if not check:
         return
+    bad = [
+        f"{r.name} ({r.state if r.state != 'ok' else 'budget spent'})"
+        for r in results
+        if r.state != "ok" or (r.budget is not None and r.budget.remaining_fraction < 0)
+    ]
+    if bad:
+        raise CheckFailed(f"SLO check failed: {', '.join(bad)}")
+
+
+def _status_table(results: list[Any], at_ms: int) -> None:
+    """The table, then one line per SLO saying what it read and, for an SLO without a
+    verdict, why (reasons and selectors are too long for a cell)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=f"perfops slo status as of {rfc3339(at_ms)}", title_justify="left")
-    for col in (
-        "SLO",
-        "SLI",
-        "objective",
-        "budget left",
-        "burn 1h",
-        "burn 6h",
-        "burn 1d",
-        "alerts",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("SLO", "alerts") else "right", no_wrap=col != "alerts"
-        )
+    table.add_column("SLO", justify="left", no_wrap=True)
+    table.add_column("state", justify="left", no_wrap=True)
+    for col in ("SLI", "objective", "budget left", "burn 1h", "burn 6h", "burn 1d"):
+        table.add_column(col, justify="right", no_wrap=True)
+    styles = {"ok": "green", "firing": "red", "error": "red", "no data": "yellow"}
     for r in results:
         left = r.budget.remaining_pct if r.budget else None
         table.add_row(
             Text.assemble(rich_text(r.name), "\n", rich_text(f"{r.kind}, {r.period}", "dim")),
+            rich_text(r.state, styles[r.state]),
             _pct(r.sli_pct),
             f"{r.objective_pct:g}%",
             _pct(left),
             *(_burn(r.burn_rates.get(w, math.nan)) for w in ("1h", "6h", "1d")),
-            rich_text(", ".join(r.firing), "red") if r.firing else rich_text(r.note or "ok"),
         )
     Console().print(table)
+    for r in results:
+        echo(f"{r.name}: {_detail(r)}")
+
+
+def _detail(r: Any) -> str:
+    """What an SLO read, and why it has no verdict, which alerts fire, or its notes."""
+    reads = f"reads {r.source} {r.selector}".strip()
+    if r.error is not None:
+        return f"error: {r.error}"
+    if r.no_data is not None:
+        return f"no data: {r.no_data}; {reads}"
+    extra = [f"firing: {', '.join(r.firing)}"] if r.firing else []
+    return "; ".join([reads, *extra, *([r.note] if r.note else [])])
 
 
 @app.command("history")
@@ -142,18 +188,36 @@ def rules(
 ) -> None:
     """Prometheus recording and alerting rules for every SLO, plus a promtool test file."""
     from perfops.slo.rule_tests import generate_rule_tests
-    from perfops.slo.rules import DEFAULT_RUNBOOK, model_selector, render_rules_yaml
+    from perfops.slo.rules import (
+        DEFAULT_RUNBOOK,
+        gpu_selectors,
+        render_rules_yaml,
+        service_selector,
+    )
+    from perfops.slo.sources import sli_source
 
     rt = runtime(ctx)
-    if not rt.config.slos:
+    config = rt.config
+    if not config.slos:
         raise UsageError("no SLOs in perfops.yaml", hint="add an slos: section")
     options: dict[str, Any] = {
         "runbook_url_base": runbook_url or DEFAULT_RUNBOOK,
-        "selector": model_selector(rt.config.services),
+        "selector": service_selector(config.services),
+        "gpus": gpu_selectors(config),
     }
+    text = render_rules_yaml(
+        config.slos, where=lambda i, *path: config.where("slos", i, *path), **options
+    )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rules.yml").write_text(render_rules_yaml(rt.config.slos, **options))
-    (out / "rules_test.yml").write_text(generate_rule_tests(rt.config.slos, **options))
+    (out / "rules.yml").write_text(text)
+    (out / "rules_test.yml").write_text(generate_rule_tests(config.slos, **options))
+    for slo in config.slos:
+        if sli_source(slo).kind == "requests" and slo.sli.kind == "latency":
+            echo(
+                f"note: {slo.name} has source: requests, so `slo status` reads load-test "
+                "records; Prometheus has none, and its rules read the engine's histograms",
+                err=True,
+            )
     typer.echo(f"wrote {out / 'rules.yml'} and {out / 'rules_test.yml'}")
     typer.echo(
         f"check them: promtool check rules {out / 'rules.yml'} && "

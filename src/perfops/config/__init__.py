@@ -81,8 +81,10 @@ from perfops.config.models import (
     Telemetry,
     Workspace,
 )
+from perfops.config.selector import Matcher, Selector, parse_selector
 
 __all__ = [
+    "parse_selector",
     "API_VERSION",
     "CONFIG_ENV",
     "ENV_PREFIX",
@@ -99,6 +101,7 @@ __all__ = [
     "SIM_FAULT_KINDS",
     "SLI",
     "SLO",
+    "Selector",
     "AvailabilitySLI",
     "BudgetStop",
     "BurnStop",
@@ -123,6 +126,7 @@ __all__ = [
     "Hypothesis",
     "HypothesisSLO",
     "KvShrink",
+    "Matcher",
     "LakeProbe",
     "LatencySLI",
     "LoadPlan",

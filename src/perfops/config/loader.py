@@ -139,6 +139,9 @@ def parse_config(
     if problems:
         problems.sort(key=_line_order)
         raise ConfigError(problems, source=source)
+    config._where = {(): source} | {
+        path: f"{source}:{line}:{col}" for path, (line, col) in located.values.items() if path
+    }
     return config
 
 

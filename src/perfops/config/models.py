@@ -19,6 +19,7 @@ from pydantic import (
     ByteSize,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -36,6 +37,7 @@ from perfops.config._bounds import (
     SCRAPE_SAMPLES,
     within,
 )
+from perfops.config.selector import Matcher, Selector, parse_selector
 from perfops.errors import UsageError
 
 __all__ = [
@@ -92,6 +94,19 @@ def _check_url(value: str) -> str:
     if not parts.hostname:
         raise ValueError(f"{value!r} names no host, e.g. http://127.0.0.1:8000/v1")
     return value.rstrip("/")
+
+
+def _check_selector(value: object) -> object:
+    if isinstance(value, str):
+        return str(parse_selector(value))  # ValueError says what is malformed
+    return value
+
+
+SelectorText = Annotated[
+    str,
+    BeforeValidator(_check_selector),
+    Field(description='PromQL label matchers, e.g. {model_name="llama-3.1-8b", job=~"vllm.*"}'),
+]
 
 
 def _check_path(value: object) -> object:
@@ -202,6 +217,24 @@ class Service(Spec):
         default_factory=dict,
         description="labels that join GPU series to this service (hostname, pod, model_name)",
     )
+    selector: SelectorText | None = Field(
+        default=None,
+        description="how the engine's series are found, in Prometheus and in the lake "
+        '(default: {model_name="<labels.model_name or model>"})',
+    )
+    gpu_selector: SelectorText | None = Field(
+        default=None,
+        description="how the service's GPU series are found (default: its labels, else the "
+        "instance of each telemetry target naming this service)",
+    )
+
+    @property
+    def series_selector(self) -> Selector:
+        """The engine series of this service: ``selector``, else vLLM's ``model_name``
+        label equal to the served model (``labels.model_name`` when set, else ``model``)."""
+        if self.selector is not None:
+            return parse_selector(self.selector)
+        return Selector.equal({"model_name": self.labels.get("model_name", self.model)})
 
 
 class Target(Spec):
@@ -252,7 +285,11 @@ class LatencySLI(Spec):
     kind: Literal["latency"]
     metric: Literal["ttft", "itl", "tpot", "e2e"]
     threshold: Latency
-    source: Literal["requests", "histogram"] = "requests"
+    source: Literal["requests", "histogram"] = Field(
+        default="histogram",
+        description="histogram: the engine's own (what Prometheus and the rules read); requests: "
+        "perfops' load-test records, exact but only while a load test runs",
+    )
 
 
 class RatioSLI(Spec):
@@ -429,6 +466,45 @@ class Config(Spec):
     slos: tuple[SLO, ...] = ()
     pricing: Pricing = Pricing()
     escalation: Escalation = Escalation()
+    _where: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+
+    def where(self, *path: str | int) -> str:
+        """``file:line:col`` of ``path`` (e.g. ``"slos", 2, "sli"``) in the perfops.yaml this
+        was read from, or of its nearest parent; the file alone when not known."""
+        for i in range(len(path), -1, -1):
+            if path[:i] in self._where:
+                return self._where[path[:i]]
+        return self._where.get((), "perfops.yaml")
+
+    def slo_where(self, slo: SLO, *path: str | int) -> str:
+        """:meth:`where` of a field of ``slo``, one of :attr:`slos`."""
+        index = next((i for i, s in enumerate(self.slos) if s is slo), None)
+        if index is None:
+            index = next((i for i, s in enumerate(self.slos) if s.name == slo.name), None)
+        return self.where() if index is None else self.where("slos", index, *path)
+
+    def gpu_selector(self, service: Service) -> Selector | None:
+        """The GPU series of ``service``: its ``gpu_selector``, else its ``labels`` (but
+        ``model_name``, which GPU series do not carry), else the ``instance`` (host:port,
+        as perfops collect and Prometheus label a scrape) of each telemetry target that names
+        the service; None when nothing says."""
+        if service.gpu_selector is not None:
+            return parse_selector(service.gpu_selector)
+        joins = {k: v for k, v in service.labels.items() if k != "model_name"}
+        if joins:
+            return Selector.equal(joins)
+        hosts = sorted(
+            {
+                urlsplit(t.url).netloc
+                for t in self.telemetry.targets
+                if t.service == service.name and t.kind != "nvml"
+            }
+        )
+        if not hosts:
+            return None
+        if len(hosts) == 1:
+            return Selector.equal({"instance": hosts[0]})
+        return Selector((Matcher("instance", "=~", "|".join(re.escape(h) for h in hosts)),))
 
     def service(self, name: str | None = None) -> Service:
         """The service called ``name``, or the first one when ``name`` is None. An unknown name,

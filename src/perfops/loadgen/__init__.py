@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Verdict,
         judge,
         min_samples,
+        request_meets,
     )
     from perfops.loadgen.records import DEFINITIONS, RequestRecord
     from perfops.loadgen.runner import Plan, payloads_for, run_closed_loop, run_open_loop
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
         find_capacity_sync,
     )
     from perfops.loadgen.slo import Threshold, parse_slo
-    from perfops.loadgen.summary import LAG_BUDGET_S, Summary, meets, summarize
+    from perfops.loadgen.summary import LAG_BUDGET_S, Summary, meets, meets_limits, summarize
     from perfops.loadgen.workers import PER_WORKER_RPS, auto_workers, run_workers
 
 __all__ = [
@@ -122,6 +123,7 @@ __all__ = [
     "from_trace",
     "judge",
     "meets",
+    "meets_limits",
     "min_samples",
     "parse_arrival",
     "parse_length",
@@ -133,6 +135,7 @@ __all__ = [
     "run_workers",
     "summarize",
     "synthetic",
+    "request_meets",
 ]
 
 __getattr__ = lazy_exports(
@@ -162,6 +165,7 @@ __getattr__ = lazy_exports(
             "Verdict",
             "judge",
             "min_samples",
+            "request_meets",
         ),
         "search": (
             "INTERVAL_METHOD",
@@ -174,7 +178,7 @@ __getattr__ = lazy_exports(
             "find_capacity_sync",
         ),
         "slo": ("Threshold", "parse_slo"),
-        "summary": ("LAG_BUDGET_S", "Summary", "meets", "summarize"),
+        "summary": ("LAG_BUDGET_S", "Summary", "meets", "meets_limits", "summarize"),
         "workers": ("PER_WORKER_RPS", "auto_workers", "run_workers"),
     },
 )

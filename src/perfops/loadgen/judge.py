@@ -18,7 +18,7 @@ but its verdict is marked invalid with that reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "Verdict",
     "judge",
     "min_samples",
+    "request_meets",
 ]
 
 _CONFIDENCE_MISS = 0.05  # the chance of a run seeing none of its tail that we accept
@@ -160,3 +161,39 @@ def judge(samples: LatencySamples, slo: Sequence[Threshold]) -> Verdict:
         (observed,) = nearest_rank(values, [t.quantile], weights)
         out.append(ThresholdVerdict(t, observed, samples.count(t.metric), min_samples(t.quantile)))
     return Verdict(out, samples.requests, samples.failed)
+
+
+def request_meets(
+    limits: Iterable[tuple[str, float]],
+    *,
+    failed: bool,
+    sent_ns: int,
+    first_token_ns: int | None,
+    end_ns: int | None,
+    output_tokens: int,
+    max_gap_s: float,
+) -> bool:
+    """Whether one request met every ``(metric, seconds)`` limit, judged on the request
+    itself: the one "was this request good" of goodput, of request-based SLIs (status,
+    chaos, drills, SLO-compliant tokens). A failed request meets nothing; TTFT and E2E are
+    from the send, and one without a first token or an end did not meet them; TPOT of a
+    request with fewer than two tokens is 0; ITL is its largest chunk gap (0 without one)."""
+    if failed:
+        return False
+    for metric, limit in limits:
+        if metric == "itl":
+            value = max_gap_s
+        elif metric == "tpot":
+            if first_token_ns is None or end_ns is None:
+                return False
+            value = (
+                (end_ns - first_token_ns) / 1e9 / (output_tokens - 1) if output_tokens > 1 else 0.0
+            )
+        else:
+            done = first_token_ns if metric == "ttft" else end_ns
+            if done is None:
+                return False
+            value = (done - sent_ns) / 1e9
+        if value > limit + 1e-12:
+            return False
+    return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from perfops.loadgen.judge import (
     LatencySamples,
     Verdict,
     judge,
+    request_meets,
 )
 from perfops.loadgen.records import DEFINITIONS, RequestRecord
 from perfops.loadgen.slo import Threshold
@@ -29,6 +30,7 @@ __all__ = [
     "Summary",
     "latency_samples",
     "meets",
+    "meets_limits",
     "summarize",
 ]
 
@@ -40,24 +42,23 @@ TARGET_LATE_SHARE = 0.01
 _QS = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
-def _metric(rec: RequestRecord, name: str) -> float | None:
-    return {"ttft": rec.ttft_s, "tpot": rec.tpot_s, "e2e": rec.e2e_s}.get(name)
-
-
 def meets(rec: RequestRecord, slo: Sequence[Threshold]) -> bool:
     """The request finished and met every threshold, each judged on the request itself (the
-    goodput definition): ITL is its largest chunk gap."""
-    if not rec.ok:
-        return False
-    for t in slo:
-        if t.metric == "itl":
-            if any(g / 1e9 > t.seconds for g in rec.chunk_gaps_ns):
-                return False
-            continue
-        value = _metric(rec, t.metric)
-        if value is not None and value > t.seconds:
-            return False
-    return True
+    goodput definition, :func:`~perfops.loadgen.judge.request_meets`)."""
+    return meets_limits(rec, [(t.metric, t.seconds) for t in slo])
+
+
+def meets_limits(rec: RequestRecord, limits: Iterable[tuple[str, float]]) -> bool:
+    """:func:`meets` for ``(metric, seconds)`` limits (an SLO's, rather than a load's)."""
+    return request_meets(
+        limits,
+        failed=not rec.ok,
+        sent_ns=rec.sent_ns,
+        first_token_ns=rec.first_token_ns,
+        end_ns=rec.end_ns,
+        output_tokens=rec.output_tokens,
+        max_gap_s=max(rec.chunk_gaps_ns, default=0) / 1e9,
+    )
 
 
 @dataclass

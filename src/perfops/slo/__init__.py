@@ -13,6 +13,7 @@ from perfops.slo.engine import (
     AlertState,
     Budget,
     CounterSpan,
+    budget_spent,
     burn_rate,
     detection_time_s,
     error_budget,
@@ -24,6 +25,7 @@ from perfops.slo.engine import (
     span_of,
     window_counts,
 )
+from perfops.slo.sources import HISTOGRAMS, SliSource, sli_source
 from perfops.slo.windows import WINDOW_SET_NAMES, AlertWindow, WindowSet, load_window_set
 
 if TYPE_CHECKING:
@@ -34,19 +36,24 @@ if TYPE_CHECKING:
     from perfops.slo.rules import (
         DEFAULT_RUNBOOK,
         generate_rules,
+        gpu_selectors,
         model_selector,
         period_s,
         render_rules_yaml,
+        service_selector,
     )
 
 __all__ = [
     "DEFAULT_RUNBOOK",
+    "HISTOGRAMS",
     "WINDOW_SET_NAMES",
     "AlertState",
     "AlertWindow",
     "Budget",
     "CounterSpan",
+    "SliSource",
     "WindowSet",
+    "budget_spent",
     "burn_rate",
     "dashboard",
     "dashboard_uid",
@@ -58,6 +65,7 @@ __all__ = [
     "generate_alertmanager",
     "generate_rule_tests",
     "generate_rules",
+    "gpu_selectors",
     "import_openslo",
     "increase",
     "join_spans",
@@ -68,6 +76,8 @@ __all__ = [
     "render_dashboard_json",
     "render_rules_yaml",
     "render_slos_yaml",
+    "service_selector",
+    "sli_source",
     "span_of",
     "window_counts",
 ]
@@ -82,9 +92,11 @@ __getattr__ = lazy_exports(
         "rules": (
             "DEFAULT_RUNBOOK",
             "generate_rules",
+            "gpu_selectors",
             "model_selector",
             "period_s",
             "render_rules_yaml",
+            "service_selector",
         ),
     },
 )

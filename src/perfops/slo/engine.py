@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from perfops._internal.durations import format_duration
+from perfops._internal.error_budget import budget_fraction, budget_spent, burn_rate, error_ratio
 from perfops.slo.windows import AlertWindow, Severity, WindowSet
 
 __all__ = [
     "AlertState",
     "Budget",
+    "budget_spent",
     "CounterSpan",
     "burn_rate",
     "detection_time_s",
@@ -65,14 +67,8 @@ class AlertState:
     reason: str
 
 
-def _budget(objective_pct: float) -> Fraction:
-    if not 0 < objective_pct <= 100:
-        raise ValueError(f"an objective is a percentage in (0, 100], got {objective_pct}")
-    return (100 - Fraction(repr(float(objective_pct)))) / 100
-
-
-def _ratio(bad: float, total: float) -> Fraction:
-    return Fraction(bad) / Fraction(total)
+_budget = budget_fraction
+_ratio = error_ratio
 
 
 def error_budget(objective_pct: float, good: float, total: float) -> Budget:
@@ -82,28 +78,9 @@ def error_budget(objective_pct: float, good: float, total: float) -> Budget:
     """
     budget = _budget(objective_pct)
     bad = total - good
-    if total <= 0 or bad <= 0:
-        consumed = 0.0
-    elif budget == 0:
-        consumed = math.inf
-    else:
-        consumed = float(_ratio(bad, total) / budget)
+    consumed = 0.0 if total <= 0 else budget_spent(bad, total, objective_pct)
     remaining = 1.0 - consumed
     return Budget(float(budget), consumed, remaining, remaining * 100.0)
-
-
-def burn_rate(bad: float, total: float, objective_pct: float) -> float:
-    """How many times faster than sustainable the budget burns: (bad/total)/(1-objective).
-
-    NaN when ``total`` is 0 (no events, no ratio); inf for bad events against a 100% objective.
-    """
-    budget = _budget(objective_pct)
-    if total <= 0:
-        return math.nan
-    ratio = _ratio(bad, total)
-    if budget == 0:
-        return math.inf if ratio > 0 else 0.0
-    return float(ratio / budget)
 
 
 def evaluate_alerts(

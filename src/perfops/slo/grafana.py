@@ -2,7 +2,8 @@
 
 Three rows: the service's SLOs (read from the recording rules of :mod:`perfops.slo.rules`,
 ``slo:sli_error:ratio_rate<w>`` and ``slo:error_budget:ratio`` with labels ``slo`` and
-``service``), the engine (vLLM's own metric names, selected by ``model_name``) and the GPUs
+``service``), the engine (vLLM's own metric names, selected by the service's series selector,
+as the rules and ``perfops slo status`` select them) and the GPUs
 (DCGM exporter names, filtered by a ``$hostname`` template variable).
 
 Error budget remaining averages ``slo:sli_error:ratio_rate5m`` over the SLO window and divides
@@ -26,8 +27,13 @@ from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as dash_m
 
 from perfops._internal.durations import format_duration, parse_duration
-from perfops._internal.escape import grafana_promql_selector
+from perfops._internal.escape import (
+    grafana_promql_label_value,
+    grafana_promql_selector,
+    promql_label_name,
+)
 from perfops.config.models import SLO, Service
+from perfops.config.selector import Selector
 from perfops.slo.rules import burn_windows, period_s
 
 __all__ = ["dashboard", "dashboard_uid", "render_dashboard_json"]
@@ -98,9 +104,18 @@ def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
     ]
 
 
+def _grafana_selector(selector: Selector) -> str:
+    """The service's series selector for a panel query: values escaped so Grafana reads no
+    ``$variable`` in them (:func:`grafana_promql_label_value`)."""
+    parts = (
+        f"{promql_label_name(m.name)}{m.op}{grafana_promql_label_value(m.value)}"
+        for m in selector.matchers
+    )
+    return "{" + ",".join(parts) + "}"
+
+
 def _engine_panels(service: Service, ds: dash_m.DataSourceRef) -> list[Any]:
-    model = service.labels.get("model_name", service.model)
-    sel = grafana_promql_selector({"model_name": model})
+    sel = _grafana_selector(service.series_selector)
     bucket_sel = f"{sel}[5m]"
     ttft = (
         "histogram_quantile(0.99, sum by (le) "

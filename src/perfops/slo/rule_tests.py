@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from perfops._internal.escape import promql_matcher, yaml_dump
+from perfops._internal.escape import promql_matcher, promql_selector, yaml_dump
 from perfops.config.models import SLO, AvailabilitySLI, GoodputSLI, GpuHealthSLI, LatencySLI
+from perfops.config.selector import parse_selector
 from perfops.slo.rules import (
-    _HISTOGRAMS,
     _REASONS,
     _SUCCESS,
     _XID,
     DEFAULT_RUNBOOK,
+    GpuSelector,
     Selector,
     _budget,
     _labels,
@@ -31,8 +32,8 @@ from perfops.slo.rules import (
     burn_windows,
     default_selector,
     format_le,
-    gpu_selector,
 )
+from perfops.slo.sources import HISTOGRAMS
 
 __all__ = ["generate_rule_tests"]
 
@@ -47,7 +48,7 @@ def _grow(step: float) -> str:
 def _histogram(
     metric: str, threshold: float, selector: str, good: float, total: float
 ) -> list[dict[str, str]]:
-    name = _HISTOGRAMS[metric]
+    name = HISTOGRAMS[metric][1]
     le = promql_matcher("le", format_le(threshold))
     return [
         {"series": f"{name}_bucket{_with(selector, le)}", "values": _grow(good)},
@@ -145,16 +146,29 @@ def generate_rule_tests(
     rule_file: str = "rules.yml",
     runbook_url_base: str = DEFAULT_RUNBOOK,
     selector: Selector | None = None,
-    gpus: Selector | None = None,
+    gpus: GpuSelector | None = None,
 ) -> str:
-    """A promtool unit-test file for the rules :func:`generate_rules` writes for ``slos``."""
-    select, select_gpus = selector or default_selector, gpus or gpu_selector
-    kinds = LatencySLI | AvailabilitySLI | GoodputSLI | GpuHealthSLI
-    tests = [
-        case
-        for slo in slos
-        if isinstance(slo.sli, kinds)
-        for case in _cases(slo, select(slo), select_gpus(slo), runbook_url_base)
-    ]
+    """A promtool unit-test file for the rules :func:`generate_rules` writes for ``slos``.
+    The input series carry labels that the SLO's selectors match (an SLO whose selector has
+    a regex no simple value meets is left out, as are ratio SLOs)."""
+    select, select_gpus = selector or default_selector, gpus or (lambda slo: None)
+    tests = []
+    for slo in slos:
+        series, gpu_series = _example(select(slo)), _example(select_gpus(slo))
+        if not isinstance(slo.sli, LatencySLI | AvailabilitySLI | GoodputSLI | GpuHealthSLI):
+            continue
+        if series is None or (isinstance(slo.sli, GpuHealthSLI) and gpu_series is None):
+            continue
+        tests += _cases(slo, series, gpu_series or "", runbook_url_base)
     doc = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
     return yaml_dump(doc)
+
+
+def _example(selector: str | None) -> str | None:
+    """Equality matchers of a series ``selector`` matches; None when there is none simple."""
+    if selector is None:
+        return None
+    try:
+        return promql_selector(parse_selector(selector, strict=False).example())
+    except ValueError:
+        return None

@@ -10,7 +10,11 @@ For every SLO the generator writes three rule groups (the layout of Sloth's
   ``google-30d`` set).
 
 The rules run on the user's Prometheus, so they read vLLM's own metric names, not the lake's
-canonical ones. Every series carries the labels ``slo`` and ``service``.
+canonical ones, selected by the service's series selector (``services[].selector``, by default
+``{model_name="<model>"}``; GPU health by ``gpu_selector``): the same definition
+``perfops slo status`` reads the lake with. What each SLI reads is chosen once, by
+:func:`perfops.slo.sources.sli_source`. Every recorded series carries the labels ``slo`` and
+``service``, which the rules set themselves.
 
 Availability is ``vllm:request_success_total``: good requests end with ``finished_reason`` in
 ``stop|length``; the total counts every finished reason, ``abort`` and ``error`` included.
@@ -28,6 +32,7 @@ from perfops._internal.escape import go_template_text, promql_matcher, promql_se
 from perfops.config.models import (
     SLO,
     AvailabilitySLI,
+    Config,
     GoodputSLI,
     GpuHealthSLI,
     LatencySLI,
@@ -35,6 +40,7 @@ from perfops.config.models import (
     Service,
 )
 from perfops.errors import ConfigError, Problem
+from perfops.slo.sources import HISTOGRAMS
 from perfops.slo.windows import load_window_set
 
 __all__ = [
@@ -47,14 +53,18 @@ __all__ = [
     "burn_windows",
     "default_selector",
     "format_le",
-    "gpu_selector",
     "generate_rules",
+    "gpu_selectors",
     "model_selector",
+    "service_selector",
     "period_s",
     "render_rules_yaml",
+    "rule_problems",
 ]
 
 Selector = Callable[[SLO], str]
+GpuSelector = Callable[[SLO], str | None]
+Where = Callable[..., str]  # (index of the SLO, *field path) -> "perfops.yaml:12:5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +111,6 @@ _ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1
 _E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0,
                 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)  # fmt: skip
 
-_HISTOGRAMS = {
-    "ttft": "vllm:time_to_first_token_seconds",
-    "itl": "vllm:inter_token_latency_seconds",
-    "tpot": "vllm:request_time_per_output_token_seconds",
-    "e2e": "vllm:e2e_request_latency_seconds",
-}
 BUCKETS: dict[str, tuple[float, ...]] = {
     "ttft": _TTFT_BUCKETS,
     "itl": _ITL_BUCKETS,
@@ -134,12 +138,28 @@ def default_selector(slo: SLO) -> str:
     return promql_selector({"model_name": slo.service})
 
 
-def model_selector(services: Iterable[Service]) -> Selector:
-    """A selector matching vLLM's ``model_name`` label to each service's ``model``."""
-    models = {s.name: s.labels.get("model_name", s.model) for s in services}
+def service_selector(services: Iterable[Service]) -> Selector:
+    """Each SLO's engine series: its service's :attr:`~perfops.config.Service.series_selector`
+    (the one definition ``perfops slo status`` reads the lake with)."""
+    known = {s.name: s.series_selector.promql() for s in services}
 
     def select(slo: SLO) -> str:
-        return promql_selector({"model_name": models.get(slo.service, slo.service)})
+        return known.get(slo.service) or default_selector(slo)
+
+    return select
+
+
+model_selector = service_selector  # the name before selectors were the services' own
+
+
+def gpu_selectors(config: Config) -> GpuSelector:
+    """Each SLO's GPU series: :meth:`~perfops.config.Config.gpu_selector` of its service, or
+    None when perfops.yaml does not say how its GPUs are found."""
+    known = {s.name: config.gpu_selector(s) for s in config.services}
+
+    def select(slo: SLO) -> str | None:
+        found = known.get(slo.service)
+        return None if found is None else found.promql()
 
     return select
 
@@ -156,7 +176,7 @@ def _rate(series: str, window: str) -> str:
 
 
 def _latency_error(metric: str, threshold: float, selector: str, window: str) -> str:
-    name = _HISTOGRAMS[metric]
+    name = HISTOGRAMS[metric][1]
     le = promql_matcher("le", format_le(threshold))
     good = _rate(f"{name}_bucket{_with(selector, le)}", window)
     return f"1 - ({good} / {_rate(f'{name}_count{_with(selector)}', window)})"
@@ -198,11 +218,6 @@ _REASONS = "DCGM_FI_DEV_CLOCKS_EVENT_REASONS"
 _THROTTLE_BITS = (4, 8, 32, 64, 128)
 
 
-def gpu_selector(slo: SLO) -> str:
-    """``{service="<slo.service>"}``: dcgm-exporter series relabelled with the service."""
-    return promql_selector({"service": slo.service})
-
-
 def _gpu_bad_now(selector: str) -> str:
     reasons = f"{_REASONS}{selector}"
     bits = " + ".join(f"(floor({reasons} / {b}) % 2)" for b in _THROTTLE_BITS)
@@ -219,55 +234,78 @@ def _budget(slo: SLO) -> float:
     return round(1 - slo.objective / 100, 12)
 
 
-def _problems(slo: SLO, index: int, windows: Sequence[BurnWindow]) -> list[Problem]:
-    where, sli = f"slos[{index}]", slo.sli
+def _nowhere(index: int, *path: str | int) -> str:
+    return "perfops.yaml"
+
+
+def rule_problems(
+    slo: SLO,
+    index: int,
+    windows: Sequence[BurnWindow],
+    *,
+    gpus: str | None = "",
+    where: Where = _nowhere,
+) -> list[Problem]:
+    """Why the rules of ``slo`` (``slos[index]``) cannot be built, each located by ``where``
+    at the field at fault: none when they can."""
+    sli = slo.sli
+
+    def problem(path: tuple[str, ...], message: str, hint: str | None = None) -> Problem:
+        dotted = ".".join((f"slos[{index}]", *path))
+        return Problem(where(index, *path), dotted, message, hint)
+
     if isinstance(sli, RatioSLI) and (sli.good is None) == (sli.bad is None):
-        return [Problem("perfops.yaml", f"{where}.sli", "set exactly one of good and bad")]
+        return [problem(("sli",), "set exactly one of good and bad")]
     out = []
     if isinstance(sli, LatencySLI) and sli.threshold not in BUCKETS[sli.metric]:
-        out.append(_bucket_problem(f"{where}.sli.threshold", sli.metric, sli.threshold))
+        out.append(_bucket_problem(problem, ("sli", "threshold"), sli.metric, sli.threshold))
     if isinstance(sli, GoodputSLI):
         out += [
-            _bucket_problem(f"{where}.sli.thresholds.{metric}", metric, limit)
+            _bucket_problem(problem, ("sli", "thresholds", metric), metric, limit)
             for metric, limit in sli.thresholds.items()
             if limit not in BUCKETS[metric]
         ]
+    if isinstance(sli, GpuHealthSLI) and gpus is None:
+        out.append(problem(("service",), f"no GPU series selector for service {slo.service!r}",
+                           "set services[].gpu_selector (e.g. {Hostname=~\"gpu-.*\"}), "
+                           "services[].labels, or a telemetry target with service: "
+                           f"{slo.service}"))  # fmt: skip
     worst = max((w.factor for w in windows), default=0.0)
     if worst * _budget(slo) >= 1:
-        out.append(Problem("perfops.yaml", f"{where}.objective", f"{slo.objective}% cannot "
+        out.append(problem(("objective",), f"{slo.objective}% cannot "
                    f"burn {worst}x its budget, so that alert never fires",
                    f"raise the objective above {100 * (1 - 1 / worst):.2f}%"))  # fmt: skip
     return out
 
 
-def _bucket_problem(path: str, metric: str, threshold: float) -> Problem:
+def _bucket_problem(
+    problem: Callable[[tuple[str, ...], str, str | None], Problem],
+    path: tuple[str, ...],
+    metric: str,
+    threshold: float,
+) -> Problem:
     buckets = BUCKETS[metric]
     below = max((b for b in buckets if b < threshold), default=None)
     above = min((b for b in buckets if b > threshold), default=None)
     near = " and ".join(f"{b:g}s" for b in (below, above) if b is not None)
-    return Problem(
-        "perfops.yaml",
+    return problem(
         path,
         f"{threshold:g}s is not a vLLM {metric} histogram bucket boundary",
         f"use a boundary; the nearest are {near}",
     )
 
 
-def _check(slos: Sequence[SLO], windows: Callable[[SLO], Sequence[BurnWindow]]) -> None:
-    problems = [p for i, slo in enumerate(slos) for p in _problems(slo, i, windows(slo))]
-    if problems:
-        raise ConfigError(problems, source="SLO rules")
-
-
 def _labels(slo: SLO) -> dict[str, str]:
     return {"slo": slo.name, "service": slo.service}
 
 
-def _sli_group(slo: SLO, selector: str, gpus: str, windows: Sequence[BurnWindow]) -> dict[str, Any]:
+def _sli_group(
+    slo: SLO, selector: str, gpus: str | None, windows: Sequence[BurnWindow]
+) -> dict[str, Any]:
     spans = sorted({w for b in windows for w in (b.long, b.short)}, key=parse_duration)
     now: list[dict[str, Any]] = []
     if isinstance(slo.sli, GpuHealthSLI):  # first: later rules of the group read it
-        now = [{"record": _GPU_BAD, "expr": _gpu_bad_now(gpus), "labels": _labels(slo)}]
+        now = [{"record": _GPU_BAD, "expr": _gpu_bad_now(gpus or ""), "labels": _labels(slo)}]
     rules = now + [
         {
             "record": f"slo:sli_error:ratio_rate{w}",
@@ -338,21 +376,30 @@ def generate_rules(
     windows: Sequence[BurnWindow] | None = None,
     runbook_url_base: str = DEFAULT_RUNBOOK,
     selector: Selector | None = None,
-    gpus: Selector | None = None,
+    gpus: GpuSelector | None = None,
+    where: Where = _nowhere,
 ) -> dict[str, Any]:
-    """The Prometheus rule file for ``slos``; ConfigError lists every SLO that cannot be built.
+    """The Prometheus rule file for ``slos``; ConfigError lists every SLO that cannot be built,
+    each problem located by ``where`` (index of the SLO, field path -> ``file:line:col``).
 
     Each SLO alerts on its own window set adapted to its period (:func:`burn_windows`) unless
     ``windows`` overrides them all. ``selector`` maps an SLO to the label selector of its vLLM
-    series (default :func:`default_selector`), ``gpus`` to that of its dcgm-exporter series
-    (default :func:`gpu_selector`).
+    series (:func:`service_selector`; default :func:`default_selector`), ``gpus`` to that of
+    its dcgm-exporter series (:func:`gpu_selectors`; None: not known, which a GPU health SLO
+    cannot do without).
     """
 
     def chosen(slo: SLO) -> Sequence[BurnWindow]:
         return windows if windows is not None else burn_windows(slo)
 
-    _check(slos, chosen)
-    select, select_gpus = selector or default_selector, gpus or gpu_selector
+    select, select_gpus = selector or default_selector, gpus or (lambda slo: None)
+    problems = [
+        p
+        for i, slo in enumerate(slos)
+        for p in rule_problems(slo, i, chosen(slo), gpus=select_gpus(slo), where=where)
+    ]
+    if problems:
+        raise ConfigError(problems, source="SLO rules")
     groups = []
     for slo in slos:
         groups += [

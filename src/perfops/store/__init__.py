@@ -18,6 +18,7 @@ from perfops.store.records import (
     TableInfo,
     parse_matchers,
 )
+from perfops.store.request_log import LoggedRequest, RequestLog
 from perfops.store.schema import TABLES, TableSpec
 from perfops.store.store import Store
 from perfops.store.timeseries import Matchers, TimeSeries, window_range
@@ -27,9 +28,11 @@ __all__ = [
     "BatchWriter",
     "EventRecord",
     "Journal",
+    "LoggedRequest",
     "Matcher",
     "Matchers",
     "MetricStats",
+    "RequestLog",
     "RunRecord",
     "SeriesInfo",
     "Store",

@@ -21,6 +21,7 @@ from perfops.errors import StoreError
 from perfops.store._delta import DeltaHandle
 from perfops.store._sql import LakeSql
 from perfops.store.records import EventRecord, RunRecord
+from perfops.store.request_log import LOG_COLUMNS, RequestLog
 from perfops.store.schema import REQUESTS
 
 __all__ = ["Journal"]
@@ -159,6 +160,11 @@ class Journal:
             "AND scheduled_ns < ? ORDER BY scheduled_ns",
             [target, start_ns, end_ns],
         )
+
+    def request_log(self, target: str, start_ns: int, end_ns: int) -> RequestLog:
+        """The requests sent to ``target`` scheduled in ``[start_ns, end_ns)``, by every run,
+        as the one typed log the SLIs, chaos and cost read."""
+        return RequestLog.of(self.target_requests(target, start_ns, end_ns, LOG_COLUMNS))
 
     # -- costs ------------------------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from perfops.config.selector import Matcher, parse_selector
 
 __all__ = [
     "EventRecord",
@@ -75,43 +76,17 @@ class TableInfo:
     last_ns: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Matcher:
-    """A PromQL-style label matcher: ``=``, ``!=``, ``=~`` or ``!~`` (regexes fully anchored)."""
-
-    name: str
-    op: Literal["=", "!=", "=~", "!~"]
-    value: str
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        actual = labels.get(self.name, "")
-        if self.op == "=":
-            return actual == self.value
-        if self.op == "!=":
-            return actual != self.value
-        found = re.fullmatch(self.value, actual) is not None
-        return found if self.op == "=~" else not found
-
-
-_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
-
-
 def parse_matchers(spec: str | Mapping[str, str] | None) -> list[Matcher]:
-    """``{'gpu': '0'}`` or ``'gpu="0",modelName=~"H100.*"'`` to matchers.
-
-    Raises ValueError naming the malformed part."""
+    """``{'gpu': '0'}`` or ``'gpu="0",modelName=~"H100.*"'`` to matchers (PromQL's
+    semantics: :mod:`perfops.config.selector`). Raises ValueError naming the malformed part."""
     if spec is None:
         return []
     if isinstance(spec, Mapping):
         return [Matcher(k, "=", v) for k, v in spec.items()]
-    text, out, pos = spec.strip().strip("{}"), [], 0
-    while pos < len(text):
-        m = _MATCHER.match(text, pos)
-        if not m:
-            raise ValueError(
-                f'bad label matcher at {text[pos:]!r}; write name="value", '
-                'name!="value", name=~"regex" or name!~"regex", comma-separated'
-            )
-        out.append(Matcher(m.group(1), m.group(2), m.group(3).replace('\\"', '"')))  # type: ignore[arg-type]
-        pos = m.end()
-    return out
+    try:
+        return list(parse_selector(spec, strict=False).matchers)
+    except ValueError as exc:
+        raise ValueError(
+            f'bad label matcher: {exc}; write name="value", name!="value", name=~"regex" or '
+            'name!~"regex", comma-separated'
+        ) from None

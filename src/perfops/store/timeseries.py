@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from perfops._internal.clock import Clock
 from perfops._internal.ids import series_id
+from perfops.config.selector import Selector
 from perfops.store._dedupe import NEW_ROWS_SQL, dedupe_lock, new_rows
 from perfops.store._delta import DeltaHandle
 from perfops.store._downsample import HOURLY_BUCKETS_SQL, RAW_BUCKETS_SQL
@@ -28,7 +29,7 @@ __all__ = ["Matchers", "TimeSeries", "window_range"]
 _EPOCH = dt.date(1970, 1, 1)
 _DAY_MS = 86_400_000
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last day a date can name
-Matchers = str | Mapping[str, str] | Sequence[Matcher] | None
+Matchers = str | Mapping[str, str] | Sequence[Matcher] | Selector | None
 
 
 def window_range(start_ms: int, end_ms: int, *, closed: bool = False) -> tuple[int, int]:
@@ -178,7 +179,9 @@ class TimeSeries:
     def series(self, metric: str | None = None, matchers: Matchers = None) -> dict[int, SeriesInfo]:
         """Known series, optionally of one metric and matching every label matcher."""
         found = (
-            parse_matchers(matchers)
+            list(matchers.matchers)
+            if isinstance(matchers, Selector)
+            else parse_matchers(matchers)
             if isinstance(matchers, str | Mapping | type(None))
             else list(matchers)
         )
@@ -190,6 +193,8 @@ class TimeSeries:
         }
 
     def _ids(self, metric: str, matchers: Matchers) -> pa.Table | None:
+        if isinstance(matchers, Selector):
+            matchers = matchers.matchers
         if matchers is None or (not isinstance(matchers, str) and len(matchers) == 0):
             return None
         return _wanted(self.series(metric, matchers))

@@ -11,6 +11,7 @@ from perfops._internal.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from perfops.telemetry.catalog import (
         DEFAULT_CATALOG_PATH,
+        LABEL_RENAMES,
         Catalog,
         MetricInfo,
         Resolved,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CATALOG_PATH",
+    "LABEL_RENAMES",
     "LOOKBACK_MS",
     "METRIC_NAME",
     "STALE_NAN",
@@ -74,6 +76,7 @@ __getattr__ = lazy_exports(
     {
         "catalog": (
             "DEFAULT_CATALOG_PATH",
+            "LABEL_RENAMES",
             "Catalog",
             "MetricInfo",
             "Resolved",

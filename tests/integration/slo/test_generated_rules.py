@@ -13,7 +13,7 @@ from perfops.config import Config, parse_config
 from perfops.errors import ConfigError
 from perfops.slo.alertmanager import render_alertmanager_yaml
 from perfops.slo.rule_tests import generate_rule_tests
-from perfops.slo.rules import generate_rules, model_selector, render_rules_yaml
+from perfops.slo.rules import generate_rules, gpu_selectors, model_selector, render_rules_yaml
 
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")
@@ -27,6 +27,7 @@ services:
     endpoint: http://127.0.0.1:8000/v1
     model: llama-3.1-8b
     gpu: {type: H100-SXM}
+    gpu_selector: '{Hostname=~"gpu-.*"}'
 slos:
   - name: chat-ttft
     service: chat
@@ -78,9 +79,9 @@ def config() -> Config:
 
 @pytest.fixture
 def rule_files(tmp_path: Path, config: Config) -> Path:
-    select = model_selector(config.services)
-    (tmp_path / "rules.yml").write_text(render_rules_yaml(config.slos, selector=select))
-    tests = generate_rule_tests(config.slos, rule_file="rules.yml", selector=select)
+    select, gpus = model_selector(config.services), gpu_selectors(config)
+    (tmp_path / "rules.yml").write_text(render_rules_yaml(config.slos, selector=select, gpus=gpus))
+    tests = generate_rule_tests(config.slos, rule_file="rules.yml", selector=select, gpus=gpus)
     (tmp_path / "tests.yml").write_text(tests)
     return tmp_path
 
@@ -117,7 +118,10 @@ def test_promtool_tests_catch_a_rule_that_never_fires(tmp_path: Path, config: Co
 
 
 def test_rules_read_vllm_series_with_the_bucket_label_as_written(config: Config) -> None:
-    groups = generate_rules(config.slos, selector=model_selector(config.services))["groups"]
+    rules = generate_rules(
+        config.slos, selector=model_selector(config.services), gpus=gpu_selectors(config)
+    )
+    groups = rules["groups"]
     exprs = {r["record"]: r["expr"] for r in groups[3]["rules"]}  # chat-e2e SLIs
     assert set(exprs) == {
         f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -197,7 +201,8 @@ def test_escalation_problems_are_reported_together(config: Config) -> None:
 
 
 def test_each_slo_alerts_on_its_own_window_set_and_period(config: Config) -> None:
-    groups = {g["name"]: g["rules"] for g in generate_rules(config.slos)["groups"]}
+    rules = generate_rules(config.slos, gpus=gpu_selectors(config))
+    groups = {g["name"]: g["rules"] for g in rules["groups"]}
     weekly = groups["perfops-slo-chat-ttft-weekly-alerts"][0]["expr"]
     # Pyrra scales the windows with the period: 7d / 28d of 1h is 15m; the factor stays 14
     assert "slo:sli_error:ratio_rate15m" in weekly
@@ -211,6 +216,24 @@ def test_each_slo_alerts_on_its_own_window_set_and_period(config: Config) -> Non
     gpus = groups["perfops-slo-chat-gpus-sli"]
     assert gpus[0]["record"] == "slo:gpu_bad:ratio"
     assert "DCGM_FI_DEV_CLOCKS_EVENT_REASONS" in gpus[0]["expr"]
+    assert 'DCGM_FI_DEV_XID_ERRORS{Hostname=~"gpu-.*"}' in gpus[0]["expr"]  # its gpu_selector
+
+
+def test_a_gpu_health_slo_without_a_gpu_selector_is_a_located_problem() -> None:
+    """No `service` label is assumed on GPU series: a GPU health SLO whose service says
+    nothing of its GPUs cannot have rules, and the problem names its line."""
+    text = PERFOPS_YAML.replace("    gpu_selector: '{Hostname=~\"gpu-.*\"}'\n", "")
+    config = parse_config(text)
+    with pytest.raises(ConfigError) as caught:
+        generate_rules(
+            config.slos,
+            gpus=gpu_selectors(config),
+            where=lambda i, *path: config.where("slos", i, *path),
+        )
+    line = text.splitlines().index("  - name: chat-gpus") + 1
+    assert f"perfops.yaml:{line + 1}:14 slos[4].service: no GPU series selector" in str(
+        caught.value
+    )
 
 
 def test_goodput_thresholds_off_the_grid_are_located(config: Config) -> None:
@@ -232,11 +255,11 @@ def test_generated_files_match_the_reviewed_golden_files(config: Config, name: s
     with UPDATE_GOLDEN=1 after checking it (promtool tests above must still pass)."""
     import os
 
-    select = model_selector(config.services)
+    select, gpus = model_selector(config.services), gpu_selectors(config)
     text = (
-        render_rules_yaml(config.slos, selector=select)
+        render_rules_yaml(config.slos, selector=select, gpus=gpus)
         if name == "rules.yml"
-        else generate_rule_tests(config.slos, rule_file="rules.yml", selector=select)
+        else generate_rule_tests(config.slos, rule_file="rules.yml", selector=select, gpus=gpus)
     )
     golden = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):

@@ -18,7 +18,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from perfops._internal.escape import alertmanager_matcher, yaml_dump
+from perfops._internal.escape import alertmanager_matcher, promql_selector, yaml_dump
 from perfops.config import Config, parse_config
 from perfops.config.models import SLO
 from perfops.errors import ConfigError
@@ -87,6 +87,11 @@ def _hostile_service_slo() -> SLO:
     )  # fmt: skip
 
 
+def _gpus(slo: SLO) -> str:
+    """GPU series selected by a hostile host name: the SLO's service name."""
+    return promql_selector({"Hostname": slo.service})
+
+
 def _decoys(tests_yaml: str) -> str:
     """The promtool tests with, in every case, another model whose every request fails:
     a selector that a value widened would read it, and the healthy cases would fire."""
@@ -111,7 +116,7 @@ def test_promtool_accepts_and_tests_rules_for_hostile_models_and_services(
     slos = [*config.slos, _hostile_service_slo()]
     select = model_selector(config.services)
     runbook = "https://runbooks.example.com/{{ $value }}/"
-    rules = render_rules_yaml(slos, selector=select, runbook_url_base=runbook)
+    rules = render_rules_yaml(slos, selector=select, gpus=_gpus, runbook_url_base=runbook)
     assert not BIDI_OR_CONTROL.search(rules)
     (tmp_path / "rules.yml").write_text(rules)
     checked = _run(str(PROMTOOL), "check", "rules", str(tmp_path / "rules.yml"))
@@ -119,7 +124,7 @@ def test_promtool_accepts_and_tests_rules_for_hostile_models_and_services(
     assert "SUCCESS: 45 rules found" in checked.stdout  # 3 SLOs x 11 rules, GPU health 12
 
     tests = generate_rule_tests(
-        slos, rule_file="rules.yml", selector=select, runbook_url_base=runbook
+        slos, rule_file="rules.yml", selector=select, gpus=_gpus, runbook_url_base=runbook
     )
     (tmp_path / "tests.yml").write_text(_decoys(tests))
     tested = _run(str(PROMTOOL), "test", "rules", str(tmp_path / "tests.yml"))
@@ -128,7 +133,7 @@ def test_promtool_accepts_and_tests_rules_for_hostile_models_and_services(
 
 def test_alert_labels_and_annotations_expand_to_the_values(config: Config) -> None:
     """What promtool compared above: the expected alerts carry the raw values."""
-    tests = yaml.safe_load(generate_rule_tests([_hostile_service_slo()]))
+    tests = yaml.safe_load(generate_rule_tests([_hostile_service_slo()], gpus=_gpus))
     fired = tests["tests"][0]["alert_rule_test"][0]["exp_alerts"][0]
     assert fired["exp_labels"]["service"] == MIXED
     assert fired["exp_annotations"]["description"].startswith(DESCRIPTION)

@@ -56,7 +56,7 @@ telemetry:
 slos:
   - name: chat-ttft
     service: chat
-    sli: {{kind: latency, metric: ttft, threshold: 250ms}}
+    sli: {{kind: latency, metric: ttft, threshold: 250ms, source: requests}}
     objective: 95
   - name: chat-availability
     service: chat

@@ -45,7 +45,7 @@ def test_buckets_are_round_and_hourly_for_a_week() -> None:
 def test_filters_go_through_the_owning_service(tmp_path: Path) -> None:
     (tmp_path / "perfops.yaml").write_text(CONFIG)
     rt = open_runtime(tmp_path / "perfops.yaml")
-    by_label = {"service": "batch", "gpu": "0"}
+    by_label = {"model_name": "mistral", "gpu": "0"}  # batch's series, by its selector
     by_join = {"hostname": "node-a", "gpu": "1"}  # chat's join label
     nobody = {"hostname": "node-z"}
     scope = Scope(start_ms=0, end_ms=1000, service="chat")

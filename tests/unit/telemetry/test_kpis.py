@@ -29,11 +29,14 @@ T0 = 1_764_288_000_000
 
 
 def test_kpis_attribute_series_to_services_and_teams(tmp_path: Path) -> None:
+    """Series belong to a service by its selectors (no `service` label): vLLM's model_name,
+    and the GPUs its gpu_selector (in Prometheus' label names) or its labels name."""
     rt = runtime(
         tmp_path,
         """
 services:
-  - {name: chat, endpoint: "http://h:1/v1", model: m8b, team: web, gpu: {type: H100-SXM}}
+  - {name: chat, endpoint: "http://h:1/v1", model: m8b, team: web, gpu: {type: H100-SXM},
+     gpu_selector: '{Hostname="node-1"}'}
   - name: batch
     endpoint: "http://h:2/v1"
     model: m70b
@@ -46,8 +49,12 @@ services:
     for i in range(61):  # ten minutes at 10 s
         ts = T0 + i * 10_000
         points += [
-            (SeriesInfo("llm.requests_total", {"service": "chat", "outcome": "stop"}), ts, 2.0 * i),
-            (SeriesInfo("llm.generation_tokens_total", {"service": "chat"}), ts, 100.0 * i),
+            (
+                SeriesInfo("llm.requests_total", {"model_name": "m8b", "outcome": "stop"}),
+                ts,
+                2.0 * i,
+            ),
+            (SeriesInfo("llm.generation_tokens_total", {"model_name": "m8b"}), ts, 100.0 * i),
             (
                 SeriesInfo(
                     "llm.generation_tokens_total", {"model_name": "m70b", "hostname": "node-2"}
@@ -55,8 +62,12 @@ services:
                 ts,
                 50.0 * i,
             ),
-            (SeriesInfo("gpu.energy_joules_total", {"service": "chat", "gpu": "0"}), ts, 300.0 * i),
-            (SeriesInfo("gpu.util", {"service": "chat", "gpu": "0"}), ts, 50.0),
+            (
+                SeriesInfo("gpu.energy_joules_total", {"hostname": "node-1", "gpu": "0"}),
+                ts,
+                300.0 * i,
+            ),
+            (SeriesInfo("gpu.util", {"hostname": "node-1", "gpu": "0"}), ts, 50.0),
             (SeriesInfo("gpu.util", {"hostname": "node-2", "gpu": "0"}), ts, 80.0),
             (SeriesInfo("gpu.util", {"hostname": "node-2", "gpu": "1"}), ts, 80.0),
             (SeriesInfo("gpu.util", {"hostname": "elsewhere", "gpu": "0"}), ts, 1.0),
