@@ -160,15 +160,15 @@ def _availability(workspace: Path) -> dict:
 def test_an_init_workspace_importing_from_prometheus_sees_what_collect_saw(tmp_path: Path) -> None:
     """Prometheus and `perfops collect` scrape the same simulated fleet; a fresh workspace
     that imports Prometheus' history gets the availability SLO that the live lake shows.
-    Prometheus adds ``service="chat"`` to its targets: the lake's SLO readers look for that
-    label today (a service's own series selector is a change of its own)."""
+    Prometheus adds no ``service`` label: both lakes find the series through the service's
+    default selector, vLLM's own ``model_name``."""
     live, imported = tmp_path / "live", tmp_path / "imported"
     with sim_fleet(replicas=2, dcgm_interval=0.5) as fleet:
         for ws in (live, imported):
             _init_for(ws, fleet, tmp_path)
         _traffic(fleet, 6)  # every counter series exists before either scraper starts
         jobs = {f"chat-{i}": fleet.url(f"replica-{i}-metrics") for i in range(2)}
-        with prometheus(tmp_path, jobs, labels={"service": "chat"}) as prom:
+        with prometheus(tmp_path, jobs) as prom:
             _scraping(prom.url, len(jobs))
             began = time.time() - 2
             collect = subprocess.Popen(
@@ -210,6 +210,10 @@ def test_an_init_workspace_importing_from_prometheus_sees_what_collect_saw(tmp_p
     }
     assert {"llm.requests_total", "chat:requests:sum"} <= listed
 
+    shown = run_cli("metrics", "show", "llm.requests_total", "--json", cwd=imported)
+    series = json.loads(shown.stdout)["series"]
+    assert series
+    assert not any("service" in s["labels"] for s in series)  # none needed, none added
     theirs, ours = _availability(live), _availability(imported)
     # 12 requests, 4 of them dropped; both extrapolate the counters to the period's edges
     # from their own scrape times (Prometheus' increase), so they agree closely, not exactly
