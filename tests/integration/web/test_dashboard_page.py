@@ -93,7 +93,10 @@ def test_every_group_draws_data_with_no_console_error(
 ) -> None:
     """Each group over a custom range around the run (so the screenshots show it)."""
     shots = tmp_path_factory.mktemp("dashboard-screenshots")
-    start, end = lake.fault_ms[0] - 10_000, lake.rt.clock.now_ns() // 1_000_000 + 2_000
+    # a range around the run, ending 10 s after the revert (collect ran through the fault), not
+    # at "now": on a busy machine this test may run minutes after the lake was filled, and
+    # "GPUs up" counts the GPUs reporting in the last minute of the range
+    start, end = lake.fault_ms[0] - 10_000, lake.fault_ms[1] + 10_000
     page = Page(browser, dash.url + f"#start={start}&end={end}")
     for group in GROUPS:
         state = page.click(f"nav button[data-group={group}]")
@@ -189,7 +192,10 @@ def test_the_demos_screenshot_is_a_png_of_the_overview(
 
     chromium = find_chromium()
     assert chromium is not None
-    start, end = lake.fault_ms[0] - 10_000, lake.rt.clock.now_ns() // 1_000_000 + 2_000
+    # a range around the run, ending 10 s after the revert (collect ran through the fault), not
+    # at "now": on a busy machine this test may run minutes after the lake was filled, and
+    # "GPUs up" counts the GPUs reporting in the last minute of the range
+    start, end = lake.fault_ms[0] - 10_000, lake.fault_ms[1] + 10_000
     png = tmp_path / "overview.png"
     assert screenshot(f"{dash.url}#start={start}&end={end}", png, chromium=chromium)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
