@@ -43,6 +43,8 @@ from typing import Any
 
 import loadgen_overhead as lo
 
+from perfops._internal.percentiles import nearest_rank
+
 CLIENTS = ("perfops", "minimal")
 LAG_TARGET_MS, CPU_TARGET = 5.0, 1.0
 START_AFTER_S = 0.3
@@ -52,11 +54,6 @@ def _cpu_s() -> float:
     """CPU seconds (user + sys) this process has used so far, every thread counted."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _nearest_rank(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[max(0, min(len(xs) - 1, -(-len(xs) * q // 100) - 1))] if xs else float("nan")
 
 
 async def _perfops(url: str, n: int, rate: float) -> tuple[list[float], int, int, float]:
@@ -136,14 +133,16 @@ def client_main(kind: str, url: str, rate: float, duration: float) -> dict[str, 
     t0 = time.perf_counter()
     lags, good, errors, cpu = uvloop.run(run(url, n, rate))
     wall = time.perf_counter() - t0
+    # the project's one percentile definition, so the bench and `perfops load` agree
+    p50, p99 = nearest_rank(lags, (50, 99))
     return {
         "client": kind,
         "rate": rate,
         "requests": n,
         "completed": good,
         "errors": errors,
-        "lag_p50_ms": round(_nearest_rank(lags, 50), 3),
-        "lag_p99_ms": round(_nearest_rank(lags, 99), 3),
+        "lag_p50_ms": round(p50, 3),
+        "lag_p99_ms": round(p99, 3),
         "lag_max_ms": round(max(lags, default=float("nan")), 3),
         "sent_early_share": round(sum(1 for x in lags if x < 0) / len(lags), 4) if lags else None,
         "cpu_s": round(cpu, 3),
