@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         slo_misses,
         slo_panel,
     )
+    from perfops.app.dashboard_histograms import histogram_latency_panel
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
@@ -88,6 +89,7 @@ __all__ = [
     "example_experiment",
     "export_focus",
     "filter_choices",
+    "histogram_latency_panel",
     "import_prometheus",
     "kpis",
     "latency_panel",
@@ -142,6 +144,7 @@ __getattr__ = lazy_exports(
         "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
         "dashboard": ("PANELS", "Scope", "events_in", "filter_choices", "series_panel"),
         "dashboard_figures": ("cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"),
+        "dashboard_histograms": ("histogram_latency_panel",),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
