@@ -12,7 +12,7 @@ from perfops.cli._context import echo_json, positive_seconds, runtime
 from perfops.cli._terminal import echo, rich_text
 
 if TYPE_CHECKING:
-    from perfops.respond.policy import Simulation
+    from perfops.respond import policy
 
 policy_app = typer.Typer(
     help="The escalation policy: severity matrix, roles, steps and on-call schedules.",
@@ -65,7 +65,7 @@ def ical(
     _write(out, incident_policy.policy_ical(runtime(ctx), schedule, seconds / 86400))
 
 
-def _table(sim: Simulation) -> None:
+def _table(sim: policy.Simulation) -> None:
     from rich.console import Console
     from rich.table import Table
 
