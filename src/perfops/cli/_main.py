@@ -21,6 +21,7 @@ from perfops.cli import (
     dashboard,
     demo,
     doctor,
+    incident_policy,
     init,
     load,
     metrics,
@@ -65,6 +66,9 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
 app.command("dashboard")(dashboard.dashboard)
+_incident = typer.Typer(help="Incident response.", no_args_is_help=True)  # cli/incident.py's, soon
+_incident.add_typer(incident_policy.policy_app, name="policy")
+app.add_typer(_incident, name="incident")
 
 
 def _version(value: bool) -> None:
