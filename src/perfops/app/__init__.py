@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         run_sweep,
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
+    from perfops.app.postmortem import draft_postmortem
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "cost_panel",
     "cost_report",
     "describe_schedule",
+    "draft_postmortem",
     "events_in",
     "example_experiment",
     "export_focus",
@@ -154,10 +156,12 @@ __getattr__ = lazy_exports(
             "LoadResult",
             "WorkloadSource",
             "describe_schedule",
+            "draft_postmortem",
             "run_load",
             "run_sweep",
         ),
         "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
+        "postmortem": ("draft_postmortem",),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )

@@ -25,6 +25,7 @@ from perfops.cli import (
     init,
     load,
     metrics,
+    postmortem,
     sim,
     slo,
     store,
@@ -68,6 +69,7 @@ app.add_typer(chaos.app, name="chaos")
 app.command("dashboard")(dashboard.dashboard)
 _incident = typer.Typer(help="Incident response.", no_args_is_help=True)  # cli/incident.py's, soon
 _incident.add_typer(incident_policy.policy_app, name="policy")
+_incident.command("postmortem")(postmortem.postmortem)
 app.add_typer(_incident, name="incident")
 
 
