@@ -32,6 +32,7 @@ from perfops.store import LoggedRequest
 __all__ = [
     "SloMinutes",
     "cost_figures",
+    "counter_figures",
     "request_figures",
     "slo_impact",
     "slo_minutes",
@@ -154,7 +155,8 @@ def request_figures(
     rt: Runtime, services: Sequence[Service], slos: Sequence[SLO], start_ms: int, end_ms: int
 ) -> dict[str, draft.Figure]:
     """Requests in the window, those affected (failed, or missed one of the incident's SLOs
-    of their service) and their tokens, from the load-test request records."""
+    of their service) and their tokens, from the load-test request records; without any,
+    from the engine's counters (:func:`counter_figures`)."""
     total = affected = tokens = 0
     sql = []
     for svc in services:
@@ -173,10 +175,50 @@ def request_figures(
         "; ".join(sql) or None,
         _tables(rt, None),
     )
+    if total == 0:
+        counted = counter_figures(rt, slos, start_ms, end_ms)
+        if counted is not None:
+            return counted
     return {
         "requests": draft.Figure(f"{total:,}", source, total),
         "requests_affected": draft.Figure(f"{affected:,}", source, affected),
         "tokens_affected": draft.Figure(f"{tokens:,}", source, tokens),
+    }
+
+
+def counter_figures(
+    rt: Runtime, slos: Sequence[SLO], start_ms: int, end_ms: int
+) -> dict[str, draft.Figure] | None:
+    """Requests and those affected from the engine's counters and histograms, when no
+    request record tells them: the events and bad events of the incident's SLO that counted
+    the most bad ones (a lower bound when several SLOs judge the same requests). Which
+    requests, and so their tokens, the counters do not say. None without such an SLO."""
+    found = []
+    for slo in slos:
+        if sli_source(slo).kind not in ("counter", "histogram"):
+            continue
+        try:
+            counts = counts_over(rt, slo, [(start_ms, end_ms)])
+        except PerfopsError:
+            continue
+        if counts is not None:
+            good, total = counts(start_ms, end_ms)
+            found.append((total - good, total, slo))
+    if not found:
+        return None
+    bad, total, slo = max(found, key=lambda f: (f[0], f[1]))
+    source = draft.Source(
+        f"no request records in the window: perfops.app.slo.counts_over(rt, {slo.name!r}, "
+        f"[({start_ms}, {end_ms})]) ({sli_source(slo).describe()}), the SLO of the incident "
+        "with the most bad events",
+        None,
+        _tables(rt, slo),
+    )
+    none = draft.Figure("not measured (the engine's counters do not say which requests)", source)
+    return {
+        "requests": draft.Figure(f"{total:,.0f}", source, total),
+        "requests_affected": draft.Figure(f"{bad:,.0f}", source, bad),
+        "tokens_affected": none,
     }
 
 

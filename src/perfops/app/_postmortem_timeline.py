@@ -106,7 +106,7 @@ def _events(rt: Runtime, lo_ns: int, hi_ns: int) -> list[draft.Moment]:
         if e.kind not in _EVENT_KINDS:
             continue
         action = e.data.get("action") if e.kind == "mitigation" else e.kind
-        where = f" [{e.service}]" if e.service else ""
+        where = f" ({e.service})" if e.service and e.service not in e.title else ""
         out.append(
             draft.Moment(
                 e.ts_ns,

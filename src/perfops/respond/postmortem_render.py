@@ -46,7 +46,7 @@ class _Notes:
         return f"[^{self.number(source)}]"
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9 .,:;%/+=-]*")
+_PLAIN = re.compile(r"[A-Za-z0-9 .,:;%/+='()-]*")
 
 
 def _md(value: object) -> str:
