@@ -273,9 +273,12 @@ def test_the_timeline_has_the_fault_and_the_alert_at_their_times(lake: dict) -> 
     assert [m["kind"] for m in lake["pm"]["timeline"]].count("incident") == 4
     detect = lake["pm"]["detection"]
     assert detect["first_alert"]["value"] == alert
-    assert detect["time_to_detect"]["value"] == pytest.approx(
-        (alert - lake["pm"]["window"]["start_ns"]) / 1e9
-    )
+    start = lake["pm"]["window"]["start_ns"]
+    assert detect["time_to_detect"]["value"] == pytest.approx((alert - start) / 1e9)
+    # mitigated when the fault was reverted (and the incident moved to monitoring)
+    assert detect["time_to_mitigate"]["value"] == pytest.approx((lake["reverted"] - start) / 1e9)
+    resolved = lake["rows"][-1].ts_ns
+    assert detect["time_to_resolve"]["value"] == pytest.approx((resolved - start) / 1e9)
 
 
 def test_the_runbook_mitigation_is_set_against_what_was_done(lake: dict) -> None:

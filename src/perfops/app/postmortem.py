@@ -216,24 +216,26 @@ def _detection(
         out["time_to_open"] = _span(
             "incident opened - first alert", inc.opened_ns, first_alert.ts_ns, alert_src
         )
-    if first_bad is None or first_bad.first_bad_ms is None:
-        return out
-    bad_ns = first_bad.first_bad_ms * 1_000_000
-    out["first_bad_minute"] = draft.Figure(
-        f"{draft.utc(bad_ns)} ({first_bad.slo.name})", first_bad.source, bad_ns
-    )
-    if first_alert is not None:
-        out["time_to_detect"] = _span(
-            "first alert - first bad minute", first_alert.ts_ns, bad_ns, first_bad.source
+    start = ("the first alert", first_alert.ts_ns, alert_src) if first_alert else None
+    if first_bad is not None and first_bad.first_bad_ms is not None:
+        bad_ns = first_bad.first_bad_ms * 1_000_000
+        start = ("the first bad minute", bad_ns, first_bad.source)
+        out["first_bad_minute"] = draft.Figure(
+            f"{draft.utc(bad_ns)} ({first_bad.slo.name})", first_bad.source, bad_ns
         )
+        if first_alert is not None:
+            out["time_to_detect"] = _span(
+                "first alert - first bad minute", first_alert.ts_ns, bad_ns, first_bad.source
+            )
+    name, start_ns, source = start or ("the incident's opening", inc.opened_ns, alert_src)
     if mitigated:
-        m = mitigated[0]
+        first = mitigated[0]
         out["time_to_mitigate"] = _span(
-            "first mitigation - first bad minute", m.ts_ns, bad_ns, m.source
+            f"first mitigation - {name}", first.ts_ns, start_ns, first.source
         )
     if inc.resolved_ns is not None:
         out["time_to_resolve"] = _span(
-            "incident resolved - first bad minute", inc.resolved_ns, bad_ns, first_bad.source
+            f"incident resolved - {name}", inc.resolved_ns, start_ns, source
         )
     return out
 
