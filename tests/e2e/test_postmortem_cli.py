@@ -1,8 +1,8 @@
-"""`perfops postmortem ID` (to be `perfops incident postmortem`) on a real lake: a chaos
-experiment slows the sim's first token under load, an alert and an incident are recorded at
-the fault's times as `perfops incident serve` records them, and the postmortem's figures are
-checked against a recomputation done here, in DuckDB over the Delta tables, not through
-perfops' own functions."""
+"""`perfops incident postmortem ID` on a real lake: a chaos experiment slows the sim's first
+token under load, an alert and an incident are recorded at the fault's times as `perfops
+incident serve` records them, and the postmortem's figures are checked against a
+recomputation done here, in DuckDB over the Delta tables, not through perfops' own
+functions."""
 
 from __future__ import annotations
 
@@ -160,7 +160,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory, fleet: FleetThread) -> dict[s
     (reverted,) = [e.ts_ns for e in events if e.kind == "fault_reverted"]
     rows = _incident_rows(injected, reverted)
     store.journal.append_events(rows)
-    made = run_cli("postmortem", INCIDENT, "--out", "pm.md", "--html", "--json", "pm.json", cwd=ws)
+    args = ("--out", "pm.md", "--html", "--json", "pm.json")
+    made = run_cli("incident", "postmortem", INCIDENT, *args, cwd=ws)
     assert made.returncode == 0, made.stdout + made.stderr
     return {
         "ws": ws,
@@ -303,7 +304,7 @@ def test_the_html_page_escapes_the_incident_title(lake: dict) -> None:
 
 
 def test_an_unknown_incident_is_a_usage_error_naming_it(lake: dict) -> None:
-    result = run_cli("postmortem", "inc-nope0000", "--out", "x.md", cwd=lake["ws"])
+    result = run_cli("incident", "postmortem", "inc-nope0000", "--out", "x.md", cwd=lake["ws"])
     assert result.returncode == 2
     assert "inc-nope0000" in result.stderr
     assert "perfops incident list" in result.stderr
