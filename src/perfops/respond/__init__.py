@@ -1,0 +1,1 @@
+"""Respond: runbooks, incidents, escalation policy and postmortems (pure: no lake, no CLI)."""
