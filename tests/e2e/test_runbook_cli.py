@@ -20,6 +20,8 @@ SLO_ALERTS = {
     "ChatTtftTicketBurnRate",
     "ChatTpotPageBurnRate",
     "ChatTpotTicketBurnRate",
+    "ChatAvailabilityPageBurnRate",
+    "ChatAvailabilityTicketBurnRate",
 }
 GPU_ALERTS = {"GpuXidErrors", "GpuClocksThrottled", "GpuEccErrors"}
 
