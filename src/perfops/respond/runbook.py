@@ -185,7 +185,9 @@ def render_page(rb: Runbook) -> str:
     """A new runbook file: the title, every generated block, and a section for notes of
     one's own (outside the blocks, so regeneration keeps it)."""
     sections = render_sections(rb)
-    head = f"# {_md(rb.alert)}\n\n" + "".join(f"> {_md(n)}\n" for n in rb.notes)
+    head = "".join(
+        f"{text}\n\n" for text in [f"# {_md(rb.alert)}", *(f"> {_md(n)}" for n in rb.notes)]
+    )
     body = "\n\n".join(block(name, sections[name]) for name in SECTIONS)
     notes = "## Notes\n\nWrite here: perfops never rewrites text outside its generated blocks.\n"
-    return f"{head}\n{body}\n\n{notes}"
+    return f"{head}{body}\n\n{notes}"

@@ -64,3 +64,31 @@ def test_a_runbook_page_is_served_with_hostile_text_escaped(workspace: Path) -> 
     assert outside[0] == 404
     assert "apiVersion" not in outside[2]
     assert missing[0] == 404
+
+
+def test_runbook_serve_serves_them_until_ctrl_c(workspace: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    generate_runbooks(open_runtime(workspace / "perfops.yaml"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfops", "runbook", "serve", "--port", "0"],
+        cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/runbooks/", line)
+        assert url, line
+        status, _, body = _get(url[0] + "GpuEccErrors")
+        assert status == 200
+        assert "<h2>Diagnosis</h2>" in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out
+    assert "stopped" in out
