@@ -217,3 +217,41 @@ def test_a_drill_writes_its_measured_numbers_into_the_runbooks_it_exercised(
     assert _evidence_row(page.read_text(), run_id)[5:] == expected
     again = run_cli("runbook", "update", cwd=tmp_path)
     assert f"unchanged {page}" in again.stdout
+
+
+XID_EXPERIMENT = """apiVersion: perfops/v1
+kind: Experiment
+title: XID 79 on replica 1
+hypothesis:
+  slos: [{slo: chat-ttft, max_burn_rate: 2}]
+  baseline: 2s
+  recovery: 2s
+load: {service: chat, rate: 6, duration: 4s, prompt_tokens: 64, max_tokens: 8}
+method:
+  - {name: xid, kind: sim.xid, params: {replica: 1, gpu: 0, code: 79}, start: 1s, duration: 2s}
+"""
+
+
+def test_a_chaos_run_adds_its_faults_to_the_slo_and_gpu_runbooks(tmp_path: Path) -> None:
+    from tests._servers import sim_fleet
+
+    from perfops.store import Store
+
+    with sim_fleet(replicas=2) as fleet:
+        (tmp_path / "perfops.yaml").write_text(
+            sim_service_yaml(fleet, metrics=False, extra=SIM_SLOS)
+        )
+        _generate(tmp_path)
+        (tmp_path / "exp.yaml").write_text(XID_EXPERIMENT)
+        run = run_cli("chaos", "run", "exp.yaml", "--json", "r.json", cwd=tmp_path, timeout=90)
+    assert run.returncode in (0, 1), run.stdout + run.stderr  # the verdict is not the point
+    run_id = json.loads((tmp_path / "r.json").read_text())["run_id"]
+    summary = Store(tmp_path / ".perfops" / "lake").journal.run(run_id).summary
+    (impact,) = summary["impact"]
+    for name in ("ChatTtftPageBurnRate", "GpuXidErrors"):
+        cells = _evidence_row((tmp_path / "runbooks" / f"{name}.md").read_text(), run_id)
+        assert cells[2:4] == ["chaos", "`revert:sim.xid`"]
+        assert cells[-1] == f"{impact['goodput_lost']:.1f}"
+    ttft = _evidence_row((tmp_path / "runbooks" / "ChatTtftPageBurnRate.md").read_text(), run_id)
+    assert ttft[-2] == f"{impact['budget_consumed_pct']['chat-ttft']:.3f}%"
+    assert f"`{run_id}`" not in (tmp_path / "runbooks" / "GpuEccErrors.md").read_text()
