@@ -63,6 +63,15 @@ if TYPE_CHECKING:
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.postmortem import draft_postmortem
+    from perfops.app.runbook import (
+        Written,
+        check_runbooks,
+        generate_runbooks,
+        list_runbooks,
+        read_runbook,
+        runbook_base,
+        update_evidence,
+    )
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
@@ -79,9 +88,11 @@ __all__ = [
     "RunsRoi",
     "Scope",
     "WorkloadSource",
+    "Written",
     "WriterStats",
     "as_json",
     "capacity_summary",
+    "check_runbooks",
     "compare_runs",
     "cost_panel",
     "cost_report",
@@ -92,22 +103,26 @@ __all__ = [
     "export_focus",
     "filter_choices",
     "histogram_latency_panel",
+    "generate_runbooks",
     "import_prometheus",
     "kpis",
     "latency_panel",
     "list_metrics",
+    "list_runbooks",
     "load_drill",
     "load_experiment",
     "load_gameday",
     "open_runtime",
     "overview",
     "plan_queries",
+    "read_runbook",
     "reconcile_bill",
     "recover_faults",
     "report_json",
     "roi_of_periods",
     "roi_of_runs",
     "run_capacity",
+    "runbook_base",
     "run_collect",
     "run_demo",
     "run_drill",
@@ -124,6 +139,7 @@ __all__ = [
     "slo_status",
     "slo_statuses",
     "targets_from_config",
+    "update_evidence",
     "virtual_capacity",
     "workspace_prices",
 ]
@@ -138,6 +154,7 @@ __getattr__ = lazy_exports(
             "CostReport",
             "cost_report",
             "export_focus",
+            "read_runbook",
             "reconcile_bill",
             "report_json",
             "workspace_prices",
@@ -162,6 +179,15 @@ __getattr__ = lazy_exports(
         ),
         "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
         "postmortem": ("draft_postmortem",),
+        "runbook": (
+            "Written",
+            "check_runbooks",
+            "generate_runbooks",
+            "list_runbooks",
+            "read_runbook",
+            "runbook_base",
+            "update_evidence",
+        ),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )

@@ -26,6 +26,7 @@ from perfops.cli import (
     load,
     metrics,
     postmortem,
+    runbook,
     sim,
     slo,
     store,
@@ -66,6 +67,7 @@ app.add_typer(load.app, name="load")
 app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
+app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
 _incident = typer.Typer(help="Incident response.", no_args_is_help=True)  # cli/incident.py's, soon
 _incident.add_typer(incident_policy.policy_app, name="policy")

@@ -101,6 +101,11 @@ def load_config(
         update["pricing"] = config.pricing.model_copy(
             update={"catalog": str((file.parent / catalog).resolve())}
         )
+    folder = config.runbooks.dir
+    if not folder.is_absolute():  # next to perfops.yaml, as the lake
+        update["runbooks"] = config.runbooks.model_copy(
+            update={"dir": (file.parent / folder).resolve()}
+        )
     return config.model_copy(update=update)
 
 

@@ -197,6 +197,11 @@ class Workspace(Spec):
     name: str = "default"
     lake: FilePath = Path(".perfops/lake")
     """Where the Delta Lake tables live; relative paths are relative to perfops.yaml."""
+    runbook_url: Url | None = Field(
+        default=None,
+        description="base URL of the runbooks the alerts link to (<base>/<AlertName>); "
+        "default: the runbooks `perfops dashboard` serves, http://127.0.0.1:8080/runbooks",
+    )
 
 
 class GpuAllocation(Spec):
@@ -497,6 +502,19 @@ class Escalation(Spec):
         return self
 
 
+class Runbooks(Spec):
+    """Where `perfops runbook` writes the runbooks, and how it judges their evidence."""
+
+    dir: FilePath = Field(
+        default=Path("runbooks"),
+        description="folder of the runbooks (<AlertName>.md); relative to perfops.yaml",
+    )
+    stale_after: Duration = Field(
+        default=90 * 86400.0,
+        description="a mitigation whose last drill or experiment is older than this is stale",
+    )
+
+
 class Config(Spec):
     """A whole perfops.yaml."""
 
@@ -507,6 +525,7 @@ class Config(Spec):
     slos: tuple[SLO, ...] = ()
     pricing: Pricing = Pricing()
     escalation: Escalation = Escalation()
+    runbooks: Runbooks = Runbooks()
     _where: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
 
     def where(self, *path: str | int) -> str:
