@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         run_sweep,
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
+    from perfops.app.rule_files import RuleFiles, rule_files
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
@@ -116,6 +117,8 @@ __all__ = [
     "scenario",
     "series_panel",
     "show_metric",
+    "RuleFiles",
+    "rule_files",
     "slo_history",
     "slo_misses",
     "slo_panel",
@@ -158,6 +161,7 @@ __getattr__ = lazy_exports(
             "run_sweep",
         ),
         "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
+        "rule_files": ("RuleFiles", "rule_files"),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )
