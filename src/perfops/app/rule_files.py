@@ -9,10 +9,12 @@ The cost rules price GPUs with :func:`perfops.app.cost.workspace_prices`, the pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from perfops._internal.escape import yaml_dump
 from perfops.app.cost import workspace_prices
 from perfops.app.runtime import Runtime
+from perfops.errors import ConfigError
 from perfops.finops import cost_rule_group, cost_rule_tests, idle_prices, priced_services
 from perfops.slo.rule_tests import generate_rule_tests
 from perfops.slo.rules import DEFAULT_RUNBOOK, generate_rules, gpu_selectors, service_selector
@@ -34,7 +36,8 @@ def rule_files(
     rt: Runtime, *, runbook_url_base: str = DEFAULT_RUNBOOK, rule_file: str = "rules.yml"
 ) -> RuleFiles:
     """The workspace's rule file and its promtool tests. A ConfigError lists every SLO whose
-    rules cannot be built, located in perfops.yaml."""
+    rules cannot be built, located in perfops.yaml; prices that cannot be read leave the cost
+    rules out, with a note saying why."""
     config = rt.config
     select, gpus = service_selector(config.services), gpu_selectors(config)
     doc = generate_rules(
@@ -44,16 +47,25 @@ def rule_files(
         gpus=gpus,
         where=lambda i, *path: config.where("slos", i, *path),
     )
-    book = workspace_prices(rt)
-    services, notes = priced_services(config, book.hourly)
-    idle = idle_prices(book.hourly)
-    doc["groups"].append(cost_rule_group(services, idle, currency=book.currency))
+    cost_tests: list[Any] = []
+    try:
+        book = workspace_prices(rt)
+    except ConfigError as exc:  # the SLO rules do not need prices: say why cost has none
+        problem = exc.problems[0]
+        notes = [
+            f"no cost rules: {problem.message}" + (f" ({problem.hint})" if problem.hint else "")
+        ]
+    else:
+        services, notes = priced_services(config, book.hourly)
+        idle = idle_prices(book.hourly)
+        doc["groups"].append(cost_rule_group(services, idle, currency=book.currency))
+        cost_tests = cost_rule_tests(services, idle, currency=book.currency)
     tests = generate_rule_tests(
         config.slos,
         rule_file=rule_file,
         runbook_url_base=runbook_url_base,
         selector=select,
         gpus=gpus,
-        extra=cost_rule_tests(services, idle, currency=book.currency),
+        extra=cost_tests,
     )
     return RuleFiles(yaml_dump(doc), tests, tuple(notes))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from perfops._internal.escape import yaml_dump
 from perfops.config import Config, parse_config
@@ -118,3 +119,19 @@ def test_the_promtool_tests_catch_a_wrong_rule(
     result = _run(str(PROMTOOL), "test", "rules", str(tests))
     assert result.returncode != 0
     assert broken in result.stdout + result.stderr
+
+
+def test_a_workspace_without_prices_gets_its_slo_rules_and_a_note(tmp_path: Path) -> None:
+    """EUR with no EUR price: `perfops slo rules` still writes the SLO rules, and says why the
+    cost rules are missing instead of failing."""
+    from perfops.app import open_runtime, rule_files
+
+    text = PERFOPS_YAML.replace("pricing:\n  provider: aws\n", "pricing: {currency: EUR}\n")
+    text += "slos:\n  - {name: chat-ok, service: chat, objective: 99, sli: {kind: availability}}\n"
+    (tmp_path / "perfops.yaml").write_text(text)
+    files = rule_files(open_runtime(tmp_path / "perfops.yaml"))
+    groups = [g["name"] for g in yaml.safe_load(files.rules)["groups"]]
+    assert groups == ["perfops-slo-chat-ok-sli", "perfops-slo-chat-ok-meta",
+                      "perfops-slo-chat-ok-alerts"]  # fmt: skip
+    (note,) = files.notes
+    assert note.startswith("no cost rules: the workspace currency is EUR")
