@@ -132,9 +132,11 @@ def prometheus(
     interval: str = "1s",
     tsdb: Path | None = None,
     labels: dict[str, str] | None = None,
+    rule_files: tuple[Path, ...] = (),
 ) -> Iterator[Prometheus]:
     """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL),
-    adding ``labels`` to every target's series."""
+    adding ``labels`` to every target's series, and evaluating ``rule_files`` every
+    ``interval``."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed: run `make test` (it apt-get installs it)")
@@ -149,7 +151,9 @@ def prometheus(
     config = tmp / "prometheus.yml"
     config.write_text(
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: "
-        f"{interval}\n" + ("scrape_configs:\n" + "".join(jobs) if jobs else "")
+        f"{interval}\n"
+        + ("scrape_configs:\n" + "".join(jobs) if jobs else "")
+        + (f"rule_files: {json.dumps([str(f) for f in rule_files])}\n" if rule_files else "")
     )
     port = free_port()
     proc = subprocess.Popen(

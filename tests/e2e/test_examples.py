@@ -186,21 +186,32 @@ def test_the_k8s_fleet_joins_gpus_to_services_and_prices_both_options() -> None:
         assert book.hourly(svc.gpu.type) == committed.hourly  # attribution: the reservation
 
 
-def test_the_k8s_fleet_rules_pass_promtool(workspaces: dict[str, Path]) -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_every_example_rules_pass_promtool_check_and_test(
+    workspaces: dict[str, Path], name: str
+) -> None:
+    """`perfops slo rules` in each example: the SLO and cost rules load in promtool, and
+    their generated unit tests (alerts, $/h from the workspace's prices) pass."""
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool is not installed: run `make test` (it apt-get installs it)")
-    directory = workspaces["fleet-k8s"]
+    directory = workspaces[name]
     result = run_cli("slo", "rules", "--out", "deploy", cwd=directory)
     assert result.returncode == 0, result.stderr
-    rules = (directory / "deploy" / "rules.yml").read_text()
-    assert 'model_name="meta-llama/Llama-3.1-70B-Instruct"' in rules  # vLLM's own label
-    done = subprocess.run(
-        [promtool, "check", "rules", "deploy/rules.yml"],
-        cwd=directory, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"SUCCESS: \d+ rules found", done.stdout)
+    rules = yaml.safe_load((directory / "deploy" / "rules.yml").read_text())
+    assert rules["groups"][-1]["name"] == "perfops-cost"
+    if name == "fleet-k8s":
+        text = (directory / "deploy" / "rules.yml").read_text()
+        assert 'model_name="meta-llama/Llama-3.1-70B-Instruct"' in text  # vLLM's own label
+    for command, file in (("check", "rules.yml"), ("test", "rules_test.yml")):
+        done = subprocess.run(
+            [promtool, command, "rules", f"deploy/{file}"],
+            cwd=directory, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert command == "test" or re.search(r"SUCCESS: \d+ rules found", done.stdout)
+    tests = yaml.safe_load((directory / "deploy" / "rules_test.yml").read_text())
+    assert any("promql_expr_test" in case for case in tests["tests"])  # the cost rules'
 
 
 @pytest.fixture

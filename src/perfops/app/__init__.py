@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
+    from perfops.app.grafana_twin import TWIN_UID, render_twin_json, twin_dashboard
     from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
     from perfops.app.load import (
         LoadOptions,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.postmortem import draft_postmortem
+    from perfops.app.rule_files import RuleFiles, rule_files
     from perfops.app.runbook import (
         Written,
         check_runbooks,
@@ -133,7 +135,12 @@ __all__ = [
     "scenario",
     "series_panel",
     "show_metric",
+    "TWIN_UID",
+    "RuleFiles",
+    "render_twin_json",
+    "rule_files",
     "slo_history",
+    "twin_dashboard",
     "slo_misses",
     "slo_panel",
     "slo_status",
@@ -188,6 +195,8 @@ __getattr__ = lazy_exports(
             "runbook_base",
             "update_evidence",
         ),
+        "grafana_twin": ("TWIN_UID", "render_twin_json", "twin_dashboard"),
+        "rule_files": ("RuleFiles", "rule_files"),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )

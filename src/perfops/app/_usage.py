@@ -21,22 +21,19 @@ from perfops.app.metrics import owners
 from perfops.app.runtime import Runtime
 from perfops.app.slo import request_good
 from perfops.config import Service
-from perfops.finops import ServedWork, UsageRow, declared_from_services, declared_usage
+from perfops.finops import (
+    ServedWork,
+    UsageRow,
+    declared_from_services,
+    declared_usage,
+    gpu_type_of_model_name,
+)
 from perfops.slo.sources import sli_source
 
 __all__ = ["GpuUsage", "gpu_usage", "served_work"]
 
 _HOUR = 3_600_000
 _ACTIVITY = ("gpu.sm_active", "gpu.gr_engine_active", "gpu.util")
-# dcgm-exporter's modelName label -> the catalog's GPU types, for GPUs no service claims
-_MODEL_NAMES = (
-    ("H200", "H200"),
-    ("H100", "H100-SXM"),
-    ("A100-SXM4-40GB", "A100-40GB"),
-    ("A100 40GB", "A100-40GB"),
-    ("A100", "A100-80GB"),
-    ("L40S", "L40S"),
-)
 
 
 @dataclass
@@ -50,10 +47,7 @@ def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
     if svc is not None:
         return svc.gpu.type
     model = labels.get("modelName", "")
-    for needle, gpu in _MODEL_NAMES:
-        if needle in model:
-            return gpu
-    return model or "unknown"
+    return gpu_type_of_model_name(model) or model or "unknown"
 
 
 def _gpu_id(labels: Mapping[str, str], sid: int) -> str:

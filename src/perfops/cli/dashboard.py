@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,13 +36,26 @@ def dashboard(
         typer.Option("--token-env", help="environment variable holding the access token"),
     ] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="open it in a browser")] = False,
+    grafana_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--grafana-out",
+            help="write the same page as a Grafana dashboard JSON into this folder and exit",
+        ),
+    ] = None,
+    datasource_uid: Annotated[
+        str, typer.Option(help="with --grafana-out: the Prometheus datasource uid")
+    ] = "${datasource}",
 ) -> None:
     """Serve the composite dashboard (GPU, engine, SLOs, cost, events) of the workspace's lake,
-    read-only, until Ctrl-C."""
+    read-only, until Ctrl-C; or, with --grafana-out, write its Grafana twin and exit."""
     import asyncio
 
     from perfops.web import check_bind, serve
 
+    if grafana_out is not None:
+        _grafana(ctx, grafana_out, datasource_uid)
+        return
     token = _token(token_env)
     check_bind(host, token)
     rt = runtime(ctx)
@@ -61,3 +75,24 @@ def dashboard(
         asyncio.run(serve(rt, host, port, token, ready))
     except KeyboardInterrupt:
         echo("dashboard stopped")
+
+
+def _grafana(ctx: typer.Context, out: Path, datasource_uid: str) -> None:
+    """Write the Grafana twin of the page; it reads the rules `perfops slo rules` writes."""
+    from perfops.app import TWIN_UID, render_twin_json
+
+    rt = runtime(ctx)
+    text = render_twin_json(rt, datasource_uid=datasource_uid)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{TWIN_UID}.json"
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(
+            f"--grafana-out {out}: {exc.strerror}", hint="give a folder you can write"
+        ) from None
+    typer.echo(f"wrote {path}")
+    typer.echo(
+        "it reads the SLO and cost recording rules: load the output of "
+        "`perfops slo rules --out DIR` into the same Prometheus"
+    )

@@ -192,31 +192,23 @@ def rules(
         ),
     ] = None,
 ) -> None:
-    """Prometheus recording and alerting rules for every SLO, plus a promtool test file."""
+    """Prometheus recording and alerting rules for every SLO and the GPU cost recording rules
+    ($/h, idle $/h, $/1M tokens per service, priced as `perfops cost` prices them), plus a
+    promtool test file."""
+    from perfops.app import rule_files
     from perfops.app.runbook import runbook_base
-    from perfops.slo.rule_tests import generate_rule_tests
-    from perfops.slo.rules import (
-        gpu_selectors,
-        render_rules_yaml,
-        service_selector,
-    )
     from perfops.slo.sources import sli_source
 
     rt = runtime(ctx)
     config = rt.config
     if not config.slos:
         raise UsageError("no SLOs in perfops.yaml", hint="add an slos: section")
-    options: dict[str, Any] = {
-        "runbook_url_base": runbook_base(config, runbook_url),
-        "selector": service_selector(config.services),
-        "gpus": gpu_selectors(config),
-    }
-    text = render_rules_yaml(
-        config.slos, where=lambda i, *path: config.where("slos", i, *path), **options
-    )
+    files = rule_files(rt, runbook_url_base=runbook_base(rt.config, runbook_url))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rules.yml").write_text(text)
-    (out / "rules_test.yml").write_text(generate_rule_tests(config.slos, **options))
+    (out / "rules.yml").write_text(files.rules)
+    (out / "rules_test.yml").write_text(files.tests)
+    for note in files.notes:
+        echo(f"note: {note}", err=True)
     for slo in config.slos:
         if sli_source(slo).kind == "requests" and slo.sli.kind == "latency":
             echo(

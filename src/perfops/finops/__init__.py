@@ -12,6 +12,8 @@ the cent:
 * :mod:`~perfops.finops.unit`: $/1M tokens (input, output, SLO-compliant), $/request, SLO waste.
 * :mod:`~perfops.finops.roi` and :mod:`~perfops.finops.scenario`: a change's return, and the
   cheapest configuration for forecast traffic.
+* :mod:`~perfops.finops.cost_rules`: the same $/h, idle $/h and $/1M tokens as Prometheus
+  recording rules (with promtool tests, :mod:`~perfops.finops.cost_rule_tests`).
 * :mod:`~perfops.finops.focus`: perfops' charges exported as a FOCUS 1.2 table (Parquet, CSV).
 * :mod:`~perfops.finops.bill`: a provider's FOCUS bill read, checked and reconciled with
   perfops' charges.
@@ -42,6 +44,22 @@ from perfops.finops.catalog import (
     Purchase,
     load_catalog,
 )
+from perfops.finops.cost_rule_tests import cost_rule_tests
+from perfops.finops.cost_rules import (
+    COST_GROUP,
+    RULE_ACTIVITY,
+    RULE_BUSY,
+    RULE_COST,
+    RULE_GPUS,
+    RULE_IDLE_COST,
+    RULE_PER_1M_TOKENS,
+    RULE_TOKENS,
+    IdlePrice,
+    PricedService,
+    cost_rule_group,
+    idle_prices,
+    priced_services,
+)
 from perfops.finops.focus import (
     APPLICABILITY_CRITERIA,
     FOCUS_SCHEMA,
@@ -60,6 +78,7 @@ from perfops.finops.usage import (
     DAY_MS,
     HOUR_MS,
     MAX_PERIOD_DAYS,
+    MODEL_NAME_GPU_TYPES,
     YEARS,
     Declared,
     Owner,
@@ -68,9 +87,24 @@ from perfops.finops.usage import (
     declared_from_services,
     declared_usage,
     fill_gaps,
+    gpu_type_of_model_name,
 )
 
 __all__ = [
+    "COST_GROUP",
+    "RULE_ACTIVITY",
+    "RULE_BUSY",
+    "RULE_COST",
+    "RULE_GPUS",
+    "RULE_IDLE_COST",
+    "RULE_PER_1M_TOKENS",
+    "RULE_TOKENS",
+    "IdlePrice",
+    "PricedService",
+    "cost_rule_group",
+    "cost_rule_tests",
+    "idle_prices",
+    "priced_services",
     "APPLICABILITY_CRITERIA",
     "BILL_REQUIRED_COLUMNS",
     "DAY_MS",
@@ -79,6 +113,7 @@ __all__ = [
     "HOUR_MS",
     "IDLE",
     "MAX_PERIOD_DAYS",
+    "MODEL_NAME_GPU_TYPES",
     "PURCHASES",
     "SHARED",
     "YEARS",
@@ -116,6 +151,7 @@ __all__ = [
     "declared_from_services",
     "declared_usage",
     "fill_gaps",
+    "gpu_type_of_model_name",
     "gpus_needed",
     "load_catalog",
     "plan",

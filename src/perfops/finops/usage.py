@@ -23,6 +23,7 @@ __all__ = [
     "DAY_MS",
     "HOUR_MS",
     "MAX_PERIOD_DAYS",
+    "MODEL_NAME_GPU_TYPES",
     "YEARS",
     "Declared",
     "Owner",
@@ -31,6 +32,7 @@ __all__ = [
     "declared_from_services",
     "declared_usage",
     "fill_gaps",
+    "gpu_type_of_model_name",
 ]
 
 HOUR_MS = 3_600_000
@@ -38,6 +40,24 @@ DAY_MS = 24 * HOUR_MS
 MAX_PERIOD_DAYS = 366
 """The longest span attributed at once (cost windows, bill periods): a year, hour by hour."""
 YEARS = (2000, 2099)
+MODEL_NAME_GPU_TYPES = (
+    ("H200", "H200"),
+    ("H100", "H100-SXM"),
+    ("A100-SXM4-40GB", "A100-40GB"),
+    ("A100 40GB", "A100-40GB"),
+    ("A100", "A100-80GB"),
+    ("L40S", "L40S"),
+)
+"""dcgm-exporter's ``modelName`` label -> the catalog's GPU type, for GPUs no service claims:
+the first entry whose text the model name contains wins (so a 40 GB A100 is not an 80 GB one).
+The cost report and the generated cost recording rules both read this table."""
+
+
+def gpu_type_of_model_name(model: str) -> str | None:
+    """The catalog GPU type of a dcgm-exporter ``modelName``; None when no entry fits."""
+    return next((gpu for needle, gpu in MODEL_NAME_GPU_TYPES if needle in model), None)
+
+
 """The years a charge may fall in; a date outside them is a broken export or a typo."""
 
 

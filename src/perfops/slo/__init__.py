@@ -30,12 +30,22 @@ from perfops.slo.windows import WINDOW_SET_NAMES, AlertWindow, WindowSet, load_w
 
 if TYPE_CHECKING:
     from perfops.slo.alertmanager import generate_alertmanager, render_alertmanager_yaml
-    from perfops.slo.grafana import dashboard, dashboard_uid, render_dashboard_json
+    from perfops.slo.grafana import (
+        budget_expr,
+        dashboard,
+        dashboard_uid,
+        grafana_selector,
+        panel_query,
+        render_dashboard_json,
+        sli_expr,
+        slo_selector,
+    )
     from perfops.slo.openslo import import_openslo, render_slos_yaml
     from perfops.slo.rule_tests import generate_rule_tests
     from perfops.slo.rules import (
         DEFAULT_RUNBOOK,
         alert_name,
+        alert_prefix,
         burn_windows,
         generate_rules,
         gpu_selectors,
@@ -57,6 +67,8 @@ __all__ = [
     "WindowSet",
     "alert_name",
     "burn_windows",
+    "alert_prefix",
+    "budget_expr",
     "budget_spent",
     "burn_rate",
     "dashboard",
@@ -70,18 +82,22 @@ __all__ = [
     "generate_rule_tests",
     "generate_rules",
     "gpu_selectors",
+    "grafana_selector",
     "import_openslo",
     "increase",
     "join_spans",
     "load_window_set",
     "model_selector",
+    "panel_query",
     "period_s",
     "render_alertmanager_yaml",
     "render_dashboard_json",
     "render_rules_yaml",
     "render_slos_yaml",
     "service_selector",
+    "sli_expr",
     "sli_source",
+    "slo_selector",
     "span_of",
     "window_counts",
 ]
@@ -90,12 +106,22 @@ __getattr__ = lazy_exports(
     globals(),
     {
         "alertmanager": ("generate_alertmanager", "render_alertmanager_yaml"),
-        "grafana": ("dashboard", "dashboard_uid", "render_dashboard_json"),
+        "grafana": (
+            "budget_expr",
+            "dashboard",
+            "dashboard_uid",
+            "grafana_selector",
+            "panel_query",
+            "render_dashboard_json",
+            "sli_expr",
+            "slo_selector",
+        ),
         "openslo": ("import_openslo", "render_slos_yaml"),
         "rule_tests": ("generate_rule_tests",),
         "rules": (
             "DEFAULT_RUNBOOK",
             "alert_name",
+            "alert_prefix",
             "burn_windows",
             "generate_rules",
             "gpu_selectors",

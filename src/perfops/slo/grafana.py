@@ -36,7 +36,16 @@ from perfops.config.models import SLO, Service
 from perfops.config.selector import Selector
 from perfops.slo.rules import burn_windows, period_s
 
-__all__ = ["dashboard", "dashboard_uid", "render_dashboard_json"]
+__all__ = [
+    "budget_expr",
+    "dashboard",
+    "dashboard_uid",
+    "grafana_selector",
+    "panel_query",
+    "render_dashboard_json",
+    "sli_expr",
+    "slo_selector",
+]
 
 
 def dashboard_uid(service: Service) -> str:
@@ -44,7 +53,8 @@ def dashboard_uid(service: Service) -> str:
     return f"perfops-{service.name}"[:40]
 
 
-def _query(expr: str, legend: str, ref: str, instant: bool = False) -> prom_b.Dataquery:
+def panel_query(expr: str, legend: str, ref: str, instant: bool = False) -> prom_b.Dataquery:
+    """One Prometheus query of a panel."""
     query = prom_b.Dataquery().expr(expr).legend_format(legend).ref_id(ref)
     return query.instant() if instant else query.range()
 
@@ -60,7 +70,7 @@ def _stat(title: str, expr: str, unit: str, ds: dash_m.DataSourceRef) -> stat_b.
         .span(6)
         .graph_mode(common_m.BigValueGraphMode.NONE)
         .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]))
-        .with_target(_query(expr, "{{slo}}", "A", instant=True))
+        .with_target(panel_query(expr, "{{slo}}", "A", instant=True))
     )
 
 
@@ -73,7 +83,7 @@ def _timeseries(
 ) -> ts_b.Panel:
     panel = ts_b.Panel().title(title).datasource(ds).unit(unit).height(8).span(span)
     for i, (expr, legend) in enumerate(queries):
-        panel = panel.with_target(_query(expr, legend, chr(ord("A") + i)))
+        panel = panel.with_target(panel_query(expr, legend, chr(ord("A") + i)))
     return panel
 
 
@@ -81,15 +91,33 @@ def _period(slo: SLO) -> str:
     return format_duration(period_s(slo))
 
 
-def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
-    sel = grafana_promql_selector({"slo": slo.name, "service": slo.service})
-    windows = burn_windows(slo)
-    shortest = min((w.short for w in windows), key=parse_duration)
-    sli = f"1 - slo:sli_error:ratio_rate{shortest}{sel}"
-    budget = (
-        f"1 - (avg_over_time(slo:sli_error:ratio_rate{shortest}{sel}[{_period(slo)}])"
+def slo_selector(slo: SLO) -> str:
+    """``{slo="...",service="..."}``: the labels every recorded series of ``slo`` carries."""
+    return grafana_promql_selector({"slo": slo.name, "service": slo.service})
+
+
+def _shortest(slo: SLO) -> str:
+    return min((w.short for w in burn_windows(slo)), key=parse_duration)
+
+
+def sli_expr(slo: SLO) -> str:
+    """The SLO's SLI now, from its shortest recorded error ratio."""
+    return f"1 - slo:sli_error:ratio_rate{_shortest(slo)}{slo_selector(slo)}"
+
+
+def budget_expr(slo: SLO) -> str:
+    """The error budget left over the SLO period (see the module docstring)."""
+    sel = slo_selector(slo)
+    return (
+        f"1 - (avg_over_time(slo:sli_error:ratio_rate{_shortest(slo)}{sel}[{_period(slo)}])"
         f" / on(slo, service) slo:error_budget:ratio{sel})"
     )
+
+
+def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
+    sel = slo_selector(slo)
+    windows = burn_windows(slo)
+    sli, budget = sli_expr(slo), budget_expr(slo)
     longs = [w.long for w in windows]
     burns = [
         (f"slo:sli_error:ratio_rate{w}{sel} / on(slo, service) slo:error_budget:ratio{sel}", w)
@@ -104,7 +132,7 @@ def _slo_panels(slo: SLO, ds: dash_m.DataSourceRef) -> list[Any]:
     ]
 
 
-def _grafana_selector(selector: Selector) -> str:
+def grafana_selector(selector: Selector) -> str:
     """The service's series selector for a panel query: values escaped so Grafana reads no
     ``$variable`` in them (:func:`grafana_promql_label_value`)."""
     parts = (
@@ -115,7 +143,7 @@ def _grafana_selector(selector: Selector) -> str:
 
 
 def _engine_panels(service: Service, ds: dash_m.DataSourceRef) -> list[Any]:
-    sel = _grafana_selector(service.series_selector)
+    sel = grafana_selector(service.series_selector)
     bucket_sel = f"{sel}[5m]"
     ttft = (
         "histogram_quantile(0.99, sum by (le) "

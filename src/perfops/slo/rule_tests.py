@@ -147,10 +147,12 @@ def generate_rule_tests(
     runbook_url_base: str = DEFAULT_RUNBOOK,
     selector: Selector | None = None,
     gpus: GpuSelector | None = None,
+    extra: Sequence[Any] = (),
 ) -> str:
     """A promtool unit-test file for the rules :func:`generate_rules` writes for ``slos``.
     The input series carry labels that the SLO's selectors match (an SLO whose selector has
-    a regex no simple value meets is left out, as are ratio SLOs)."""
+    a regex no simple value meets is left out, as are ratio SLOs). ``extra`` test cases (of
+    other groups of the same rule file) are appended."""
     select, select_gpus = selector or default_selector, gpus or (lambda slo: None)
     tests = []
     for slo in slos:
@@ -160,7 +162,7 @@ def generate_rule_tests(
         if series is None or (isinstance(slo.sli, GpuHealthSLI) and gpu_series is None):
             continue
         tests += _cases(slo, series, gpu_series or "", runbook_url_base)
-    doc = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
+    doc = {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": [*tests, *extra]}
     return yaml_dump(doc)
 
 
