@@ -157,6 +157,7 @@ def _availability(workspace: Path) -> dict:
     return next(s for s in json.loads(status.stdout) if s["name"] == "chat-availability")
 
 
+@pytest.mark.timeout(480)  # a sim, Prometheus, collect and four CLI runs: slow on a busy machine
 def test_an_init_workspace_importing_from_prometheus_sees_what_collect_saw(tmp_path: Path) -> None:
     """Prometheus and `perfops collect` scrape the same simulated fleet; a fresh workspace
     that imports Prometheus' history gets the availability SLO that the live lake shows.

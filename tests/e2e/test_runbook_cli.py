@@ -154,8 +154,8 @@ def test_hand_edits_survive_and_an_edited_block_is_never_silently_lost(example: 
 SIM_SLOS = """slos:
   - name: chat-ttft
     service: chat
-    # healthy under a busy machine's starved sim; a candidate of 0.5 s first tokens breaks it
-    sli: {kind: latency, metric: ttft, threshold: 450ms}
+    # healthy under a busy machine's starved sim; a candidate adding 0.6 s always breaks it
+    sli: {kind: latency, metric: ttft, threshold: 550ms}
     objective: 95
 """
 DRILL = """apiVersion: perfops/v1
@@ -163,7 +163,7 @@ kind: Drill
 title: a release with a slow first token
 slo: chat-ttft
 load: {service: chat, rate: 8, duration: 20s, prompt_tokens: 64, max_tokens: 8}
-deploy: {kind: sim.ttft_latency, params: {seconds: 0.5}}
+deploy: {kind: sim.ttft_latency, params: {seconds: 0.6}}
 deploy_after: 2s
 window: 2s
 """

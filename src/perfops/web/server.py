@@ -78,7 +78,11 @@ async def serve(
 ) -> None:
     """Serve until cancelled; ``ready`` gets the page's URL once the port is bound."""
     check_bind(host, token)
-    runner = web.AppRunner(build_app(rt, token), access_log=None, handle_signals=False)
+    # a page's live-update stream stays open: Ctrl-C gives open connections 1 s, not
+    # aiohttp's default 60 s
+    runner = web.AppRunner(
+        build_app(rt, token), access_log=None, handle_signals=False, shutdown_timeout=1.0
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

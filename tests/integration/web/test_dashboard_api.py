@@ -20,6 +20,8 @@ from perfops.web import DashboardThread, running_dashboard
 
 from .conftest import Lake
 
+pytestmark = pytest.mark.timeout(360)  # the first test here may be the one that fills the lake
+
 
 def _get(
     url: str, headers: dict[str, str] | None = None, method: str = "GET"
@@ -195,7 +197,12 @@ def test_the_command_serves_until_ctrl_c(lake: Lake) -> None:
         assert body["workspace"] == "dash-test"
     finally:
         proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=30)[0]
+        try:
+            out = proc.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave it running into the next test
+            proc.communicate()
+            raise
     assert proc.returncode == 0, out
     assert "stopped" in out
 

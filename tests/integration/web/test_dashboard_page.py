@@ -20,9 +20,12 @@ from perfops.web import DashboardThread, running_dashboard
 from .conftest import Lake
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Chromium is not installed (`make debs` installs it)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None, reason="Chromium is not installed (`make debs` installs it)"
+    ),
+    pytest.mark.timeout(360),  # the first test here may be the one that fills the shared lake
+]
 GROUPS = ("overview", "gpu", "engine", "slos", "cost", "events")
 
 
@@ -81,9 +84,18 @@ class Page:
         return self.loaded(before)
 
 
+def around_the_run(lake: Lake, end_ms: int | None = None) -> str:
+    """A custom range from 10 s before the fault to ``end_ms`` (default: 10 s after its revert,
+    when collect still ran), not "the last 15 minutes": on a busy machine a test may run more
+    than 15 minutes after the lake was filled."""
+    end = lake.fault_ms[1] + 10_000 if end_ms is None else end_ms
+    return f"#start={lake.fault_ms[0] - 10_000}&end={end}"
+
+
 @pytest.fixture
-def page(browser: Any, dash: DashboardThread) -> Iterator[Page]:
-    p = Page(browser, dash.url + "#range=15m")
+def page(browser: Any, dash: DashboardThread, lake: Lake) -> Iterator[Page]:
+    """The page over the run and what the lake got after it (the hostile series)."""
+    p = Page(browser, dash.url + around_the_run(lake, lake.rt.clock.now_ns() // 1_000_000))
     yield p
     p.page.close()
 
@@ -93,11 +105,9 @@ def test_every_group_draws_data_with_no_console_error(
 ) -> None:
     """Each group over a custom range around the run (so the screenshots show it)."""
     shots = tmp_path_factory.mktemp("dashboard-screenshots")
-    # a range around the run, ending 10 s after the revert (collect ran through the fault), not
-    # at "now": on a busy machine this test may run minutes after the lake was filled, and
-    # "GPUs up" counts the GPUs reporting in the last minute of the range
-    start, end = lake.fault_ms[0] - 10_000, lake.fault_ms[1] + 10_000
-    page = Page(browser, dash.url + f"#start={start}&end={end}")
+    # around the run, not ending at "now": "GPUs up" counts the GPUs reporting in the last
+    # minute of the range
+    page = Page(browser, dash.url + around_the_run(lake))
     for group in GROUPS:
         state = page.click(f"nav button[data-group={group}]")
         drawn = {k: c["points"] for k, c in state["charts"].items()}
@@ -167,7 +177,10 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(page: Page, lake: Lake) 
     assert page.errors == []
 
 
-def test_a_point_written_after_load_appears_within_10_s(page: Page, lake: Lake) -> None:
+def test_a_point_written_after_load_appears_within_10_s(
+    browser: Any, dash: DashboardThread, lake: Lake
+) -> None:
+    page = Page(browser, dash.url + "#range=15m")  # live updates follow a range ending now
     page.click("nav button[data-group=gpu]")
     now_ms = lake.rt.clock.now_ns() // 1_000_000
     live = SeriesInfo(
@@ -185,6 +198,7 @@ def test_a_point_written_after_load_appears_within_10_s(page: Page, lake: Lake) 
     else:
         pytest.fail("the point written after load did not appear within 10 s")
     assert page.errors == []
+    page.page.close()
 
 
 def test_the_demos_screenshot_is_a_png_of_the_overview(
@@ -194,11 +208,7 @@ def test_the_demos_screenshot_is_a_png_of_the_overview(
 
     chromium = find_chromium()
     assert chromium is not None
-    # a range around the run, ending 10 s after the revert (collect ran through the fault), not
-    # at "now": on a busy machine this test may run minutes after the lake was filled, and
-    # "GPUs up" counts the GPUs reporting in the last minute of the range
-    start, end = lake.fault_ms[0] - 10_000, lake.fault_ms[1] + 10_000
     png = tmp_path / "overview.png"
-    assert screenshot(f"{dash.url}#start={start}&end={end}", png, chromium=chromium)
+    assert screenshot(dash.url + around_the_run(lake), png, chromium=chromium)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"overview screenshot: {png}")  # noqa: T201
