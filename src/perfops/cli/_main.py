@@ -21,6 +21,7 @@ from perfops.cli import (
     dashboard,
     demo,
     doctor,
+    incident,
     init,
     load,
     metrics,
@@ -65,6 +66,7 @@ app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
 app.command("dashboard")(dashboard.dashboard)
+app.add_typer(incident.app, name="incident")
 
 
 def _version(value: bool) -> None:
