@@ -26,17 +26,35 @@ __all__ = [
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SLACK_SECTION = 3000
+_SLACK_BLOCKS = 50
 _PD_SUMMARY = 1024
 _PD_SEVERITY = {"SEV-1": "critical", "SEV-2": "error", "SEV-3": "warning"}
 
 
+def _sections(text: str) -> list[str]:
+    """``text`` cut at line ends into pieces of at most 3000 characters (a longer line is
+    cut where it must), at most 50 of them (Slack's limit of blocks in a message)."""
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        while len(line) > _SLACK_SECTION:
+            out.append(line[:_SLACK_SECTION])
+            line = line[_SLACK_SECTION:]
+        if out and len(out[-1]) + len(line) <= _SLACK_SECTION:
+            out[-1] += line
+        elif line:
+            out.append(line)
+    return [piece for piece in out if piece.strip()][:_SLACK_BLOCKS]
+
+
 def slack_message(mrkdwn: str) -> dict[str, Any]:
     """An incoming-webhook body: the text (already escaped for ``mrkdwn``) as the fallback
-    and as section blocks of at most 3000 characters each."""
-    chunks = [mrkdwn[i : i + _SLACK_SECTION] for i in range(0, len(mrkdwn), _SLACK_SECTION)]
+    and as section blocks."""
     return {
         "text": mrkdwn,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks],
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+            for piece in _sections(mrkdwn)
+        ],
     }
 
 
