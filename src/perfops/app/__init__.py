@@ -52,6 +52,17 @@ if TYPE_CHECKING:
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
     from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
+    from perfops.app.incident import (
+        close_incident,
+        incident_state,
+        incidents,
+        open_incident,
+        resolve_incident,
+        update_incident,
+    )
+    from perfops.app.incident_alerts import record_notification
+    from perfops.app.incident_comms import post_update, render_update
+    from perfops.app.incident_figures import incident_figures, incident_impact
     from perfops.app.load import (
         LoadOptions,
         LoadResult,
@@ -80,6 +91,7 @@ __all__ = [
     "WriterStats",
     "as_json",
     "capacity_summary",
+    "close_incident",
     "compare_runs",
     "cost_panel",
     "cost_report",
@@ -89,18 +101,27 @@ __all__ = [
     "export_focus",
     "filter_choices",
     "import_prometheus",
+    "incident_figures",
+    "incident_impact",
+    "incident_state",
+    "incidents",
     "kpis",
     "latency_panel",
     "list_metrics",
     "load_drill",
     "load_experiment",
     "load_gameday",
+    "open_incident",
     "open_runtime",
     "overview",
     "plan_queries",
+    "post_update",
     "reconcile_bill",
+    "record_notification",
     "recover_faults",
+    "render_update",
     "report_json",
+    "resolve_incident",
     "roi_of_periods",
     "roi_of_runs",
     "run_capacity",
@@ -120,6 +141,7 @@ __all__ = [
     "slo_status",
     "slo_statuses",
     "targets_from_config",
+    "update_incident",
     "virtual_capacity",
     "workspace_prices",
 ]
@@ -146,6 +168,17 @@ __getattr__ = lazy_exports(
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
         "imports": ("ImportQuery", "import_prometheus", "plan_queries"),
+        "incident": (
+            "close_incident",
+            "incident_state",
+            "incidents",
+            "open_incident",
+            "resolve_incident",
+            "update_incident",
+        ),
+        "incident_alerts": ("record_notification",),
+        "incident_comms": ("post_update", "render_update"),
+        "incident_figures": ("incident_figures", "incident_impact"),
         "load": (
             "LoadOptions",
             "LoadResult",

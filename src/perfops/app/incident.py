@@ -16,13 +16,7 @@ from typing import Any
 from perfops._internal.ids import new_id
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
-from perfops.respond.incident import (
-    ROLES,
-    Incident,
-    check_severity,
-    check_transition,
-    fold,
-)
+from perfops.respond import incident as lifecycle
 from perfops.store.records import EventRecord
 
 __all__ = [
@@ -53,13 +47,13 @@ def _rows(rt: Runtime) -> dict[str, list[tuple[int, str, Mapping[str, Any]]]]:
     return out
 
 
-def incidents(rt: Runtime) -> list[Incident]:
+def incidents(rt: Runtime) -> list[lifecycle.Incident]:
     """Every incident in the lake, newest opened first."""
-    folded = [fold(i, rows) for i, rows in _rows(rt).items()]
+    folded = [lifecycle.fold(i, rows) for i, rows in _rows(rt).items()]
     return sorted(folded, key=lambda inc: inc.opened_ns, reverse=True)
 
 
-def incident_state(rt: Runtime, incident_id: str) -> Incident:
+def incident_state(rt: Runtime, incident_id: str) -> lifecycle.Incident:
     """The incident now; a UsageError naming the closest id when there is none."""
     rows = _rows(rt)
     if incident_id not in rows:
@@ -70,7 +64,7 @@ def incident_state(rt: Runtime, incident_id: str) -> Incident:
             if guess
             else "`perfops incident list` shows the incidents",
         )
-    return fold(incident_id, rows[incident_id])
+    return lifecycle.fold(incident_id, rows[incident_id])
 
 
 def _check_services(rt: Runtime, names: Iterable[str]) -> list[str]:
@@ -96,7 +90,9 @@ def _merged(old: Sequence[str], new: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*old, *new]))
 
 
-def record_change(rt: Runtime, inc: Incident, action: str, **change: Any) -> Incident:
+def record_change(
+    rt: Runtime, inc: lifecycle.Incident, action: str, **change: Any
+) -> lifecycle.Incident:
     """Write one row for ``inc`` (the state before) with ``change`` applied (``status``,
     ``severity``, ``services``, ``slos``, ``roles``, ``group_key``, ``message``, ``alert``,
     ``by``) and return the state after. Rows of one incident get strictly increasing times,
@@ -109,7 +105,7 @@ def record_change(rt: Runtime, inc: Incident, action: str, **change: Any) -> Inc
         "severity": change.get("severity") or inc.severity,
         "services": list(change.get("services") or inc.services),
         "slos": list(change.get("slos") or inc.slos),
-        "roles": {role: roles.get(role) for role in ROLES},
+        "roles": {role: roles.get(role) for role in lifecycle.ROLES},
         "group_key": change.get("group_key"),
         "message": change.get("message"),
         "alert": change.get("alert"),
@@ -125,7 +121,7 @@ def record_change(rt: Runtime, inc: Incident, action: str, **change: Any) -> Inc
                      data["severity"], inc.incident_id, data)]
     )  # fmt: skip
     rows = [(t, title, d) for t, d in inc.timeline] + [(ts, title, data)]
-    return fold(inc.incident_id, rows)
+    return lifecycle.fold(inc.incident_id, rows)
 
 
 def open_incident(
@@ -141,7 +137,7 @@ def open_incident(
     group_key: str | None = None,
     alert: Mapping[str, Any] | None = None,
     checked: bool = True,
-) -> Incident:
+) -> lifecycle.Incident:
     """A new incident in triage. Services and SLOs named by a person are checked against
     perfops.yaml (``checked``); those an alert names are taken as it says."""
     if not title.strip():
@@ -149,7 +145,9 @@ def open_incident(
     now = rt.clock.now_ns()
     svc = _check_services(rt, services) if checked else list(services)
     slo_names = _check_slos(rt, slos) if checked else list(slos)
-    blank = Incident(new_incident_id(now), title, "triage", check_severity(severity), now, now)
+    blank = lifecycle.Incident(
+        new_incident_id(now), title, "triage", lifecycle.check_severity(severity), now, now
+    )
     return record_change(
         rt, blank, "open", services=svc, slos=slo_names, roles=roles or {},
         message=message, by=by, group_key=group_key, alert=alert,
@@ -167,18 +165,18 @@ def update_incident(
     roles: Mapping[str, str | None] | None = None,
     message: str | None = None,
     by: str | None = None,
-) -> Incident:
+) -> lifecycle.Incident:
     """A status change (action ``status``, the transition checked) or any other update
     (``update``): services and SLOs named are added to the incident's."""
     inc = incident_state(rt, incident_id)
     if inc.status == "closed":
         raise UsageError(f"incident {incident_id} is closed", hint="open a new one")
     if status is not None and status != inc.status:
-        check_transition(incident_id, inc.status, status)
+        lifecycle.check_transition(incident_id, inc.status, status)
     action = "status" if status is not None and status != inc.status else "update"
     return record_change(
         rt, inc, action, status=status,
-        severity=check_severity(severity) if severity else None,
+        severity=lifecycle.check_severity(severity) if severity else None,
         services=_merged(inc.services, _check_services(rt, services)),
         slos=_merged(inc.slos, _check_slos(rt, slos)),
         roles=roles or {}, message=message, by=by,
@@ -187,15 +185,15 @@ def update_incident(
 
 def resolve_incident(
     rt: Runtime, incident_id: str, *, message: str | None = None, by: str | None = None
-) -> Incident:
+) -> lifecycle.Incident:
     inc = incident_state(rt, incident_id)
-    check_transition(incident_id, inc.status, "resolved")
+    lifecycle.check_transition(incident_id, inc.status, "resolved")
     return record_change(rt, inc, "resolve", status="resolved", message=message, by=by)
 
 
 def close_incident(
     rt: Runtime, incident_id: str, *, message: str | None = None, by: str | None = None
-) -> Incident:
+) -> lifecycle.Incident:
     inc = incident_state(rt, incident_id)
-    check_transition(incident_id, inc.status, "closed")
+    lifecycle.check_transition(incident_id, inc.status, "closed")
     return record_change(rt, inc, "close", status="closed", message=message, by=by)

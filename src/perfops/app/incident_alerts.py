@@ -18,8 +18,8 @@ from typing import Any
 
 from perfops.app.incident import incidents, open_incident, record_change
 from perfops.app.runtime import Runtime
-from perfops.respond.incident import ALERT_SEVERITY, Incident
-from perfops.respond.webhook import Alert, Notification
+from perfops.respond import incident as lifecycle
+from perfops.respond import webhook
 from perfops.store.records import EventRecord
 
 __all__ = ["ALERT_KIND", "Recorded", "alert_data", "record_notification"]
@@ -50,7 +50,7 @@ def _iso(ns: int | None) -> str | None:
     return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000:09d}Z"
 
 
-def alert_data(alert: Alert, group_key: str) -> dict[str, Any]:
+def alert_data(alert: webhook.Alert, group_key: str) -> dict[str, Any]:
     """The ``data`` of an alert row (the contract of the ``events`` table)."""
     return {
         "status": alert.status,
@@ -75,13 +75,15 @@ def _seen(rt: Runtime) -> set[tuple[Any, ...]]:
     return {_key(e.data) for e in rt.store.journal.events(kind=ALERT_KIND)}
 
 
-def _row(alert: Alert, data: dict[str, Any]) -> EventRecord:
+def _row(alert: webhook.Alert, data: dict[str, Any]) -> EventRecord:
     ts = alert.ends_ns if alert.status == "resolved" and alert.ends_ns else alert.starts_ns
     return EventRecord(ts, ALERT_KIND, alert.name, alert.labels.get("service"),
                        alert.labels.get("severity"), None, data)  # fmt: skip
 
 
-def _home(open_ones: Iterable[Incident], group_key: str, service: str | None) -> Incident | None:
+def _home(
+    open_ones: Iterable[lifecycle.Incident], group_key: str, service: str | None
+) -> lifecycle.Incident | None:
     candidates = list(open_ones)
     by_key = [i for i in candidates if group_key in i.group_keys]
     by_service = [i for i in candidates if service and service in i.services]
@@ -89,7 +91,7 @@ def _home(open_ones: Iterable[Incident], group_key: str, service: str | None) ->
     return found[0] if found else None
 
 
-def _fire(rt: Runtime, alert: Alert, data: dict[str, Any], done: Recorded) -> None:
+def _fire(rt: Runtime, alert: webhook.Alert, data: dict[str, Any], done: Recorded) -> None:
     open_ones = [i for i in incidents(rt) if i.is_open]
     service = alert.labels.get("service")
     slo = alert.labels.get("slo")
@@ -97,7 +99,7 @@ def _fire(rt: Runtime, alert: Alert, data: dict[str, Any], done: Recorded) -> No
     if home is None:
         title = alert.annotations.get("summary") or f"{alert.name} ({service or 'no service'})"
         inc = open_incident(
-            rt, title, severity=ALERT_SEVERITY, services=[service] if service else [],
+            rt, title, severity=lifecycle.ALERT_SEVERITY, services=[service] if service else [],
             slos=[slo] if slo else [], message=f"opened by alert {alert.name}",
             by="alertmanager", group_key=data["group_key"], alert=data, checked=False,
         )  # fmt: skip
@@ -114,7 +116,7 @@ def _fire(rt: Runtime, alert: Alert, data: dict[str, Any], done: Recorded) -> No
     done.updated.append(home.incident_id)
 
 
-def _resolve(rt: Runtime, alert: Alert, data: dict[str, Any], done: Recorded) -> None:
+def _resolve(rt: Runtime, alert: webhook.Alert, data: dict[str, Any], done: Recorded) -> None:
     home = next(
         (i for i in incidents(rt) if i.status != "closed" and alert.fingerprint in i.alerts), None
     )
@@ -128,12 +130,12 @@ def _resolve(rt: Runtime, alert: Alert, data: dict[str, Any], done: Recorded) ->
                       message="every alert of the incident has resolved: monitoring")  # fmt: skip
 
 
-def record_notification(rt: Runtime, note: Notification) -> Recorded:
+def record_notification(rt: Runtime, note: webhook.Notification) -> Recorded:
     """Record ``note`` (already validated): its new alerts as rows, in one commit, then
     their effect on incidents. Call it from one task at a time per process."""
     done = Recorded()
     seen = _seen(rt)
-    fresh: list[tuple[Alert, dict[str, Any]]] = []
+    fresh: list[tuple[webhook.Alert, dict[str, Any]]] = []
     for alert in note.alerts:
         data = alert_data(alert, note.group_key)
         if _key(data) in seen:

@@ -27,14 +27,8 @@ from perfops.app.runtime import Runtime
 from perfops.config import Config
 from perfops.config.models import Receiver
 from perfops.errors import PerfopsError, UsageError
-from perfops.respond.comms import DEFAULT_CADENCE, Cadence, next_update_ns, render_message
-from perfops.respond.incident import Incident
-from perfops.respond.notify import (
-    PAGERDUTY_EVENTS_URL,
-    pagerduty_action,
-    pagerduty_event,
-    slack_message,
-)
+from perfops.respond import comms, notify
+from perfops.respond import incident as lifecycle
 
 __all__ = [
     "cadence_of",
@@ -49,24 +43,24 @@ POST_TIMEOUT_S = 10.0
 _POSTABLE = ("slack", "pagerduty")
 
 
-def cadence_of(config: Config) -> Cadence:
+def cadence_of(config: Config) -> comms.Cadence:
     """The update cadence: ``escalation.cadence`` (``first_update``, ``update_interval``, in
     seconds) when perfops.yaml has one, else :data:`~perfops.respond.comms.DEFAULT_CADENCE`."""
     given = getattr(config.escalation, "cadence", None)
     first = getattr(given, "first_update", None)
     every = getattr(given, "update_interval", None)
     if isinstance(first, int | float) and isinstance(every, int | float):
-        return Cadence(float(first), float(every))
-    return DEFAULT_CADENCE
+        return comms.Cadence(float(first), float(every))
+    return comms.DEFAULT_CADENCE
 
 
-def last_post_ns(inc: Incident) -> int | None:
+def last_post_ns(inc: lifecycle.Incident) -> int | None:
     """When the last status update was posted; None before the first."""
     posts = [ts for ts, d in inc.timeline if d.get("posted")]
     return posts[-1] if posts else None
 
 
-def message_kind(inc: Incident) -> str:
+def message_kind(inc: lifecycle.Incident) -> str:
     """initial before any post, resolution once resolved, else update."""
     if inc.status in ("resolved", "closed"):
         return "resolution"
@@ -74,7 +68,7 @@ def message_kind(inc: Incident) -> str:
 
 
 def message_context(
-    rt: Runtime, inc: Incident, message: str | None = None, at_ns: int | None = None
+    rt: Runtime, inc: lifecycle.Incident, message: str | None = None, at_ns: int | None = None
 ) -> dict[str, Any]:
     """What the templates are given (docs/respond.md lists it)."""
     now = rt.clock.now_ns() if at_ns is None else at_ns
@@ -88,14 +82,16 @@ def message_context(
         "now_ns": now,
         "next_update_ns": None
         if resolved
-        else max(now, next_update_ns(inc.opened_ns, last_post_ns(inc), cadence_of(rt.config))),
+        else max(
+            now, comms.next_update_ns(inc.opened_ns, last_post_ns(inc), cadence_of(rt.config))
+        ),
         **incident_figures(rt, inc, now),
     }
 
 
 def render_update(
     rt: Runtime,
-    inc: Incident,
+    inc: lifecycle.Incident,
     *,
     kind: str | None = None,
     channel: str = "internal",
@@ -104,7 +100,7 @@ def render_update(
 ) -> str:
     """The ``kind`` message (default :func:`message_kind`) for ``channel``."""
     context = message_context(rt, inc, message)
-    return render_message(kind or message_kind(inc), channel, context, workspace=workspace)
+    return comms.render_message(kind or message_kind(inc), channel, context, workspace=workspace)
 
 
 def _secret(receiver: Receiver, environ: Mapping[str, str]) -> str | None:
@@ -141,21 +137,21 @@ def _send(receiver: Receiver, url: str, body: Mapping[str, Any]) -> None:
 
 
 def _post_one(
-    rt: Runtime, receiver: Receiver, inc: Incident, text: str, environ: Mapping[str, str]
+    rt: Runtime, receiver: Receiver, inc: lifecycle.Incident, text: str, environ: Mapping[str, str]
 ) -> None:
     secret = _secret(receiver, environ)
     target = receiver.target or ""
     if receiver.kind == "slack":
-        _send(receiver, secret or target, slack_message(text))
+        _send(receiver, secret or target, notify.slack_message(text))
         return
     literal_url = target.startswith(("http://", "https://"))
     key = secret or ("" if literal_url else target)
-    url = target if literal_url else PAGERDUTY_EVENTS_URL
+    url = target if literal_url else notify.PAGERDUTY_EVENTS_URL
     first = last_post_ns(inc) is None
     summary = f"[{inc.severity}] {inc.title} ({inc.status})"
     details = {"incident_id": inc.incident_id, "status": inc.status, "update": text}
-    event = pagerduty_event(key, inc.as_dict(), summary,
-                            action=pagerduty_action(inc.status, first),
+    event = notify.pagerduty_event(key, inc.as_dict(), summary,
+                            action=notify.pagerduty_action(inc.status, first),
                             timestamp_ns=rt.clock.now_ns(), details=details)  # fmt: skip
     _send(receiver, url, event)
 
@@ -176,22 +172,30 @@ def _receivers(rt: Runtime, names: Sequence[str]) -> list[Receiver]:
 
 def post_update(
     rt: Runtime,
-    inc: Incident,
+    inc: lifecycle.Incident,
     *,
     kind: str | None = None,
     receivers: Sequence[str] = (),
     environ: Mapping[str, str],
     workspace: Path | None = None,
     by: str | None = None,
-) -> tuple[Incident, str]:
+) -> tuple[lifecycle.Incident, str]:
     """Render the internal message and post it to ``receivers`` (default: every slack and
     pagerduty receiver); journal the post; return the incident after it and the text."""
     chosen = _receivers(rt, receivers)
     kind = kind or message_kind(inc)
     text = render_update(rt, inc, kind=kind, workspace=workspace)
-    for receiver in chosen:
-        _post_one(rt, receiver, inc, text, environ)
-    names = [r.name for r in chosen]
-    after = record_change(rt, inc, "update", by=by, posted={"kind": kind, "receivers": names},
-                          message=f"{kind} update posted to {', '.join(names)}")  # fmt: skip
+    sent: list[str] = []
+    try:
+        for receiver in chosen:
+            _post_one(rt, receiver, inc, text, environ)
+            sent.append(receiver.name)
+    finally:  # what went out is journaled even when a later receiver fails
+        after = _journal_post(rt, inc, kind, sent, by) if sent else inc
     return after, text
+
+
+def _journal_post(rt: Runtime, inc: lifecycle.Incident, kind: str, names: list[str],
+                  by: str | None) -> lifecycle.Incident:  # fmt: skip
+    return record_change(rt, inc, "update", by=by, posted={"kind": kind, "receivers": names},
+                         message=f"{kind} update posted to {', '.join(names)}")  # fmt: skip

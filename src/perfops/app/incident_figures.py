@@ -16,7 +16,7 @@ from perfops.app.runtime import Runtime
 from perfops.app.slo import counts_for, slo_statuses
 from perfops.config import SLO
 from perfops.errors import PerfopsError
-from perfops.respond.incident import Incident
+from perfops.respond import incident as lifecycle
 
 __all__ = ["Impact", "SloFigure", "incident_figures", "incident_impact"]
 
@@ -100,7 +100,9 @@ def _slo_figures(rt: Runtime, slos: Sequence[SLO], since_ns: int, at_ns: int) ->
     return out
 
 
-def incident_figures(rt: Runtime, inc: Incident, at_ns: int | None = None) -> dict[str, Any]:
+def incident_figures(
+    rt: Runtime, inc: lifecycle.Incident, at_ns: int | None = None
+) -> dict[str, Any]:
     """The template context's numbers for ``inc`` as of ``at_ns`` (now): ``slos`` (a list
     of :class:`SloFigure` as dicts) and ``impact`` (:class:`Impact` as a dict) since the
     incident opened (until it resolved, once it has)."""

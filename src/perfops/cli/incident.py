@@ -14,7 +14,7 @@ from perfops.cli._context import echo_json, runtime
 from perfops.cli._terminal import echo
 
 if TYPE_CHECKING:
-    from perfops.respond.incident import Incident
+    from perfops.respond import incident as lifecycle
 
 app = typer.Typer(
     help="Incidents: lifecycle (triage to closed), roles, status updates posted to Slack and "
@@ -64,15 +64,15 @@ def _utc(ns: int | None) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _say(inc: Incident, as_json: bool, verb: str) -> None:
+def _say(inc: lifecycle.Incident, as_json: bool, verb: str) -> None:
     if as_json:
         echo_json(inc.as_dict())
     else:
         echo(f"{inc.incident_id} {verb}: {inc.status}, {inc.severity}, {inc.title}")
 
 
-def _post(ctx: typer.Context, inc: Incident, kind: str | None, to: list[str] | None,
-          by: str | None, quiet: bool) -> Incident:  # fmt: skip
+def _post(ctx: typer.Context, inc: lifecycle.Incident, kind: str | None, to: list[str] | None,
+          by: str | None, quiet: bool) -> lifecycle.Incident:  # fmt: skip
     from perfops.app.incident_comms import post_update
 
     after, text = post_update(runtime(ctx), inc, kind=kind, receivers=to or [],
@@ -198,7 +198,7 @@ def list_(
              f"{','.join(i.services) or '-'}  {i.title}")  # fmt: skip
 
 
-def _summary(inc: Incident) -> dict[str, Any]:
+def _summary(inc: lifecycle.Incident) -> dict[str, Any]:
     full = inc.as_dict()
     return {k: v for k, v in full.items() if k not in ("timeline", "alerts")} | {
         "alerts_firing": len(inc.firing)
@@ -263,11 +263,10 @@ def serve(
     import asyncio
 
     from perfops.cli.dashboard import _token
-    from perfops.web.alertmanager import WHAT, serve_receiver
-    from perfops.web.server import check_bind
+    from perfops.web import check_receiver_bind, serve_receiver
 
     token = _token(token_env)
-    check_bind(host, token, WHAT)
+    check_receiver_bind(host, token)
     rt = runtime(ctx)
 
     def ready(url: str) -> None:

@@ -20,15 +20,19 @@ from aiohttp import web
 from perfops.app import Runtime
 from perfops.app.incident_alerts import record_notification
 from perfops.errors import UsageError
-from perfops.respond.webhook import PayloadError, parse_notification
+from perfops.respond import webhook
 from perfops.web._guard import Handler, bearer_authorised
 from perfops.web.server import check_bind
 
-__all__ = ["MAX_BODY", "build_receiver", "serve_receiver"]
+__all__ = ["MAX_BODY", "build_receiver", "check_receiver_bind", "serve_receiver"]
 
 MAX_BODY = 1024 * 1024
 """The largest notification taken, in bytes (Alertmanager's are a few KiB per alert)."""
-WHAT = "the Alertmanager receiver"
+
+
+def check_receiver_bind(host: str, token: str | None) -> None:
+    """Refuse a non-loopback bind without a token, as `perfops dashboard` does."""
+    check_bind(host, token, "the Alertmanager receiver")
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -62,8 +66,8 @@ def build_receiver(rt: Runtime, token: str | None) -> web.Application:
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(400, f"payload is not JSON: {exc}", field="payload")
         try:
-            note = parse_notification(body)
-        except PayloadError as exc:
+            note = webhook.parse_notification(body)
+        except webhook.PayloadError as exc:
             return _error(400, exc.message, field=exc.field)
         async with lock:
             done = await asyncio.to_thread(record_notification, rt, note)
@@ -81,7 +85,7 @@ async def serve_receiver(
     rt: Runtime, host: str, port: int, token: str | None, ready: Callable[[str], None]
 ) -> None:
     """Serve until cancelled; ``ready`` gets the webhook's URL once the port is bound."""
-    check_bind(host, token, WHAT)
+    check_receiver_bind(host, token)
     runner = web.AppRunner(build_receiver(rt, token), access_log=None, handle_signals=False)
     await runner.setup()
     try:
