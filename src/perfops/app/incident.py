@@ -167,7 +167,23 @@ def update_incident(
     by: str | None = None,
 ) -> lifecycle.Incident:
     """A status change (action ``status``, the transition checked) or any other update
-    (``update``): services and SLOs named are added to the incident's."""
+    (``update``): services and SLOs named are added to the incident's. The state is read,
+    checked and written under the lake's events lock."""
+    with rt.store.journal.events_lock():
+        return _update(rt, incident_id, status, severity, services, slos, roles, message, by)
+
+
+def _update(
+    rt: Runtime,
+    incident_id: str,
+    status: str | None,
+    severity: str | None,
+    services: Sequence[str],
+    slos: Sequence[str],
+    roles: Mapping[str, str | None] | None,
+    message: str | None,
+    by: str | None,
+) -> lifecycle.Incident:
     inc = incident_state(rt, incident_id)
     if inc.status == "closed":
         raise UsageError(f"incident {incident_id} is closed", hint="open a new one")
@@ -186,14 +202,16 @@ def update_incident(
 def resolve_incident(
     rt: Runtime, incident_id: str, *, message: str | None = None, by: str | None = None
 ) -> lifecycle.Incident:
-    inc = incident_state(rt, incident_id)
-    lifecycle.check_transition(incident_id, inc.status, "resolved")
-    return record_change(rt, inc, "resolve", status="resolved", message=message, by=by)
+    with rt.store.journal.events_lock():
+        inc = incident_state(rt, incident_id)
+        lifecycle.check_transition(incident_id, inc.status, "resolved")
+        return record_change(rt, inc, "resolve", status="resolved", message=message, by=by)
 
 
 def close_incident(
     rt: Runtime, incident_id: str, *, message: str | None = None, by: str | None = None
 ) -> lifecycle.Incident:
-    inc = incident_state(rt, incident_id)
-    lifecycle.check_transition(incident_id, inc.status, "closed")
-    return record_change(rt, inc, "close", status="closed", message=message, by=by)
+    with rt.store.journal.events_lock():
+        inc = incident_state(rt, incident_id)
+        lifecycle.check_transition(incident_id, inc.status, "closed")
+        return record_change(rt, inc, "close", status="closed", message=message, by=by)

@@ -132,7 +132,13 @@ def _resolve(rt: Runtime, alert: webhook.Alert, data: dict[str, Any], done: Reco
 
 def record_notification(rt: Runtime, note: webhook.Notification) -> Recorded:
     """Record ``note`` (already validated): its new alerts as rows, in one commit, then
-    their effect on incidents. Call it from one task at a time per process."""
+    their effect on incidents, under the lake's events lock: receivers in several processes
+    (or threads) deduplicate against each other."""
+    with rt.store.journal.events_lock():
+        return _record(rt, note)
+
+
+def _record(rt: Runtime, note: webhook.Notification) -> Recorded:
     done = Recorded()
     seen = _seen(rt)
     fresh: list[tuple[webhook.Alert, dict[str, Any]]] = []

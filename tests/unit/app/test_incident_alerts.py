@@ -3,6 +3,7 @@ joins, when an incident moves to monitoring and back, and that repeats write not
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,27 @@ def test_a_person_resolving_first_keeps_the_alerts_from_reopening_it(rt: Runtime
     assert incidents(rt)[0].status == "resolved"
     fresh = _record(rt, "g1", _alert("a", "A", start="2026-12-03T16:00:00Z"))
     assert fresh["opened"] != []  # a resolved incident takes no alerts: a new one opens
+
+
+def test_receivers_in_parallel_record_a_notification_once(tmp_path: Path) -> None:
+    """Two receivers (each its own Runtime, as two processes would have) get the same
+    notification at the same moment: one alert row, one incident."""
+    (tmp_path / "perfops.yaml").write_text(CONFIG)
+    note = parse_notification(_note("g1", _alert("a", "A")))
+    start = threading.Barrier(3)
+    results: list[dict[str, Any]] = []
+
+    def receive() -> None:
+        rt = open_runtime(tmp_path / "perfops.yaml", environ={})
+        start.wait()
+        results.append(record_notification(rt, note).as_dict())
+
+    threads = [threading.Thread(target=receive) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    rt = open_runtime(tmp_path / "perfops.yaml", environ={})
+    assert len(rt.store.journal.events(kind="alert")) == 1
+    assert len(incidents(rt)) == 1
+    assert sorted(r["written"] for r in results) == [0, 0, 1]
