@@ -376,7 +376,7 @@ def test_documented_commands_and_options_exist() -> None:
         ("perfops slo status --json", None),
         ("perfops collect --duration 5s -t dcgm", None),
         ("perfops load run --ignore-eos --rate 2", None),
-        ("perfops runbook list", "has no command 'runbook'"),
+        ("perfops runbook list", "has no command 'list'"),
         ("perfops slo status --windows 1h", "has no option --windows"),
         ("perfops slo", "needs a command"),
     ],

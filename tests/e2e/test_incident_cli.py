@@ -35,10 +35,11 @@ def test_an_incident_from_open_to_closed(workspace: Path) -> None:
     assert (inc["status"], inc["severity"], inc["services"], inc["slos"]) == (
         "triage", "SEV-2", ["chat"], ["chat-ttft"],
     )  # fmt: skip
-    assert inc["roles"] == {
-        "incident_commander": "alice", "scribe": None, "communications_liaison": None,
-        "subject_matter_expert": None,
-    }  # fmt: skip
+    roles = inc["roles"]
+    assert (roles["incident_commander"], roles["scribe"], roles["communications_liaison"]) == (
+        "alice", None, None,
+    )  # fmt: skip
+    assert roles["subject_matter_expert"] in ("alice", "bob")  # on call on `secondary`
     _json(workspace, "update", iid, "--status", "investigating", "--scribe", "carol", "-m",
           "KV cache at 100%", "--json")  # fmt: skip
     _json(workspace, "update", iid, "--status", "identified", "--slo", "chat-availability",

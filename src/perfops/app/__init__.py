@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         slo_misses,
         slo_panel,
     )
+    from perfops.app.dashboard_histograms import histogram_latency_panel
     from perfops.app.demo import run_demo
     from perfops.app.drill import load_drill, run_drill
     from perfops.app.gameday import load_gameday, run_gameday
@@ -72,6 +73,16 @@ if TYPE_CHECKING:
         run_sweep,
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
+    from perfops.app.postmortem import draft_postmortem
+    from perfops.app.runbook import (
+        Written,
+        check_runbooks,
+        generate_runbooks,
+        list_runbooks,
+        read_runbook,
+        runbook_base,
+        update_evidence,
+    )
     from perfops.app.slo import slo_history, slo_status, slo_statuses
 
 __all__ = [
@@ -88,18 +99,23 @@ __all__ = [
     "RunsRoi",
     "Scope",
     "WorkloadSource",
+    "Written",
     "WriterStats",
     "as_json",
     "capacity_summary",
+    "check_runbooks",
     "close_incident",
     "compare_runs",
     "cost_panel",
     "cost_report",
     "describe_schedule",
+    "draft_postmortem",
     "events_in",
     "example_experiment",
     "export_focus",
     "filter_choices",
+    "histogram_latency_panel",
+    "generate_runbooks",
     "import_prometheus",
     "incident_figures",
     "incident_impact",
@@ -108,6 +124,7 @@ __all__ = [
     "kpis",
     "latency_panel",
     "list_metrics",
+    "list_runbooks",
     "load_drill",
     "load_experiment",
     "load_gameday",
@@ -116,6 +133,7 @@ __all__ = [
     "overview",
     "plan_queries",
     "post_update",
+    "read_runbook",
     "reconcile_bill",
     "record_notification",
     "recover_faults",
@@ -125,6 +143,7 @@ __all__ = [
     "roi_of_periods",
     "roi_of_runs",
     "run_capacity",
+    "runbook_base",
     "run_collect",
     "run_demo",
     "run_drill",
@@ -141,6 +160,7 @@ __all__ = [
     "slo_status",
     "slo_statuses",
     "targets_from_config",
+    "update_evidence",
     "update_incident",
     "virtual_capacity",
     "workspace_prices",
@@ -156,6 +176,7 @@ __getattr__ = lazy_exports(
             "CostReport",
             "cost_report",
             "export_focus",
+            "read_runbook",
             "reconcile_bill",
             "report_json",
             "workspace_prices",
@@ -164,6 +185,7 @@ __getattr__ = lazy_exports(
         "cost_plan": ("RunsRoi", "roi_of_periods", "roi_of_runs", "scenario"),
         "dashboard": ("PANELS", "Scope", "events_in", "filter_choices", "series_panel"),
         "dashboard_figures": ("cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"),
+        "dashboard_histograms": ("histogram_latency_panel",),
         "demo": ("run_demo",),
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
@@ -184,10 +206,21 @@ __getattr__ = lazy_exports(
             "LoadResult",
             "WorkloadSource",
             "describe_schedule",
+            "draft_postmortem",
             "run_load",
             "run_sweep",
         ),
         "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
+        "postmortem": ("draft_postmortem",),
+        "runbook": (
+            "Written",
+            "check_runbooks",
+            "generate_runbooks",
+            "list_runbooks",
+            "read_runbook",
+            "runbook_base",
+            "update_evidence",
+        ),
         "slo": ("slo_history", "slo_status", "slo_statuses"),
     },
 )

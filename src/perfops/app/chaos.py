@@ -49,6 +49,7 @@ from perfops.app._fault_schedule import (
 )
 from perfops.app._preflight import preflight
 from perfops.app.load import LoadResult, run_load
+from perfops.app.runbook import record_in_runbooks
 from perfops.app.runtime import Runtime
 from perfops.chaos.steady import (
     FaultImpact,
@@ -139,6 +140,8 @@ async def run_experiment(
                          severity="info" if result.status == "passed" else "warning",
                          run_id=run_id, data={"reason": result.reason})]
         )  # fmt: skip
+    slos = [h.slo for h in exp.hypothesis.slos]
+    record_in_runbooks(rt, slos, [step.kind for step in exp.method], say)
     return result
 
 

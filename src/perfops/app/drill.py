@@ -33,6 +33,7 @@ from perfops.app._fault_schedule import fault_context
 from perfops.app._preflight import preflight
 from perfops.app.chaos import Say, journal_for, read_spec, recover_leftovers
 from perfops.app.load import run_load
+from perfops.app.runbook import record_in_runbooks
 from perfops.app.runtime import Runtime
 from perfops.chaos.faults import Fault, UndoEntry, fault_for, public_entry, revert_entry
 from perfops.chaos.steady import bad_events, burn
@@ -139,6 +140,7 @@ async def run_drill(
         await _roll_back(run, say)
         _conclude(run, stopped=stop.is_set())
         _record(run)
+    record_in_runbooks(rt, [drill.slo], [drill.deploy.kind], say)
     return run.result
 
 

@@ -9,6 +9,7 @@ postmortem or a script over the lake, sees the state without replaying the rules
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from perfops._internal.ids import new_id
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
 from perfops.respond import incident as lifecycle
+from perfops.respond import policy
 from perfops.store.records import EventRecord
 
 __all__ = [
@@ -86,6 +88,14 @@ def _check_slos(rt: Runtime, names: Iterable[str]) -> list[str]:
     return out
 
 
+def _roles(
+    rt: Runtime, now_ns: int, given: Mapping[str, str | None] | None
+) -> dict[str, str | None]:
+    at = dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC)
+    held = policy.role_holders(rt.config.escalation, at)
+    return held | {k: v for k, v in (given or {}).items() if v}
+
+
 def _merged(old: Sequence[str], new: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*old, *new]))
 
@@ -139,7 +149,9 @@ def open_incident(
     checked: bool = True,
 ) -> lifecycle.Incident:
     """A new incident in triage. Services and SLOs named by a person are checked against
-    perfops.yaml (``checked``); those an alert names are taken as it says."""
+    perfops.yaml (``checked``); those an alert names are taken as it says. A role not given
+    goes to whoever the escalation policy names for it now (``escalation.roles``: a person,
+    or who is on call on a schedule)."""
     if not title.strip():
         raise UsageError("an incident needs a title", hint="say what users see, in a line")
     now = rt.clock.now_ns()
@@ -149,7 +161,7 @@ def open_incident(
         new_incident_id(now), title, "triage", lifecycle.check_severity(severity), now, now
     )
     return record_change(
-        rt, blank, "open", services=svc, slos=slo_names, roles=roles or {},
+        rt, blank, "open", services=svc, slos=slo_names, roles=_roles(rt, now, roles),
         message=message, by=by, group_key=group_key, alert=alert,
     )  # fmt: skip
 

@@ -19,7 +19,7 @@ from typing import Any
 from perfops.app.incident import incidents, open_incident, record_change
 from perfops.app.runtime import Runtime
 from perfops.respond import incident as lifecycle
-from perfops.respond import webhook
+from perfops.respond import policy, webhook
 from perfops.store.records import EventRecord
 
 __all__ = ["ALERT_KIND", "Recorded", "alert_data", "record_notification"]
@@ -91,6 +91,15 @@ def _home(
     return found[0] if found else None
 
 
+def _severity(rt: Runtime, alert: webhook.Alert) -> str:
+    """The incident severity the policy's matrix gives the alert's tier, its ``impact``
+    label (when it has one) and how long it has fired."""
+    firing_s = max(0.0, (rt.clock.now_ns() - alert.starts_ns) / 1e9)
+    tier = alert.labels.get("severity", "")
+    matrix = rt.config.escalation.severity_matrix
+    return policy.severity(tier, alert.labels.get("impact"), firing_s, matrix)
+
+
 def _fire(rt: Runtime, alert: webhook.Alert, data: dict[str, Any], done: Recorded) -> None:
     open_ones = [i for i in incidents(rt) if i.is_open]
     service = alert.labels.get("service")
@@ -99,7 +108,7 @@ def _fire(rt: Runtime, alert: webhook.Alert, data: dict[str, Any], done: Recorde
     if home is None:
         title = alert.annotations.get("summary") or f"{alert.name} ({service or 'no service'})"
         inc = open_incident(
-            rt, title, severity=lifecycle.ALERT_SEVERITY, services=[service] if service else [],
+            rt, title, severity=_severity(rt, alert), services=[service] if service else [],
             slos=[slo] if slo else [], message=f"opened by alert {alert.name}",
             by="alertmanager", group_key=data["group_key"], alert=data, checked=False,
         )  # fmt: skip

@@ -24,17 +24,16 @@ from typing import Any
 from perfops.app.incident import record_change
 from perfops.app.incident_figures import incident_figures
 from perfops.app.runtime import Runtime
-from perfops.config import Config
 from perfops.config.models import Receiver
 from perfops.errors import PerfopsError, UsageError
-from perfops.respond import comms, notify
+from perfops.respond import comms, notify, policy
 from perfops.respond import incident as lifecycle
 
 __all__ = [
-    "cadence_of",
     "last_post_ns",
     "message_context",
     "message_kind",
+    "next_update_ns",
     "post_update",
     "render_update",
 ]
@@ -43,15 +42,13 @@ POST_TIMEOUT_S = 10.0
 _POSTABLE = ("slack", "pagerduty")
 
 
-def cadence_of(config: Config) -> comms.Cadence:
-    """The update cadence: ``escalation.cadence`` (``first_update``, ``update_interval``, in
-    seconds) when perfops.yaml has one, else :data:`~perfops.respond.comms.DEFAULT_CADENCE`."""
-    given = getattr(config.escalation, "cadence", None)
-    first = getattr(given, "first_update", None)
-    every = getattr(given, "update_interval", None)
-    if isinstance(first, int | float) and isinstance(every, int | float):
-        return comms.Cadence(float(first), float(every))
-    return comms.DEFAULT_CADENCE
+def next_update_ns(rt: Runtime, inc: lifecycle.Incident) -> int:
+    """When the next status update is due (``escalation.updates``: the first after opening,
+    then after the last post), by :func:`perfops.respond.policy.next_update_due`."""
+    last = last_post_ns(inc)
+    due = policy.next_update_due(rt.config.escalation.updates, inc.opened_ns / 1e9,
+                                 None if last is None else last / 1e9)  # fmt: skip
+    return round(due * 1e9)
 
 
 def last_post_ns(inc: lifecycle.Incident) -> int | None:
@@ -80,11 +77,7 @@ def message_context(
         "incident": inc.as_dict(),
         "message": latest,
         "now_ns": now,
-        "next_update_ns": None
-        if resolved
-        else max(
-            now, comms.next_update_ns(inc.opened_ns, last_post_ns(inc), cadence_of(rt.config))
-        ),
+        "next_update_ns": None if resolved else max(now, next_update_ns(rt, inc)),
         **incident_figures(rt, inc, now),
     }
 

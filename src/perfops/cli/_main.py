@@ -25,6 +25,7 @@ from perfops.cli import (
     init,
     load,
     metrics,
+    runbook,
     sim,
     slo,
     store,
@@ -65,6 +66,7 @@ app.add_typer(load.app, name="load")
 app.add_typer(slo.app, name="slo")
 app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
+app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(incident.app, name="incident")
 

@@ -1,5 +1,7 @@
 """`perfops incident open|update|resolve|close|list|show|message|serve`: the incident
-lifecycle in the lake, its status updates, and the Alertmanager webhook receiver."""
+lifecycle in the lake, its status updates, and the Alertmanager webhook receiver; the
+escalation policy (`incident policy`, cli/incident_policy.py) and the postmortem draft
+(`incident postmortem`, cli/postmortem.py) are mounted here."""
 
 from __future__ import annotations
 
@@ -12,15 +14,20 @@ import typer
 
 from perfops.cli._context import echo_json, runtime
 from perfops.cli._terminal import echo
+from perfops.cli.incident_policy import policy_app
+from perfops.cli.postmortem import postmortem
 
 if TYPE_CHECKING:
     from perfops.respond import incident as lifecycle
 
 app = typer.Typer(
     help="Incidents: lifecycle (triage to closed), roles, status updates posted to Slack and "
-    "PagerDuty, and the Alertmanager webhook receiver that opens them.",
+    "PagerDuty, the Alertmanager webhook receiver that opens them, the escalation policy "
+    "and postmortems.",
     no_args_is_help=True,
 )
+app.add_typer(policy_app, name="policy")
+app.command("postmortem")(postmortem)
 
 Id = Annotated[str, typer.Argument(help="the incident id (inc-...)", show_default=False)]
 Message = Annotated[str | None, typer.Option("--message", "-m", help="what changed, in a line")]

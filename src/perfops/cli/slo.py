@@ -184,12 +184,18 @@ def history(
 def rules(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="folder for rules.yml and rules_test.yml")],
-    runbook_url: Annotated[str | None, typer.Option(help="base URL of the runbooks")] = None,
+    runbook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="base URL of the runbooks (default: workspace.runbook_url, else the runbooks "
+            "`perfops dashboard` serves)"
+        ),
+    ] = None,
 ) -> None:
     """Prometheus recording and alerting rules for every SLO, plus a promtool test file."""
+    from perfops.app.runbook import runbook_base
     from perfops.slo.rule_tests import generate_rule_tests
     from perfops.slo.rules import (
-        DEFAULT_RUNBOOK,
         gpu_selectors,
         render_rules_yaml,
         service_selector,
@@ -201,7 +207,7 @@ def rules(
     if not config.slos:
         raise UsageError("no SLOs in perfops.yaml", hint="add an slos: section")
     options: dict[str, Any] = {
-        "runbook_url_base": runbook_url or DEFAULT_RUNBOOK,
+        "runbook_url_base": runbook_base(config, runbook_url),
         "selector": service_selector(config.services),
         "gpus": gpu_selectors(config),
     }

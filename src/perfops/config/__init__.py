@@ -17,6 +17,17 @@ from perfops.config._bounds import (
     SCRAPE_SAMPLES,
 )
 from perfops.config._yaml import Located, Path_, load_located
+from perfops.config.escalation import (
+    ROLES,
+    SEVERITIES,
+    Cadence,
+    NightHours,
+    Schedule,
+    SeverityRule,
+    Step,
+    clock_minutes,
+    default_matrix,
+)
 from perfops.config.experiment import (
     BudgetStop,
     BurnStop,
@@ -75,6 +86,7 @@ from perfops.config.models import (
     RatioSLI,
     Receiver,
     Route,
+    Runbooks,
     Service,
     SharedCost,
     Target,
@@ -85,6 +97,15 @@ from perfops.config.selector import Matcher, Selector, parse_selector
 
 __all__ = [
     "parse_selector",
+    "ROLES",
+    "SEVERITIES",
+    "Cadence",
+    "NightHours",
+    "Schedule",
+    "SeverityRule",
+    "Step",
+    "clock_minutes",
+    "default_matrix",
     "API_VERSION",
     "CONFIG_ENV",
     "ENV_PREFIX",
@@ -138,6 +159,7 @@ __all__ = [
     "Receiver",
     "RollbackAction",
     "Route",
+    "Runbooks",
     "Service",
     "SharedCost",
     "SimFaultBase",

@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 
 from perfops._internal.durations import parse_duration
 from perfops.config._bounds import MAX_SCRAPE_INTERVAL_S, MIN_SCRAPE_INTERVAL_S
+from perfops.config._escalation_refs import escalation_references
 from perfops.config._schema import field_names, resolve
 from perfops.config._yaml import Located, Path_, _dotted, load_located
 from perfops.config.models import API_VERSION, Config
@@ -99,6 +100,11 @@ def load_config(
     if catalog and not Path(catalog).is_absolute():  # relative to perfops.yaml, as the lake
         update["pricing"] = config.pricing.model_copy(
             update={"catalog": str((file.parent / catalog).resolve())}
+        )
+    folder = config.runbooks.dir
+    if not folder.is_absolute():  # next to perfops.yaml, as the lake
+        update["runbooks"] = config.runbooks.model_copy(
+            update={"dir": (file.parent / folder).resolve()}
         )
     return config.model_copy(update=update)
 
@@ -365,6 +371,7 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
         ("slos",),
         ("telemetry", "targets"),
         ("escalation", "receivers"),
+        ("escalation", "schedules"),
     ):
         seen: set[str] = set()
         for i, name in _names(data, *section):
@@ -395,7 +402,7 @@ def _cross_references(data: dict[str, Any]) -> list[tuple[Path_, str, str | None
                         ("escalation", "routes", i, "receivers", j), name, receivers, "receiver"
                     )
                 )
-    return out + _scrape_timing(data)
+    return out + _scrape_timing(data) + escalation_references(data)
 
 
 def _seconds(value: Any) -> float | None:

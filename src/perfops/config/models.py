@@ -37,6 +37,15 @@ from perfops.config._bounds import (
     SCRAPE_SAMPLES,
     within,
 )
+from perfops.config.escalation import (
+    Cadence,
+    NightHours,
+    RoleMap,
+    Schedule,
+    SeverityRule,
+    Step,
+    default_matrix,
+)
 from perfops.config.selector import Matcher, Selector, parse_selector
 from perfops.errors import UsageError
 
@@ -188,6 +197,11 @@ class Workspace(Spec):
     name: str = "default"
     lake: FilePath = Path(".perfops/lake")
     """Where the Delta Lake tables live; relative paths are relative to perfops.yaml."""
+    runbook_url: Url | None = Field(
+        default=None,
+        description="base URL of the runbooks the alerts link to (<base>/<AlertName>); "
+        "default: the runbooks `perfops dashboard` serves, http://127.0.0.1:8080/runbooks",
+    )
 
 
 class GpuAllocation(Spec):
@@ -454,6 +468,51 @@ class Escalation(Spec):
     group_by: tuple[str, ...] = ("alertname", "slo", "service")
     receivers: tuple[Receiver, ...] = ()
     routes: tuple[Route, ...] = ()
+    severity_matrix: tuple[SeverityRule, ...] = Field(
+        default_factory=default_matrix,
+        description="rows in order, first match wins: SEV-1..SEV-5 from tier, impact, duration",
+    )
+    roles: RoleMap = Field(
+        default_factory=dict, description="incident roles to a schedule or a person"
+    )
+    schedules: tuple[Schedule, ...] = ()
+    steps: tuple[Step, ...] = Field(
+        default=(), description="who is paged, and when, for an alert of a paging tier"
+    )
+    paging: tuple[str, ...] = Field(
+        default=("page",), description="the alert severities (tiers) that run the steps"
+    )
+    repeat: Annotated[int, within(0, 100, what="repeat", why="times the steps run again")] = 0
+    repeat_every: Duration = Field(
+        default=1800.0, description="the steps run again this long after the last round began"
+    )
+    updates: Cadence = Cadence()
+    night: NightHours = NightHours()
+
+    @model_validator(mode="after")
+    def _rounds(self) -> Escalation:
+        afters = [step.after for step in self.steps]
+        if afters != sorted(afters):
+            raise ValueError("escalation steps must come in the order of their after: delays")
+        if self.repeat and afters and self.repeat_every <= afters[-1]:
+            raise ValueError(
+                f"repeat_every ({self.repeat_every:g} s) must be longer than the last step's "
+                f"after ({afters[-1]:g} s): a round would start before the last one ended"
+            )
+        return self
+
+
+class Runbooks(Spec):
+    """Where `perfops runbook` writes the runbooks, and how it judges their evidence."""
+
+    dir: FilePath = Field(
+        default=Path("runbooks"),
+        description="folder of the runbooks (<AlertName>.md); relative to perfops.yaml",
+    )
+    stale_after: Duration = Field(
+        default=90 * 86400.0,
+        description="a mitigation whose last drill or experiment is older than this is stale",
+    )
 
 
 class Config(Spec):
@@ -466,6 +525,7 @@ class Config(Spec):
     slos: tuple[SLO, ...] = ()
     pricing: Pricing = Pricing()
     escalation: Escalation = Escalation()
+    runbooks: Runbooks = Runbooks()
     _where: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
 
     def where(self, *path: str | int) -> str:

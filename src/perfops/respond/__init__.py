@@ -1,2 +1,2 @@
-"""Incident response, the pure parts: runbooks, the incident lifecycle, communication
-templates, escalation policy and postmortems over plain data (no lake, no clock of their own)."""
+"""Respond: runbooks, incidents, the escalation policy and postmortems (pure; the lake and the
+clock come from app/)."""

@@ -8,9 +8,8 @@ come from ``perfops.app``): every value is escaped for its channel on the way ou
 ``&``, ``<``, ``>`` for the internal channel, HTML autoescaping for the status page, so an
 incident title cannot mention ``@channel`` or inject a script.
 
-The cadence follows PagerDuty's incident-response guidance: the first message within
-5 minutes of the incident opening, then an update at least every 20 minutes, each stating
-the time of the next.
+Each message states when the next is due (``escalation.updates`` in perfops.yaml, by
+:func:`perfops.respond.policy.next_update_due`: PagerDuty's 5 minutes, then every 20).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,38 +25,10 @@ import jinja2
 from perfops._internal.escape import slack_mrkdwn
 from perfops.errors import UsageError
 
-__all__ = [
-    "CHANNELS",
-    "DEFAULT_CADENCE",
-    "KINDS",
-    "Cadence",
-    "next_update_ns",
-    "render_message",
-]
+__all__ = ["CHANNELS", "KINDS", "render_message"]
 
 KINDS: tuple[str, ...] = ("initial", "scoping", "update", "resolution")
 CHANNELS: tuple[str, ...] = ("internal", "status")
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """When messages are due: the first ``first_s`` after the incident opens, then every
-    ``every_s``."""
-
-    first_s: float
-    every_s: float
-
-
-DEFAULT_CADENCE = Cadence(first_s=5 * 60.0, every_s=20 * 60.0)
-"""PagerDuty's guidance; the one default, used when perfops.yaml sets no cadence."""
-
-
-def next_update_ns(opened_ns: int, last_post_ns: int | None, cadence: Cadence) -> int:
-    """When the next message is due: ``first_s`` after opening until one has been sent,
-    then ``every_s`` after the last one."""
-    if last_post_ns is None:
-        return opened_ns + int(cadence.first_s * 1e9)
-    return last_post_ns + int(cadence.every_s * 1e9)
 
 
 def _utc(ns: Any) -> str:

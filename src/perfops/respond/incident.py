@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from perfops.config import ROLES, SEVERITIES
 from perfops.errors import UsageError
 
 __all__ = [
     "ACTIONS",
-    "ALERT_SEVERITY",
     "OPEN_STATUSES",
     "ROLES",
     "SEVERITIES",
@@ -43,15 +43,6 @@ STATUSES: tuple[str, ...] = (
 )
 OPEN_STATUSES = frozenset(STATUSES[:4])
 """Statuses in which an incident still takes alerts (a resolved one is reopened by hand)."""
-SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2", "SEV-3", "SEV-4", "SEV-5")
-ALERT_SEVERITY = "SEV-2"
-"""The severity of an incident an Alertmanager page opens, until a human sets it."""
-ROLES: tuple[str, ...] = (
-    "incident_commander",
-    "scribe",
-    "communications_liaison",
-    "subject_matter_expert",
-)
 ACTIONS: tuple[str, ...] = ("open", "update", "status", "join", "resolve", "close")
 
 # status -> the statuses it may move to: forward through the lifecycle, back to an earlier
@@ -193,7 +184,7 @@ def fold(incident_id: str, rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -
         incident_id,
         str(first.get("title") or title),
         str(first.get("status") or "triage"),
-        str(first.get("severity") or ALERT_SEVERITY),
+        str(first.get("severity") or SEVERITIES[-1]),
         ts0,
         ts0,
     )

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from perfops.slo.rule_tests import generate_rule_tests
     from perfops.slo.rules import (
         DEFAULT_RUNBOOK,
+        alert_name,
+        burn_windows,
         generate_rules,
         gpu_selectors,
         model_selector,
@@ -53,6 +55,8 @@ __all__ = [
     "CounterSpan",
     "SliSource",
     "WindowSet",
+    "alert_name",
+    "burn_windows",
     "budget_spent",
     "burn_rate",
     "dashboard",
@@ -91,6 +95,8 @@ __getattr__ = lazy_exports(
         "rule_tests": ("generate_rule_tests",),
         "rules": (
             "DEFAULT_RUNBOOK",
+            "alert_name",
+            "burn_windows",
             "generate_rules",
             "gpu_selectors",
             "model_selector",

@@ -4,6 +4,14 @@ The route tree sends each severity to its receivers (one child route per receive
 last with ``continue: true``); the root falls back to the first route's first receiver, so no
 alert is dropped. A firing page inhibits the ticket of the same ``slo`` and ``service``.
 
+Escalation steps become child routes of their severity: step N's receiver with ``group_wait``
+set to the step's delay (Alertmanager never notifies a group that resolved while it waited,
+so an alert resolved before the delay stops there) and ``repeat_interval`` set to the policy's
+``repeat_every`` when it repeats. A later step through a receiver an earlier step used adds no
+route: escalating within one pager (PagerDuty's own policy) is that pager's work. Alertmanager
+repeats until the alert resolves; the number of rounds (``repeat``) is for the pager behind
+the receiver and for ``incident policy simulate``.
+
 Secrets: Alertmanager 0.25 does not expand environment variables, so a receiver's
 ``target_env`` becomes a ``*_file`` setting (``routing_key_file`` for PagerDuty,
 ``api_url_file`` for Slack) pointing at ``<secrets_dir>/<ENV_NAME>``; mount the secret there.
@@ -89,9 +97,31 @@ def _label_problems(escalation: Escalation) -> list[Problem]:
     return problems
 
 
+def _step_problems(escalation: Escalation, known: set[str]) -> list[Problem]:
+    if not escalation.steps:
+        return []
+    paged = [r for r in escalation.routes if r.severity in escalation.paging]
+    problems = [
+        Problem(_WHERE, f"escalation.steps[{i}].receiver", f"unknown receiver {step.receiver!r}",
+                f"valid: {', '.join(sorted(known)) or 'none defined'}")
+        for i, step in enumerate(escalation.steps)
+        if step.receiver is not None and step.receiver not in known
+    ]  # fmt: skip
+    if not paged:
+        problems.append(
+            Problem(
+                _WHERE,
+                "escalation.steps",
+                f"no route for the paging severities ({', '.join(escalation.paging)})",
+                "add a route, e.g. {severity: page, receivers: [oncall]}",
+            )
+        )
+    return problems
+
+
 def _check(escalation: Escalation) -> None:
     known = {r.name for r in escalation.receivers}
-    problems = _label_problems(escalation)
+    problems = _label_problems(escalation) + _step_problems(escalation, known)
     problems += [p for i, r in enumerate(escalation.receivers) for p in _receiver_problems(i, r)]
     problems += [p for i, r in enumerate(escalation.routes) for p in _route_problems(i, r, known)]
     if not escalation.routes:
@@ -100,17 +130,35 @@ def _check(escalation: Escalation) -> None:
         raise ConfigError(problems, source="Alertmanager config")
 
 
-def _child_routes(route: Route) -> list[dict[str, Any]]:
-    timing = {
-        "group_wait": format_duration(route.group_wait),
-        "group_interval": format_duration(route.group_interval),
-        "repeat_interval": format_duration(route.repeat_interval),
-    }
-    last = len(route.receivers) - 1
+def _deliveries(escalation: Escalation, route: Route) -> list[tuple[str, float, float]]:
+    """(receiver, group_wait, repeat_interval) of each child route of ``route``: its receivers
+    at once; for a paging severity, each step's receiver held back by the step's delay (a
+    group whose alerts resolve within its group_wait is never notified, as an alert resolved
+    before a step's delay stops the escalation), repeating every round while it fires."""
+    now = [(name, route.group_wait, route.repeat_interval) for name in route.receivers]
+    if route.severity not in escalation.paging or not escalation.steps:
+        return now
+    repeat = escalation.repeat_every if escalation.repeat else route.repeat_interval
+    steps: dict[str, tuple[str, float, float]] = {}
+    for step in escalation.steps:  # a receiver's first step: later ones are its pager's to run
+        name = step.receiver or route.receivers[0]
+        steps.setdefault(name, (name, max(route.group_wait, step.after), repeat))
+    return [*steps.values(), *(d for d in now if d[0] not in steps)]
+
+
+def _child_routes(escalation: Escalation, route: Route) -> list[dict[str, Any]]:
+    deliveries = _deliveries(escalation, route)
+    last = len(deliveries) - 1
     return [
-        {"receiver": name, "matchers": [alertmanager_matcher("severity", route.severity)], **timing}
+        {
+            "receiver": name,
+            "matchers": [alertmanager_matcher("severity", route.severity)],
+            "group_wait": format_duration(wait),
+            "group_interval": format_duration(route.group_interval),
+            "repeat_interval": format_duration(repeat),
+        }
         | ({"continue": True} if i < last else {})
-        for i, name in enumerate(route.receivers)
+        for i, (name, wait, repeat) in enumerate(deliveries)
     ]
 
 
@@ -130,7 +178,7 @@ def generate_alertmanager(
     """The Alertmanager config for ``escalation``; ConfigError lists every problem at once."""
     _check(escalation)
     receivers = [_receiver(r, secrets_dir) for r in escalation.receivers]
-    routes = [child for route in escalation.routes for child in _child_routes(route)]
+    routes = [child for route in escalation.routes for child in _child_routes(escalation, route)]
     config: dict[str, Any] = {}
     if any(r.kind == "email" for r in escalation.receivers):
         config["global"] = dict(_SMTP)

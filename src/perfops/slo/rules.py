@@ -22,13 +22,18 @@ Availability is ``vllm:request_success_total``: good requests end with ``finishe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from perfops._internal.durations import format_duration, parse_duration
 from perfops._internal.escape import go_template_text, promql_matcher, promql_selector, yaml_dump
+from perfops._internal.runbook_names import (
+    DASHBOARD_RUNBOOKS,
+    alert_prefix,
+    runbook_url,
+    slo_alert_name,
+)
 from perfops.config.models import (
     SLO,
     AvailabilitySLI,
@@ -48,6 +53,7 @@ __all__ = [
     "CALENDAR_PERIOD_S",
     "DEFAULT_RUNBOOK",
     "BurnWindow",
+    "alert_name",
     "alert_prefix",
     "alert_annotations",
     "burn_windows",
@@ -119,18 +125,12 @@ BUCKETS: dict[str, tuple[float, ...]] = {
 }
 _SUCCESS = "vllm:request_success_total"
 _GOOD_REASONS = "stop|length"
-DEFAULT_RUNBOOK = "https://runbooks.example.com/perfops/slo"
+DEFAULT_RUNBOOK = DASHBOARD_RUNBOOKS
 
 
 def format_le(value: float) -> str:
     """``value`` as prometheus_client writes an ``le`` label: 0.5 -> "0.5", 1 -> "1.0"."""
     return "+Inf" if value == float("inf") else repr(float(value))
-
-
-def alert_prefix(name: str) -> str:
-    """A valid alert-name prefix from an SLO name: "chat-ttft" -> "ChatTtft"."""
-    text = "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_.]", name))
-    return text if text[:1].isalpha() else f"Slo{text}"
 
 
 def default_selector(slo: SLO) -> str:
@@ -345,8 +345,14 @@ def alert_annotations(slo: SLO, severity: str, runbook_url_base: str) -> dict[st
     return {
         "summary": f"{slo.name}: error budget burning at {severity} rate",
         "description": f"{what}; objective {slo.objective:g}%.",
-        "runbook_url": f"{runbook_url_base.rstrip('/')}/{slo.name}",
+        "runbook_url": runbook_url(runbook_url_base, alert_name(slo, severity)),
     }
+
+
+def alert_name(slo: SLO, severity: str) -> str:
+    """The name of ``slo``'s burn-rate alert at ``severity`` ("ChatTtftPageBurnRate"); its
+    runbook is :func:`perfops._internal.runbook_names.runbook_name` of it."""
+    return slo_alert_name(slo.name, severity)
 
 
 def _templates(texts: dict[str, str]) -> dict[str, str]:
@@ -357,7 +363,7 @@ def _templates(texts: dict[str, str]) -> dict[str, str]:
 
 def _alert(slo: SLO, severity: str, conds: Sequence[BurnWindow], runbook: str) -> dict[str, Any]:
     return {
-        "alert": f"{alert_prefix(slo.name)}{severity.capitalize()}BurnRate",
+        "alert": alert_name(slo, severity),
         "expr": "\n  or ".join(_condition(slo, w) for w in conds),
         "labels": _templates({"severity": severity, **_labels(slo)}),
         "annotations": _templates(alert_annotations(slo, severity, runbook)),

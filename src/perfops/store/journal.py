@@ -29,6 +29,29 @@ from perfops.store.schema import REQUESTS
 
 __all__ = ["Journal"]
 
+_TARGET_REQUESTS = (
+    "SELECT {columns} FROM requests WHERE target = ? AND scheduled_ns >= ? AND scheduled_ns < ? "
+    "ORDER BY scheduled_ns"
+)
+_EVENTS = (
+    "SELECT * FROM events WHERE ts_ns >= coalesce(?, ts_ns) AND ts_ns < coalesce(?, ts_ns + 1) "
+    "AND (? IS NULL OR kind = ?) AND (? IS NULL OR service = ?) ORDER BY ts_ns"
+)
+
+
+def _inline(query: str, params: Sequence[str | int | None]) -> str:
+    """``query`` with its ``?`` parameters written in as SQL literals."""
+
+    def literal(value: str | int | None) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, int):
+            return str(value)
+        return "'" + value.replace("'", "''") + "'"
+
+    parts = query.split("?")
+    return "".join(p + v for p, v in zip(parts, [*map(literal, params), ""], strict=True))
+
 
 class Journal:
     """The lake's runs, events, requests and costs (``store.journal``)."""
@@ -131,11 +154,7 @@ class Journal:
         kind: str | None = None,
         service: str | None = None,
     ) -> list[EventRecord]:
-        table = self._sql.run(
-            "SELECT * FROM events WHERE ts_ns >= coalesce(?, ts_ns) AND ts_ns < coalesce(?, "
-            "ts_ns + 1) AND (? IS NULL OR kind = ?) AND (? IS NULL OR service = ?) ORDER BY ts_ns",
-            [start_ns, end_ns, kind, kind, service, service],
-        )
+        table = self._sql.run(_EVENTS, [start_ns, end_ns, kind, kind, service, service])
         return [
             EventRecord(
                 r["ts_ns"],
@@ -149,6 +168,17 @@ class Journal:
             )
             for r in table.to_pylist()
         ]
+
+    def events_sql(
+        self,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        kind: str | None = None,
+        service: str | None = None,
+    ) -> str:
+        """The statement :meth:`events` runs for these arguments, values written in."""
+        return _inline(_EVENTS, [start_ns, end_ns, kind, kind, service, service])
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -172,10 +202,14 @@ class Journal:
                 f"requests has no column(s) {unknown}" if unknown else "no columns asked for",
                 hint=f"columns are {REQUESTS.schema.names}",
             )
-        return self._sql.run(
-            f"SELECT {', '.join(columns)} FROM requests WHERE target = ? AND scheduled_ns >= ? "
-            "AND scheduled_ns < ? ORDER BY scheduled_ns",
-            [target, start_ns, end_ns],
+        return self._sql.run(_TARGET_REQUESTS.format(columns=", ".join(columns)),
+                             [target, start_ns, end_ns])  # fmt: skip
+
+    def request_log_sql(self, target: str, start_ns: int, end_ns: int) -> str:
+        """The statement :meth:`request_log` runs for these arguments, values written in, to
+        show (a postmortem's footnote) or to run again by hand."""
+        return _inline(
+            _TARGET_REQUESTS.format(columns=", ".join(LOG_COLUMNS)), [target, start_ns, end_ns]
         )
 
     def request_log(self, target: str, start_ns: int, end_ns: int) -> RequestLog:

@@ -59,6 +59,14 @@ class Store:
         check_read_only(query)
         return self._sql.run(query, params)
 
+    def versions(self, *names: str) -> dict[str, int]:
+        """The Delta version each named table's latest snapshot is at (all tables when none
+        is named): what a figure read, so that it can be read again as of that version."""
+        unknown = [n for n in names if n not in self._tables]
+        if unknown:
+            raise UsageError(f"no lake table(s) {unknown}", hint=f"tables: {', '.join(TABLES)}")
+        return {n: self._tables[n].snapshot().version() for n in names or self._tables}
+
     # -- maintenance ------------------------------------------------------------------------------
 
     def info(self) -> list[TableInfo]:

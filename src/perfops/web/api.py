@@ -20,6 +20,7 @@ from perfops.app import (
     cost_panel,
     events_in,
     filter_choices,
+    histogram_latency_panel,
     latency_panel,
     overview,
     series_panel,
@@ -93,6 +94,8 @@ def _endpoint(rt: Runtime, figure: Figure) -> Callable[[web.Request], Any]:
 def _panel(rt: Runtime, scope: Scope, panel_id: str) -> Any:
     if panel_id == "latency":
         return latency_panel(rt, scope)
+    if panel_id == "engine_latency":
+        return histogram_latency_panel(rt, scope)
     return series_panel(rt, panel_id, scope)
 
 
@@ -104,6 +107,8 @@ def add_routes(app: web.Application, rt: Runtime) -> None:
         panels = {k: {"group": p.group, "title": p.title, "unit": p.unit}
                   for k, p in PANELS.items()}  # fmt: skip
         panels["latency"] = {"group": "engine", "title": "Latency p95 (load tests)", "unit": "ms"}
+        panels["engine_latency"] = {"group": "engine", "unit": "ms",
+                                    "title": "Latency p95 (engine histograms)"}  # fmt: skip
         return _json({"workspace": rt.config.workspace.name, "version": __version__,
                       "ranges": list(RANGES_MS), "groups": list(_GROUPS),
                       "filters": choices, "panels": panels,

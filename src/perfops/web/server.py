@@ -18,6 +18,7 @@ from perfops.app import Runtime
 from perfops.errors import UsageError
 from perfops.web._guard import guard_middleware
 from perfops.web.api import add_routes
+from perfops.web.runbooks import add_runbook_routes
 
 __all__ = ["DashboardThread", "build_app", "check_bind", "running_dashboard", "serve"]
 
@@ -68,6 +69,7 @@ def build_app(rt: Runtime, token: str | None) -> web.Application:
     app.router.add_get("/", static)
     app.router.add_get("/static/{name:.+}", static)
     add_routes(app, rt)
+    add_runbook_routes(app, rt)
     return app
 
 

@@ -137,7 +137,7 @@ def test_a_page_opens_one_incident_through_repeats_and_its_resolution_moves_it_t
         ]
         [inc] = incidents(open_runtime(workspace / "perfops.yaml"))
         assert (inc.status, inc.severity, inc.services, inc.slos) == (
-            "triage", "SEV-2", ["chat"], ["chat-ttft"],
+            "triage", "SEV-3", ["chat"], ["chat-ttft"],  # the default matrix: a page is SEV-3
         )  # fmt: skip
         assert inc.title == "ChatTtftBurnFast: chat TTFT budget burning"
         assert [d["action"] for _, d in inc.timeline] == ["open"]

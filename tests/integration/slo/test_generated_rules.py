@@ -265,3 +265,65 @@ def test_generated_files_match_the_reviewed_golden_files(config: Config, name: s
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+STEPS_YAML = """
+apiVersion: perfops/v1
+escalation:
+  receivers:
+    - {name: primary-pager, kind: pagerduty, target_env: PD_PRIMARY}
+    - {name: secondary-pager, kind: pagerduty, target_env: PD_SECONDARY}
+    - {name: audit, kind: webhook, target: http://127.0.0.1:9095/alerts}
+    - {name: team-chat, kind: slack, target_env: SLACK_WEBHOOK_URL}
+  routes:
+    - {severity: page, receivers: [primary-pager, audit], repeat_interval: 4h}
+    - {severity: ticket, receivers: [team-chat]}
+  schedules:
+    - {name: primary, people: [ana, bo], start: 2025-01-06}
+    - {name: secondary, people: [cy], start: 2025-01-06}
+  steps:
+    - {after: 0m, notify: [primary]}
+    - {after: 15m, notify: [secondary], receiver: secondary-pager}
+    - {after: 25m, notify: [primary]}
+  repeat: 2
+  repeat_every: 45m
+"""
+
+
+@pytest.fixture
+def steps_am(tmp_path: Path) -> Path:
+    path = tmp_path / "am-steps.yml"
+    path.write_text(render_alertmanager_yaml(parse_config(STEPS_YAML).escalation))
+    return path
+
+
+def test_steps_become_routes_held_back_by_their_delay(steps_am: Path) -> None:
+    routes = yaml.safe_load(steps_am.read_text())["route"]["routes"]
+    timing = [(r["receiver"], r["group_wait"], r["repeat_interval"], "continue" in r)
+              for r in routes]  # fmt: skip
+    assert timing == [
+        ("primary-pager", "30s", "45m", True),  # step 1; step 3 goes through the same pager
+        ("secondary-pager", "15m", "45m", True),  # step 2, after 15 minutes
+        ("audit", "30s", "4h", False),  # the route's other receiver, at once
+        ("team-chat", "30s", "4h", False),
+    ]
+
+
+@needs_amtool
+def test_amtool_routes_a_page_through_every_step(steps_am: Path) -> None:
+    check = _run(str(AMTOOL), "check-config", str(steps_am))
+    assert check.returncode == 0, check.stdout + check.stderr
+    page = _run(str(AMTOOL), "config", "routes", "test", "--config.file", str(steps_am),
+                "severity=page", "slo=x", "service=y")  # fmt: skip
+    assert page.stdout.strip() == "primary-pager,secondary-pager,audit"
+    ticket = _run(str(AMTOOL), "config", "routes", "test", "--config.file", str(steps_am),
+                  "severity=ticket")  # fmt: skip
+    assert ticket.stdout.strip() == "team-chat"
+
+
+def test_steps_without_a_paging_route_are_refused() -> None:
+    from perfops.slo.alertmanager import generate_alertmanager
+
+    config = parse_config(STEPS_YAML.replace("severity: page,", "severity: info,"))
+    with pytest.raises(ConfigError, match="no route for the paging severities"):
+        generate_alertmanager(config.escalation)

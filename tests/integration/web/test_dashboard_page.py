@@ -107,6 +107,8 @@ def test_every_group_draws_data_with_no_console_error(
             assert drawn["overview:latency"] > 0
         elif group in ("gpu", "engine"):
             assert drawn[f"{group}:{'gpu_util' if group == 'gpu' else 'latency'}"] > 0
+            if group == "engine":
+                assert drawn["engine:engine_latency"] > 0
             assert sum(1 for n in drawn.values() if n > 0) >= 4, drawn
         elif group == "slos":
             assert drawn["slos:chat-ttft:sli"] > 0

@@ -5,6 +5,7 @@ valid config or a ConfigError whose every problem is located; through the CLI, e
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import math
 from pathlib import Path
@@ -20,6 +21,7 @@ from perfops.cli._main import main
 from perfops.config import Config, Drill, Experiment, GameDay, parse_config, parse_spec
 from perfops.errors import ConfigError, UsageError
 from perfops.finops import declared_from_services
+from perfops.respond.policy import render_policy
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -81,6 +83,19 @@ VALID: dict[str, Any] = {
     "escalation": {
         "receivers": [{"name": "oncall", "kind": "pagerduty", "target_env": "PD_KEY"}],
         "routes": [{"severity": "page", "receivers": ["oncall"], "group_wait": "30s"}],
+        "schedules": [
+            {
+                "name": "primary",
+                "people": ["ana", "bo"],
+                "rotation": "1w",
+                "handoff": "09:00",
+                "timezone": "Europe/Berlin",
+                "start": "2025-01-06",
+            },
+        ],
+        "steps": [{"after": "0s", "notify": ["primary"]}, {"after": "15m", "notify": ["bo"]}],
+        "roles": {"incident_commander": "primary"},
+        "repeat": 1,
     },
 }
 
@@ -147,6 +162,7 @@ def checked(text: str, *, model: Any = None) -> Config | None:
     with contextlib.suppress(UsageError):  # "nothing to collect" is a usage error
         targets_from_config(config)
     declared_from_services(config.services)
+    render_policy(config.escalation, dt.datetime.now(dt.UTC))
     assert math.isfinite(config.telemetry.interval)
     return config
 

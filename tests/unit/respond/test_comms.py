@@ -17,14 +17,7 @@ from tests._notify_schemas import check_pagerduty, check_slack
 
 from perfops._internal.escape import slack_mrkdwn, terminal_text
 from perfops.errors import UsageError
-from perfops.respond.comms import (
-    CHANNELS,
-    DEFAULT_CADENCE,
-    KINDS,
-    Cadence,
-    next_update_ns,
-    render_message,
-)
+from perfops.respond.comms import CHANNELS, KINDS, render_message
 from perfops.respond.notify import (
     pagerduty_action,
     pagerduty_event,
@@ -132,12 +125,6 @@ def test_unknown_kind_or_channel_lists_the_valid_ones() -> None:
         render_message("postmortem", "internal", _context())
     with pytest.raises(UsageError, match="internal, status"):
         render_message("update", "email", _context())
-
-
-def test_the_cadence_is_five_minutes_then_every_twenty() -> None:
-    assert Cadence(300.0, 1200.0) == DEFAULT_CADENCE
-    assert next_update_ns(T0, None, DEFAULT_CADENCE) == T0 + 5 * MINUTE
-    assert next_update_ns(T0, T0 + 7 * MINUTE, DEFAULT_CADENCE) == T0 + 27 * MINUTE
 
 
 @given(st.text())

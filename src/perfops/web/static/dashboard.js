@@ -11,7 +11,7 @@
     overview: ["requests_rate", "tokens_rate", "latency", "gpu_util"],
     gpu: ["gpu_util", "sm_active", "tensor_active", "dram_active", "power", "temp", "sm_clock",
       "fb_used", "xid", "throttle"],
-    engine: ["latency", "tokens_rate", "running", "waiting", "kv_cache", "preemptions",
+    engine: ["latency", "engine_latency", "tokens_rate", "running", "waiting", "kv_cache", "preemptions",
       "prefix_hits"],
   };
   const S = { range: "1h", start: null, end: null, filters: {}, group: "overview", meta: null,
