@@ -190,6 +190,86 @@ def prometheus(
             proc.communicate()
 
 
+class Alertmanager:
+    """A running Alertmanager: push alerts to its API, read its notification counters."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def push(self, alerts: list[dict[str, Any]]) -> None:
+        """POST /api/v2/alerts (what Prometheus does every evaluation)."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/alerts",
+            data=json.dumps(alerts).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200, answer.read()
+
+    def notifications(self, integration: str = "webhook") -> float:
+        """Notifications sent so far by ``integration`` (successful or not)."""
+        return _counter(get(f"{self.url}/metrics"), "alertmanager_notifications_total",
+                        integration)  # fmt: skip
+
+    def failed(self, integration: str = "webhook") -> float:
+        return _counter(get(f"{self.url}/metrics"), "alertmanager_notifications_failed_total",
+                        integration)  # fmt: skip
+
+
+def _counter(text: str, name: str, integration: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'integration="{integration}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@contextmanager
+def alertmanager(tmp: Path, config: str) -> Iterator[Alertmanager]:
+    """A real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1 with ``config``
+    (YAML text), clustering off, its data in ``tmp``."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail("alertmanager is not installed: run `make test` (it apt-get installs it)")
+    path = tmp / "alertmanager.yml"
+    path.write_text(config)
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={path}", f"--storage.path={tmp / 'am-data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(f"{url}/-/ready", proc, "alertmanager")
+        yield Alertmanager(url)
+    finally:
+        stop_process(proc)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], what: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            get(url, timeout=1)
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+                raise AssertionError(f"{what} did not start: {err}") from None
+            time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
 class _Quirky:
     """Targets that misbehave the ways real ones do, served from a thread on 127.0.0.1."""
 

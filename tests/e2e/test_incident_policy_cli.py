@@ -191,7 +191,8 @@ def test_the_policy_shown_in_the_docs_loads() -> None:
     from perfops.config import parse_config
 
     text = (REPO / "docs" / "respond.md").read_text()
-    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    block = next(b for b in blocks if b.startswith("escalation:"))
     escalation = parse_config("apiVersion: perfops/v1\n" + block).escalation
     assert [s.name for s in escalation.schedules] == ["primary", "secondary"]
     assert (escalation.updates.first, escalation.updates.every) == (300.0, 1200.0)

@@ -16,7 +16,8 @@ a server) can change the meaning of the text around it.
   :func:`go_template_text`.
 * YAML: :func:`yaml_dump`, a dumper; perfops never writes YAML by string formatting, except
   comments (:func:`yaml_comment`).
-* Markdown: :func:`markdown_text`; HTML: :func:`html_text`, :func:`html_attr`.
+* Markdown: :func:`markdown_text`; HTML: :func:`html_text`, :func:`html_attr`; Slack's
+  ``mrkdwn``: :func:`slack_mrkdwn`.
 * A terminal: :func:`terminal_text`. Rich markup is escaped by the CLI's renderers
   (``perfops.cli._terminal``), the only layer that imports rich.
 
@@ -49,6 +50,7 @@ __all__ = [
     "promql_label_value",
     "promql_matcher",
     "promql_selector",
+    "slack_mrkdwn",
     "terminal_text",
     "yaml_comment",
     "yaml_dump",
@@ -235,3 +237,13 @@ def html_attr(value: str) -> str:
     """``value`` for a double- or single-quoted HTML attribute: as :func:`html_text`, and
     newline and tab as character references, so they survive attribute normalisation."""
     return html_text(value).replace("\n", "&#10;").replace("\t", "&#9;")
+
+
+_SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def slack_mrkdwn(value: str) -> str:
+    """``value`` as literal text in a Slack message (``mrkdwn``): ``&``, ``<`` and ``>``
+    escaped as Slack's formatting rules require, so that no value can write a link, a user
+    or channel mention (``<!channel>``) or a date token; control characters shown."""
+    return terminal_text(value).translate(_SLACK_ESCAPES)

@@ -54,6 +54,17 @@ if TYPE_CHECKING:
     from perfops.app.gameday import load_gameday, run_gameday
     from perfops.app.grafana_twin import TWIN_UID, render_twin_json, twin_dashboard
     from perfops.app.imports import ImportQuery, import_prometheus, plan_queries
+    from perfops.app.incident import (
+        close_incident,
+        incident_state,
+        incidents,
+        open_incident,
+        resolve_incident,
+        update_incident,
+    )
+    from perfops.app.incident_alerts import record_notification
+    from perfops.app.incident_comms import post_update, render_update
+    from perfops.app.incident_figures import incident_figures, incident_impact
     from perfops.app.load import (
         LoadOptions,
         LoadResult,
@@ -95,6 +106,7 @@ __all__ = [
     "as_json",
     "capacity_summary",
     "check_runbooks",
+    "close_incident",
     "compare_runs",
     "cost_panel",
     "cost_report",
@@ -107,6 +119,10 @@ __all__ = [
     "histogram_latency_panel",
     "generate_runbooks",
     "import_prometheus",
+    "incident_figures",
+    "incident_impact",
+    "incident_state",
+    "incidents",
     "kpis",
     "latency_panel",
     "list_metrics",
@@ -114,13 +130,18 @@ __all__ = [
     "load_drill",
     "load_experiment",
     "load_gameday",
+    "open_incident",
     "open_runtime",
     "overview",
     "plan_queries",
+    "post_update",
     "read_runbook",
     "reconcile_bill",
+    "record_notification",
     "recover_faults",
+    "render_update",
     "report_json",
+    "resolve_incident",
     "roi_of_periods",
     "roi_of_runs",
     "run_capacity",
@@ -147,6 +168,7 @@ __all__ = [
     "slo_statuses",
     "targets_from_config",
     "update_evidence",
+    "update_incident",
     "virtual_capacity",
     "workspace_prices",
 ]
@@ -175,6 +197,17 @@ __getattr__ = lazy_exports(
         "drill": ("load_drill", "run_drill"),
         "gameday": ("load_gameday", "run_gameday"),
         "imports": ("ImportQuery", "import_prometheus", "plan_queries"),
+        "incident": (
+            "close_incident",
+            "incident_state",
+            "incidents",
+            "open_incident",
+            "resolve_incident",
+            "update_incident",
+        ),
+        "incident_alerts": ("record_notification",),
+        "incident_comms": ("post_update", "render_update"),
+        "incident_figures": ("incident_figures", "incident_impact"),
         "load": (
             "LoadOptions",
             "LoadResult",

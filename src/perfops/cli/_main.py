@@ -21,11 +21,10 @@ from perfops.cli import (
     dashboard,
     demo,
     doctor,
-    incident_policy,
+    incident,
     init,
     load,
     metrics,
-    postmortem,
     runbook,
     sim,
     slo,
@@ -69,10 +68,7 @@ app.add_typer(cost.app, name="cost")
 app.add_typer(chaos.app, name="chaos")
 app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
-_incident = typer.Typer(help="Incident response.", no_args_is_help=True)  # cli/incident.py's, soon
-_incident.add_typer(incident_policy.policy_app, name="policy")
-_incident.command("postmortem")(postmortem.postmortem)
-app.add_typer(_incident, name="incident")
+app.add_typer(incident.app, name="incident")
 
 
 def _version(value: bool) -> None:

@@ -8,8 +8,11 @@ state. Requests, events and costs are appended; costs of a period can be replace
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -128,6 +131,20 @@ class Journal:
                 }
             )
         )
+
+    @contextmanager
+    def events_lock(self) -> Iterator[None]:
+        """Hold the lake's events lock (``flock`` on ``LAKE/.events.lock``, exclusive across
+        processes and threads, released by the OS if the process dies) around a read, check
+        and append, so that writers deciding from what ``events`` holds (the incident
+        lifecycle, the Alertmanager receiver's deduplication) see each other's rows. Plain
+        appends never take it; do not take it twice in one thread."""
+        fd = os.open(self._root / ".events.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def events(
         self,

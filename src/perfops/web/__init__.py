@@ -2,15 +2,19 @@
 (uPlot, see static/vendor/VENDORED.md) and a read-only JSON API over the app layer's figures.
 """
 
+from perfops.web.alertmanager import build_receiver, check_receiver_bind, serve_receiver
 from perfops.web.screenshot import find_chromium, screenshot
 from perfops.web.server import DashboardThread, build_app, check_bind, running_dashboard, serve
 
 __all__ = [
     "DashboardThread",
     "build_app",
+    "build_receiver",
     "check_bind",
+    "check_receiver_bind",
     "find_chromium",
     "running_dashboard",
     "screenshot",
     "serve",
+    "serve_receiver",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["COOKIE", "CSP", "guard_middleware"]
+__all__ = ["COOKIE", "CSP", "bearer_authorised", "guard_middleware"]
 
 COOKIE = "perfops_dashboard"
 CSP = (
@@ -36,10 +36,15 @@ def _same(given: str | None, token: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
-def _authorised(request: web.Request, token: str) -> bool:
+def bearer_authorised(request: web.Request, token: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer TOKEN`` (compared in constant
+    time); what a machine client such as Alertmanager sends."""
     auth = request.headers.get("Authorization", "")
-    bearer = auth[7:] if auth.startswith("Bearer ") else None
-    return _same(bearer, token) or _same(request.cookies.get(COOKIE), token)
+    return _same(auth[7:] if auth.startswith("Bearer ") else None, token)
+
+
+def _authorised(request: web.Request, token: str) -> bool:
+    return bearer_authorised(request, token) or _same(request.cookies.get(COOKIE), token)
 
 
 def guard_middleware(token: str | None) -> Any:

@@ -31,11 +31,11 @@ _TYPES = {
 }
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse a non-loopback bind without a token (anyone on the network could read it)."""
+def check_bind(host: str, token: str | None, what: str = "the dashboard") -> None:
+    """Refuse a non-loopback bind without a token (anyone on the network could reach it)."""
     if not is_loopback(host) and not token:
         raise UsageError(
-            f"refusing to serve the dashboard on {host} without a token",
+            f"refusing to serve {what} on {host} without a token",
             hint="bind 127.0.0.1 (the default), or set a token in an environment variable and "
             "name it with --token-env VAR",
         )
