@@ -14,7 +14,7 @@ from perfops.respond import postmortem as draft
 from perfops.store import EventRecord, RunRecord
 
 if TYPE_CHECKING:
-    from perfops.app.postmortem import IncidentState
+    from perfops.respond import incident as lifecycle
 
 __all__ = ["alert_rows", "mitigations", "timeline"]
 
@@ -31,10 +31,10 @@ _EVENT_KINDS = {
 _MITIGATING = ("mitigation", "rollback", "fault reverted")
 
 
-def alert_rows(rt: Runtime, inc: IncidentState, lo_ns: int, hi_ns: int) -> list[EventRecord]:
+def alert_rows(rt: Runtime, inc: lifecycle.Incident, lo_ns: int, hi_ns: int) -> list[EventRecord]:
     """The ``kind="alert"`` rows in ``[lo_ns, hi_ns)`` of the incident: of one of its group
     keys or alert fingerprints, or about one of its services or SLOs."""
-    keys, prints = set(inc.group_keys), set(inc.fingerprints)
+    keys, prints = set(inc.group_keys), set(inc.alerts)
     return [
         a
         for a in rt.store.journal.events(lo_ns, hi_ns, kind="alert")
@@ -64,7 +64,7 @@ def _transition(row: EventRecord, severity: str | None) -> str:
     return text + (f" (by {data['by']})" if data.get("by") else "")
 
 
-def _incident(rt: Runtime, rows: list[EventRecord], inc: IncidentState) -> list[draft.Moment]:
+def _incident(rt: Runtime, rows: list[EventRecord], inc: lifecycle.Incident) -> list[draft.Moment]:
     source = draft.Source(
         f"Journal.events(kind='incident') rows with run_id {inc.incident_id!r}",
         rt.store.journal.events_sql(kind="incident"),
@@ -180,7 +180,7 @@ def _xids(rt: Runtime, lo_ns: int, hi_ns: int) -> list[draft.Moment]:
 
 def timeline(
     rt: Runtime,
-    inc: IncidentState,
+    inc: lifecycle.Incident,
     rows: list[EventRecord],
     alerts: list[EventRecord],
     start_ns: int,

@@ -13,10 +13,7 @@ opening) to resolution (else closing, else now); the timeline shows five minutes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from perfops.app._postmortem_impact import (
     SloMinutes,
@@ -27,16 +24,17 @@ from perfops.app._postmortem_impact import (
     window_figure,
 )
 from perfops.app._postmortem_timeline import alert_rows, mitigations, timeline
+from perfops.app.incident import incident_state
 from perfops.app.runtime import Runtime
 from perfops.config import SLO, Service
 from perfops.errors import UsageError
+from perfops.respond import incident as lifecycle
 from perfops.respond import postmortem as draft
 from perfops.store import EventRecord
 
-__all__ = ["IncidentState", "draft_postmortem", "fold_incident", "incident_rows"]
+__all__ = ["draft_postmortem", "incident_rows"]
 
 _LOOKBACK_MS = 3_600_000
-_ROLES = ("incident_commander", "scribe", "communications_liaison", "subject_matter_expert")
 
 
 def incident_rows(rt: Runtime, incident_id: str) -> list[EventRecord]:
@@ -51,60 +49,7 @@ def incident_rows(rt: Runtime, incident_id: str) -> list[EventRecord]:
     return sorted(rows, key=lambda e: e.ts_ns)
 
 
-@dataclass
-class IncidentState:
-    """An incident as its rows say it is (the fields of the incident core's fold)."""
-
-    incident_id: str
-    title: str
-    status: str
-    severity: str
-    opened_ns: int
-    services: list[str] = field(default_factory=list)
-    slos: list[str] = field(default_factory=list)
-    roles: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(_ROLES))
-    group_keys: list[str] = field(default_factory=list)
-    fingerprints: list[str] = field(default_factory=list)
-    resolved_ns: int | None = None
-    closed_ns: int | None = None
-
-
-def fold_incident(incident_id: str, rows: Iterable[EventRecord]) -> IncidentState:
-    """The incident from its rows in time order: the last value given of each field wins."""
-    ordered = sorted(rows, key=lambda e: e.ts_ns)
-    first = ordered[0]
-    inc = IncidentState(incident_id, first.title, "triage", first.severity or "", first.ts_ns)
-    for row in ordered:
-        _apply(inc, row)
-    return inc
-
-
-def _apply(inc: IncidentState, row: EventRecord) -> None:
-    data: Mapping[str, Any] = row.data
-    inc.title = str(data.get("title") or row.title or inc.title)
-    inc.severity = str(data.get("severity") or row.severity or inc.severity)
-    inc.status = str(data.get("status") or inc.status)
-    for name in ("services", "slos"):
-        if data.get(name) is not None:
-            setattr(inc, name, [str(v) for v in data[name]])
-    for role, who in (data.get("roles") or {}).items():
-        if who is not None:
-            inc.roles[str(role)] = str(who)
-    key, alert = data.get("group_key"), data.get("alert")
-    if key is not None and key not in inc.group_keys:
-        inc.group_keys.append(str(key))
-    if isinstance(alert, Mapping) and alert.get("fingerprint"):
-        inc.fingerprints.append(str(alert["fingerprint"]))
-    if inc.status == "resolved" and inc.resolved_ns is None:
-        inc.resolved_ns = row.ts_ns
-    elif inc.status not in ("resolved", "closed"):
-        inc.resolved_ns = None
-    if inc.status == "closed":
-        inc.closed_ns = row.ts_ns
-        inc.resolved_ns = inc.resolved_ns or row.ts_ns
-
-
-def _scope(rt: Runtime, inc: IncidentState) -> tuple[list[Service], list[SLO], list[str]]:
+def _scope(rt: Runtime, inc: lifecycle.Incident) -> tuple[list[Service], list[SLO], list[str]]:
     """The incident's services and SLOs as perfops.yaml declares them (its SLOs, else those
     of its services), and notes on the names perfops.yaml does not know."""
     known = {s.name: s for s in rt.config.services}
@@ -122,7 +67,7 @@ def draft_postmortem(rt: Runtime, incident_id: str, runbooks_dir: Path) -> draft
     """The postmortem of incident ``incident_id`` from the lake, the runbooks read from
     ``runbooks_dir`` (``runbooks/`` beside perfops.yaml)."""
     rows = incident_rows(rt, incident_id)
-    inc = fold_incident(incident_id, rows)
+    inc = incident_state(rt, incident_id)  # as `perfops incident show` folds it
     now_ns = rt.clock.now_ns()
     end_ns = inc.resolved_ns or inc.closed_ns or now_ns
     services, slos, notes = _scope(rt, inc)
@@ -186,7 +131,7 @@ def _span(label: str, later_ns: int, earlier_ns: int, source: draft.Source) -> d
 
 def _detection(
     rt: Runtime,
-    inc: IncidentState,
+    inc: lifecycle.Incident,
     first_bad: SloMinutes | None,
     first_alert: EventRecord | None,
     mitigated: list[draft.Moment],
