@@ -133,10 +133,11 @@ def prometheus(
     tsdb: Path | None = None,
     labels: dict[str, str] | None = None,
     rule_files: tuple[Path, ...] = (),
+    alertmanager_url: str | None = None,
 ) -> Iterator[Prometheus]:
     """A real Prometheus on 127.0.0.1 scraping ``scrape_urls`` (job name -> /metrics URL),
-    adding ``labels`` to every target's series, and evaluating ``rule_files`` every
-    ``interval``."""
+    adding ``labels`` to every target's series, evaluating ``rule_files`` every ``interval``
+    and sending its alerts to ``alertmanager_url``."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed: run `make test` (it apt-get installs it)")
@@ -154,6 +155,12 @@ def prometheus(
         f"{interval}\n"
         + ("scrape_configs:\n" + "".join(jobs) if jobs else "")
         + (f"rule_files: {json.dumps([str(f) for f in rule_files])}\n" if rule_files else "")
+        + (
+            "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ["
+            f"'{urllib.parse.urlparse(alertmanager_url).netloc}']}}]\n"
+            if alertmanager_url
+            else ""
+        )
     )
     port = free_port()
     proc = subprocess.Popen(
