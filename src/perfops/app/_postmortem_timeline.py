@@ -32,17 +32,24 @@ _MITIGATING = ("mitigation", "rollback", "fault reverted")
 
 
 def alert_rows(rt: Runtime, inc: lifecycle.Incident, lo_ns: int, hi_ns: int) -> list[EventRecord]:
-    """The ``kind="alert"`` rows in ``[lo_ns, hi_ns)`` of the incident: of one of its group
-    keys or alert fingerprints, or about one of its services or SLOs."""
+    """The ``kind="alert"`` rows in ``[lo_ns, hi_ns)`` of the incident: those of its group keys
+    or alert fingerprints when it has alerts of its own (an alert opened or joined it), else
+    those about one of its services or SLOs (an incident opened by hand), so that another
+    incident's alerts never land in this one's postmortem."""
     keys, prints = set(inc.group_keys), set(inc.alerts)
+    rows = rt.store.journal.events(lo_ns, hi_ns, kind="alert")
+    if keys or prints:
+        return [a for a in rows if _owned(a, keys, prints)]
     return [
         a
-        for a in rt.store.journal.events(lo_ns, hi_ns, kind="alert")
-        if a.data.get("group_key") in keys
-        or a.data.get("fingerprint") in prints
-        or (a.service is not None and a.service in inc.services)
+        for a in rows
+        if (a.service is not None and a.service in inc.services)
         or (a.data.get("slo") is not None and a.data.get("slo") in inc.slos)
     ]
+
+
+def _owned(alert: EventRecord, keys: set[str], prints: set[str]) -> bool:
+    return alert.data.get("group_key") in keys or alert.data.get("fingerprint") in prints
 
 
 def _versions(rt: Runtime, *tables: str) -> tuple[tuple[str, int], ...]:
