@@ -68,7 +68,7 @@ def respond_step(
         why = (f"the candidate release (drill {drill.run_id}) slowed the first token; rolled "
                f"back {_s(drill.time_to_detect_s)} after it went out")  # fmt: skip
         update_incident(rt, incident_id, status="identified", by="demo", message=why)
-        _, restored = _times(rt, drill)
+        restored = _restored_ns(rt, drill)
         resolved = _post(url, alertmanager_payload(rt, slo, pager.detected_ns, restored))
     say(f"Alertmanager notification (resolved) -> POST {url}: updated "
         f"{', '.join(resolved.get('updated', [])) or 'nothing'}")  # fmt: skip
@@ -100,7 +100,8 @@ def _latency_slo(rt: Runtime) -> SLO:
 
 class _Pager:
     """Alertmanager's part: once the drill has detected the regression (its ``rollback``
-    event is in the lake), the page alert fires to the receiver, firing since the detection."""
+    event, written as it rolls back on detecting, is in the lake), the page alert goes to
+    the receiver, firing since then; the initial status update is shown at once."""
 
     def __init__(self, rt: Runtime, directory: Path, slo: SLO, url: str, say: Say) -> None:
         self.rt, self.directory, self.slo, self.url, self.say = rt, directory, slo, url, say
@@ -167,13 +168,11 @@ async def _drill(
     return result
 
 
-def _times(rt: Runtime, drill: Any) -> tuple[int, int]:
-    """The drill's detection and restore, in ns since the epoch: its deploy and rollback
-    events plus the times it measured from them."""
-    events = {e.kind: e.ts_ns for e in rt.store.journal.events() if e.run_id == drill.run_id}
-    detected = events["deploy"] + round(drill.time_to_detect_s * 1e9)
-    restored = events["rollback"] + round(drill.time_to_restore_s * 1e9)
-    return detected, restored
+def _restored_ns(rt: Runtime, drill: Any) -> int:
+    """When the drill saw the SLO restored, in ns since the epoch: its rollback event plus
+    the time to restore it measured from there."""
+    back = [e.ts_ns for e in rt.store.journal.events(kind="rollback") if e.run_id == drill.run_id]
+    return back[0] + round(float(drill.time_to_restore_s) * 1e9)
 
 
 def _show(rt: Runtime, directory: Path, inc: Any, kind: str, say: Say) -> None:
