@@ -131,7 +131,7 @@ class _Pager:
         from perfops.app.incident import incident_state
 
         inc = incident_state(self.rt, self.incident_id)
-        _show(self.rt, self.directory, inc, "initial", lambda m: self.say(f"  {m}"))
+        _show(self.rt, self.directory, inc, "initial", self.say, indent="  ")
 
 
 async def _drill(
@@ -175,14 +175,16 @@ def _restored_ns(rt: Runtime, drill: Any) -> int:
     return back[0] + round(float(drill.time_to_restore_s) * 1e9)
 
 
-def _show(rt: Runtime, directory: Path, inc: Any, kind: str, say: Say) -> None:
+def _show(rt: Runtime, directory: Path, inc: Any, kind: str, say: Say, indent: str = "") -> None:
+    """One status update as posted to the internal channel, rendered before any of it is
+    said, then said at once (the drill may be talking meanwhile)."""
     from perfops.app.incident_comms import render_update
 
-    say(f"status update: {kind} (internal channel; `perfops incident message {inc.incident_id} "
-        f"--kind {kind}`), incident {inc.status}:")  # fmt: skip
     text = render_update(rt, inc, kind=kind, channel="internal", workspace=directory)
-    for line in text.rstrip().splitlines():
-        say(f"  | {line}")
+    head = (f"status update: {kind} (internal channel; `perfops incident message "
+            f"{inc.incident_id} --kind {kind}`), incident {inc.status}:")  # fmt: skip
+    lines = [head, *(f"  | {line}" for line in text.rstrip().splitlines())]
+    say("\n".join(indent + line for line in lines))
 
 
 def _post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
