@@ -140,6 +140,7 @@ def test_demo_records_a_run_and_events(tmp_path: Path) -> None:
     assert rows["samples"] >= sim["collected_samples"] > 0
     _check_load(lake, sim["load"])
     _check_chaos(lake, sim["chaos"])
+    _check_respond(lake, tmp_path / "ws", sim["respond"])
     _check_cost(sim["cost"], sim["load"])
 
 
@@ -194,6 +195,35 @@ def _check_chaos(lake: Store, chaos: dict) -> None:
     assert window["fault"] == "throttle-replica-0"
     assert 0 <= window["bad"] <= window["requests"]
     assert window["requests"] > 0
+
+
+def _check_respond(lake: Store, ws: Path, respond: dict) -> None:
+    """The drill's page opened an incident that was resolved; its postmortem is written and
+    the page runbook's evidence holds the drill with the time to restore it recorded."""
+    drill = lake.journal.run(respond["drill_run"])
+    assert (drill.kind, drill.status) == ("drill", "restored")
+    rows = [e for e in lake.journal.events(kind="incident") if e.run_id == respond["incident"]]
+    assert rows, "no incident rows"
+    last = max(rows, key=lambda e: e.ts_ns)
+    assert last.data["status"] == "resolved"
+    assert last.data["slos"] == ["chat-ttft"]
+    alerts = [e for e in lake.journal.events(kind="alert")
+              if e.data["alertname"] == "ChatTtftPageBurnRate"]  # fmt: skip
+    assert sorted(a.data["status"] for a in alerts) == ["firing", "resolved"]
+    postmortem = ws / f"postmortem-{respond['incident']}.md"
+    assert Path(respond["postmortem"]).name == postmortem.name
+    assert respond["incident"] in postmortem.read_text()
+    runbook = (ws / "runbooks" / "ChatTtftPageBurnRate.md").read_text()
+    evidence = runbook.partition("<!-- perfops:begin evidence")[2].partition(
+        "<!-- perfops:end evidence -->"
+    )[0]
+    (row,) = [line for line in evidence.splitlines() if f"`{drill.run_id}`" in line]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # Date | Run | Kind | Mitigation | Status | Time to detect | Time to restore | ...
+    assert cells[2:5] == ["drill", "`rollback`", "restored"]
+    assert cells[6] == f"{drill.summary['time_to_restore_s']:.1f} s"
+    assert respond["top_mitigation"]["action"] == "rollback"
+    assert respond["top_mitigation"]["run_id"] == drill.run_id
 
 
 def _check_cost(cost: dict, load: dict) -> None:

@@ -6,13 +6,16 @@ import platform
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from perfops import __version__
 from perfops._internal.ids import new_id
 from perfops.app.runtime import Runtime, open_runtime
 from perfops.store import EventRecord, RunRecord
+
+if TYPE_CHECKING:
+    from perfops.app.demo_respond import Receiver
 
 __all__ = ["run_demo"]
 
@@ -31,8 +34,9 @@ def _workspace(directory: Path, say: Say) -> Path:
     return config
 
 
-def run_demo(directory: Path, say: Say) -> Runtime:
-    """Set up ``directory`` as a workspace and run each demo step against it."""
+def run_demo(directory: Path, say: Say, receiver: Receiver) -> Runtime:
+    """Set up ``directory`` as a workspace and run each demo step against it; ``receiver``
+    serves the Alertmanager webhook receiver (the web layer's) for the respond step."""
     config = _workspace(directory, say)
     rt = open_runtime(config, warn=lambda m: say(f"warning: {m}"))
     started = rt.clock.now_ns()
@@ -48,7 +52,7 @@ def run_demo(directory: Path, say: Say) -> Runtime:
     )
     status, summary = "failed", {}
     try:
-        summary = {"sim": _sim_step(rt, directory, say)}
+        summary = {"sim": _sim_step(rt, directory, say, receiver)}
         status = "passed"
     finally:
         ended = rt.clock.now_ns()
@@ -71,8 +75,9 @@ _SHOWN = (
 )
 
 
-def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
+def _sim_step(rt: Runtime, directory: Path, say: Say, receiver: Receiver) -> dict[str, object]:
     """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
+    from perfops.app.demo_respond import respond_step
     from perfops.sim.background import SimProcess
 
     svc = rt.config.service()  # the first; a usage error when there is none
@@ -98,6 +103,9 @@ def _sim_step(rt: Runtime, directory: Path, say: Say) -> dict[str, object]:
         summary["load"] = load
         summary["slo"] = _slo_step(rt, directory, say)
         summary["chaos"] = _chaos_step(rt, directory, say)
+        summary["respond"] = respond_step(
+            rt, directory, say, receiver, _sim_targets(fleet, svc.name)
+        )
     summary["cost"] = _cost_step(rt, started_ms, load, say)
     rt.store.journal.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]

@@ -18,8 +18,9 @@ def demo(
     """Create a workspace, run each stage against the embedded default, print the lake."""
     from perfops.app.demo import run_demo
     from perfops.cli.store import print_info
+    from perfops.web import running_receiver
 
-    rt = run_demo(directory, typer.echo)
+    rt = run_demo(directory, typer.echo, running_receiver)
     print_info(rt)
     _show_dashboard(rt, directory)
 

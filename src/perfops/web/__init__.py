@@ -2,7 +2,12 @@
 (uPlot, see static/vendor/VENDORED.md) and a read-only JSON API over the app layer's figures.
 """
 
-from perfops.web.alertmanager import build_receiver, check_receiver_bind, serve_receiver
+from perfops.web.alertmanager import (
+    build_receiver,
+    check_receiver_bind,
+    running_receiver,
+    serve_receiver,
+)
 from perfops.web.screenshot import find_chromium, screenshot
 from perfops.web.server import DashboardThread, build_app, check_bind, running_dashboard, serve
 
@@ -14,6 +19,7 @@ __all__ = [
     "check_receiver_bind",
     "find_chromium",
     "running_dashboard",
+    "running_receiver",
     "screenshot",
     "serve",
     "serve_receiver",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +26,13 @@ from perfops.respond import webhook
 from perfops.web._guard import Handler, bearer_authorised
 from perfops.web.server import check_bind
 
-__all__ = ["MAX_BODY", "build_receiver", "check_receiver_bind", "serve_receiver"]
+__all__ = [
+    "MAX_BODY",
+    "build_receiver",
+    "check_receiver_bind",
+    "running_receiver",
+    "serve_receiver",
+]
 
 MAX_BODY = 1024 * 1024
 """The largest notification taken, in bytes (Alertmanager's are a few KiB per alert)."""
@@ -104,3 +112,41 @@ async def serve_receiver(
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def running_receiver(rt: Runtime, host: str = "127.0.0.1") -> Iterator[str]:
+    """The receiver on a free port of ``host``, served from a thread until the block ends
+    (the demo's, a test's); yields the webhook's URL."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    bound: list[str] = []
+    up = threading.Event()
+    stop = asyncio.Event()
+
+    def ready(url: str) -> None:
+        bound.append(url)
+        up.set()
+
+    async def serve_until_stopped() -> None:
+        served = asyncio.ensure_future(serve_receiver(rt, host, 0, None, ready))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([served, stopped], return_when=asyncio.FIRST_COMPLETED)
+        served.cancel()
+        stopped.cancel()
+        with suppress(asyncio.CancelledError):
+            await served
+
+    task = asyncio.run_coroutine_threadsafe(serve_until_stopped(), loop)
+    try:
+        while not up.wait(0.05):
+            if task.done():
+                task.result()  # raises what it failed with
+        yield bound[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        task.result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
