@@ -73,9 +73,12 @@ class SloMinutes:
     note: str = ""
 
 
-def slo_minutes(rt: Runtime, slo: SLO, start_ms: int, end_ms: int) -> SloMinutes:
+def slo_minutes(
+    rt: Runtime, slo: SLO, start_ms: int, end_ms: int, anchor_ms: int | None = None
+) -> SloMinutes:
     """Each whole UTC minute ``(m, m + 60 s]`` from ``start_ms``'s minute to ``end_ms``,
-    read as ``perfops slo status`` reads the SLO; the first whose SLI was bad."""
+    read as ``perfops slo status`` reads the SLO; where the bad SLI began before
+    ``anchor_ms`` (:func:`~perfops.respond.postmortem.first_bad_minute`)."""
     lo = start_ms - start_ms % _MINUTE
     windows = [(m, m + _MINUTE) for m in range(lo, max(end_ms, lo + 1), _MINUTE)]
     source = draft.Source(
@@ -92,7 +95,7 @@ def slo_minutes(rt: Runtime, slo: SLO, start_ms: int, end_ms: int) -> SloMinutes
     if counts is None:
         return SloMinutes(slo, None, source, f"{slo.name}: its SLI has no data in the lake")
     minutes = [(w[0], *counts(*w)) for w in windows]
-    return SloMinutes(slo, draft.first_bad_minute(minutes, slo.objective), source)
+    return SloMinutes(slo, draft.first_bad_minute(minutes, slo.objective, anchor_ms), source)
 
 
 def slo_impact(rt: Runtime, slo: SLO, start_ms: int, end_ms: int) -> draft.SloImpact:

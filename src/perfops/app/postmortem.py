@@ -76,7 +76,7 @@ def draft_postmortem(rt: Runtime, incident_id: str, runbooks_dir: Path) -> draft
     first_alert = min(firing, key=lambda a: a.ts_ns) if firing else None
     anchor_ms = (first_alert.ts_ns if first_alert else inc.opened_ns) // 1_000_000
     end_ms = max(end_ns // 1_000_000, anchor_ms + 1)
-    scans = [slo_minutes(rt, slo, anchor_ms - _LOOKBACK_MS, end_ms) for slo in slos]
+    scans = [slo_minutes(rt, slo, anchor_ms - _LOOKBACK_MS, end_ms, anchor_ms) for slo in slos]
     notes += [s.note for s in scans if s.note]
     bad = [s for s in scans if s.first_bad_ms is not None]
     first_bad = min(bad, key=lambda s: s.first_bad_ms or 0) if bad else None

@@ -205,15 +205,27 @@ def utc(ns: int) -> str:
 
 
 def first_bad_minute(
-    minutes: Sequence[tuple[int, float, float]], objective_pct: float
+    minutes: Sequence[tuple[int, float, float]],
+    objective_pct: float,
+    anchor_ms: int | None = None,
 ) -> int | None:
-    """The start of the first minute ``(start, good, total)`` whose SLI was bad by the SLO's
-    own measure: its error ratio above the error budget (a burn rate above 1). A minute
-    without events is not bad; None when no minute was."""
-    for start, good, total in minutes:
-        if total > 0 and burn_rate(total - good, total, objective_pct) > 1:
-            return start
-    return None
+    """The start of the minute ``(start, good, total)`` where the incident's bad SLI began:
+    a minute is bad by the SLO's own measure, its error ratio above the error budget (a burn
+    rate above 1); a minute without events is not bad. With ``anchor_ms`` (the first alert),
+    the first minute of the last unbroken run of bad minutes that began by the anchor's minute,
+    so that an earlier, unrelated bad spell (a load test an hour before) is not this incident's
+    start; without one, or when no run began by then, the first bad minute. None when no minute
+    was bad."""
+    bad = [start for start, good, total in minutes
+           if total > 0 and burn_rate(total - good, total, objective_pct) > 1]  # fmt: skip
+    if not bad:
+        return None
+    if anchor_ms is None:
+        return bad[0]
+    order = [start for start, _, _ in minutes]
+    run_starts = [m for m in bad if order.index(m) == 0 or order[order.index(m) - 1] not in bad]
+    begun = [m for m in run_starts if m <= anchor_ms]
+    return begun[-1] if begun else bad[0]
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -37,6 +37,16 @@ def test_a_minute_is_bad_when_its_error_ratio_is_over_the_budget() -> None:
     assert first_bad_minute([(0, 998.0, 1000.0)], 99.9) == 0
 
 
+def test_the_bad_spell_that_led_to_the_alert_not_an_earlier_one() -> None:
+    bad, good, empty = (0.0, 10.0), (10.0, 10.0), (0.0, 0.0)
+    minutes = [(m * 60_000, *v) for m, v in enumerate((bad, bad, good, empty, bad, bad, bad))]
+    assert first_bad_minute(minutes, 95) == 0  # no alert to anchor on: the first bad minute
+    assert first_bad_minute(minutes, 95, anchor_ms=5 * 60_000 + 30_000) == 4 * 60_000
+    assert first_bad_minute(minutes, 95, anchor_ms=60_000) == 0  # alerted in the first spell
+    # no spell began by the alert (it fired early): the first bad minute after all
+    assert first_bad_minute(minutes[4:], 95, anchor_ms=0) == 4 * 60_000
+
+
 RUNBOOK = """# ChatTtftPage
 
 ## Meaning
