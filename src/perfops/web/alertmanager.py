@@ -21,10 +21,9 @@ from aiohttp import web
 
 from perfops.app import Runtime
 from perfops.app.incident_alerts import record_notification
-from perfops.errors import UsageError
 from perfops.respond import webhook
 from perfops.web._guard import Handler, bearer_authorised
-from perfops.web.server import check_bind
+from perfops.web.server import check_bind, serve_app
 
 __all__ = [
     "MAX_BODY",
@@ -94,24 +93,7 @@ async def serve_receiver(
 ) -> None:
     """Serve until cancelled; ``ready`` gets the webhook's URL once the port is bound."""
     check_receiver_bind(host, token)
-    runner = web.AppRunner(build_receiver(rt, token), access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                hint="pick another --port (0 picks a free one)",
-            ) from None
-        server = site._server
-        bound = int(server.sockets[0].getsockname()[1]) if server else port  # type: ignore[attr-defined]
-        shown = f"[{host}]" if ":" in host else host
-        ready(f"http://{shown}:{bound}/alertmanager")
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_app(build_receiver(rt, token), host, port, "/alertmanager", ready)
 
 
 @contextmanager

@@ -78,11 +78,16 @@ async def serve(
 ) -> None:
     """Serve until cancelled; ``ready`` gets the page's URL once the port is bound."""
     check_bind(host, token)
-    # a page's live-update stream stays open: Ctrl-C gives open connections 1 s, not
-    # aiohttp's default 60 s
-    runner = web.AppRunner(
-        build_app(rt, token), access_log=None, handle_signals=False, shutdown_timeout=1.0
-    )
+    await serve_app(build_app(rt, token), host, port, "/", ready)
+
+
+async def serve_app(
+    app: web.Application, host: str, port: int, path: str, ready: Callable[[str], None]
+) -> None:
+    """Serve ``app`` on ``host:port`` until cancelled; ``ready`` gets the URL of ``path`` once
+    the port is bound. A page's live-update stream stays open: on Ctrl-C open connections get
+    1 s, not aiohttp's default 60 s."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -96,7 +101,7 @@ async def serve(
         server = site._server
         bound = int(server.sockets[0].getsockname()[1]) if server else port  # type: ignore[attr-defined]
         shown = f"[{host}]" if ":" in host else host
-        ready(f"http://{shown}:{bound}/")
+        ready(f"http://{shown}:{bound}{path}")
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
