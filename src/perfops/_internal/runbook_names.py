@@ -18,9 +18,9 @@ __all__ = [
 # Where `perfops dashboard` (default address) serves the workspace's runbooks.
 DASHBOARD_RUNBOOKS = "http://127.0.0.1:8080/runbooks"
 
-# GPU health alerts by what they watch (XID errors, clock throttling, ECC errors). perfops
-# writes runbooks for them under these names; alert rules carrying them are the user's own
-# (dcgm-exporter's) until perfops generates them.
+# GPU health alerts by what they watch (XID errors, clock throttling, ECC errors):
+# `perfops slo rules` writes them (perfops.slo.gpu_health_alerts) and `perfops runbook`
+# their runbooks, under these names.
 GPU_HEALTH_ALERTS = {"xid": "GpuXidErrors", "throttle": "GpuClocksThrottled", "ecc": "GpuEccErrors"}
 
 

@@ -268,11 +268,11 @@ def _rfc3339(ns: int) -> str:
 
 def _postmortem(rt: Runtime, directory: Path, incident_id: str, say: Say) -> Path:
     from perfops.app.postmortem import draft_postmortem
-    from perfops.respond.postmortem_render import render_markdown
+    from perfops.respond import postmortem_render
 
     pm = draft_postmortem(rt, incident_id, Path(rt.config.runbooks.dir))
     path = directory / f"postmortem-{incident_id}.md"
-    text = render_markdown(pm)
+    text = postmortem_render.render_markdown(pm)
     path.write_text(text, encoding="utf-8")
     say(f"postmortem (`perfops incident postmortem {incident_id}`): wrote {path}")
     say(f"  {_summary_line(text)}")

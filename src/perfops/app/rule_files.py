@@ -1,6 +1,7 @@
 """The Prometheus rule files of a workspace, as `perfops slo rules` writes them: the SLO rules
-of :mod:`perfops.slo.rules` and the cost recording rules of :mod:`perfops.finops.cost_rules`
-in one ``rules.yml``, and their promtool tests in one ``rules_test.yml``.
+of :mod:`perfops.slo.rules`, the GPU health alerts of :mod:`perfops.slo.gpu_health_alerts` and
+the cost recording rules of :mod:`perfops.finops.cost_rules` in one ``rules.yml``, and their
+promtool tests in one ``rules_test.yml``.
 
 The cost rules price GPUs with :func:`perfops.app.cost.workspace_prices`, the price book
 `perfops cost` uses, so a GPU-hour costs the same on Grafana as in the cost report.
@@ -16,6 +17,7 @@ from perfops.app.cost import workspace_prices
 from perfops.app.runtime import Runtime
 from perfops.errors import ConfigError
 from perfops.finops import cost_rule_group, cost_rule_tests, idle_prices, priced_services
+from perfops.slo.gpu_health_alerts import gpu_health_alert_group, gpu_health_rule_tests
 from perfops.slo.rule_tests import generate_rule_tests
 from perfops.slo.rules import DEFAULT_RUNBOOK, generate_rules, gpu_selectors, service_selector
 
@@ -25,7 +27,7 @@ __all__ = ["RuleFiles", "rule_files"]
 @dataclass(frozen=True, slots=True)
 class RuleFiles:
     rules: str
-    """rules.yml: every SLO's groups, then ``perfops-cost``"""
+    """rules.yml: every SLO's groups, then ``perfops-gpu-health`` and ``perfops-cost``"""
     tests: str
     """rules_test.yml, reading ``rule_file``"""
     notes: tuple[str, ...]
@@ -47,6 +49,7 @@ def rule_files(
         gpus=gpus,
         where=lambda i, *path: config.where("slos", i, *path),
     )
+    doc["groups"].append(gpu_health_alert_group(runbook_url_base))
     cost_tests: list[Any] = []
     try:
         book = workspace_prices(rt)
@@ -66,6 +69,6 @@ def rule_files(
         runbook_url_base=runbook_url_base,
         selector=select,
         gpus=gpus,
-        extra=cost_tests,
+        extra=[*gpu_health_rule_tests(runbook_url_base), *cost_tests],
     )
     return RuleFiles(yaml_dump(doc), tests, tuple(notes))

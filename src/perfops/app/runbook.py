@@ -135,8 +135,9 @@ def _gpu_runbook(
 ) -> rbk.Runbook:
     services = ", ".join(s.name for s in config.services) or "every service"
     note = (
-        "perfops generates no rule of this name yet: a gpu_health SLO alerts on XID and "
-        "throttling together; this runbook is for your own dcgm-exporter alert of this name."
+        "`perfops slo rules` writes this alert in its perfops-gpu-health group, one per GPU "
+        "over every GPU the exporters report (a gpu_health SLO also counts XID errors and "
+        "throttling together, against an objective)."
     )
     return rbk.Runbook(
         runbook_name(alert), alert, "", services, "page", f"gpu_{what}", _GPU_MEANING[what],

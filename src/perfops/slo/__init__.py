@@ -30,6 +30,11 @@ from perfops.slo.windows import WINDOW_SET_NAMES, AlertWindow, WindowSet, load_w
 
 if TYPE_CHECKING:
     from perfops.slo.alertmanager import generate_alertmanager, render_alertmanager_yaml
+    from perfops.slo.gpu_health_alerts import (
+        GPU_HEALTH_GROUP,
+        gpu_health_alert_group,
+        gpu_health_rule_tests,
+    )
     from perfops.slo.grafana import (
         budget_expr,
         dashboard,
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from perfops.slo.rule_tests import generate_rule_tests
     from perfops.slo.rules import (
         DEFAULT_RUNBOOK,
+        alert_annotations,
         alert_name,
         alert_prefix,
         burn_windows,
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RUNBOOK",
+    "GPU_HEALTH_GROUP",
     "HISTOGRAMS",
     "WINDOW_SET_NAMES",
     "AlertState",
@@ -65,6 +72,7 @@ __all__ = [
     "CounterSpan",
     "SliSource",
     "WindowSet",
+    "alert_annotations",
     "alert_name",
     "burn_windows",
     "alert_prefix",
@@ -80,6 +88,8 @@ __all__ = [
     "feasibility",
     "generate_alertmanager",
     "generate_rule_tests",
+    "gpu_health_alert_group",
+    "gpu_health_rule_tests",
     "generate_rules",
     "gpu_selectors",
     "grafana_selector",
@@ -116,10 +126,16 @@ __getattr__ = lazy_exports(
             "sli_expr",
             "slo_selector",
         ),
+        "gpu_health_alerts": (
+            "GPU_HEALTH_GROUP",
+            "gpu_health_alert_group",
+            "gpu_health_rule_tests",
+        ),
         "openslo": ("import_openslo", "render_slos_yaml"),
         "rule_tests": ("generate_rule_tests",),
         "rules": (
             "DEFAULT_RUNBOOK",
+            "alert_annotations",
             "alert_name",
             "alert_prefix",
             "burn_windows",

@@ -66,6 +66,8 @@ __all__ = [
     "period_s",
     "render_rules_yaml",
     "rule_problems",
+    "throttle_bits",
+    "xid_metric",
 ]
 
 Selector = Callable[[SLO], str]
@@ -218,9 +220,21 @@ _REASONS = "DCGM_FI_DEV_CLOCKS_EVENT_REASONS"
 _THROTTLE_BITS = (4, 8, 32, 64, 128)
 
 
-def _gpu_bad_now(selector: str) -> str:
+def throttle_bits(selector: str = "") -> str:
+    """Per GPU, how many of the throttling reasons (0xEC) its clocks event reasons hold: 0 when
+    it is not throttled. The one definition of throttled, for the GPU health SLO and alert."""
     reasons = f"{_REASONS}{selector}"
-    bits = " + ".join(f"(floor({reasons} / {b}) % 2)" for b in _THROTTLE_BITS)
+    return " + ".join(f"(floor({reasons} / {b}) % 2)" for b in _THROTTLE_BITS)
+
+
+def xid_metric() -> str:
+    """dcgm-exporter's last-XID gauge (the error's code, 0 when none): a GPU with a non-zero
+    value is in an XID error, for the GPU health SLO and alert alike."""
+    return _XID
+
+
+def _gpu_bad_now(selector: str) -> str:
+    bits = throttle_bits(selector)
     xid = f"max by (UUID) ({_XID}{selector} != bool 0)"
     throttled = f"max by (UUID) (({bits}) > bool 0)"
     return f"avg(clamp_max({xid} + on (UUID) {throttled}, 1) or on (UUID) {xid})"
