@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated
 
@@ -71,10 +72,9 @@ def dashboard(
 
             webbrowser.open(url)
 
-    try:
+    with suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
         asyncio.run(serve(rt, host, port, token, ready))
-    except KeyboardInterrupt:
-        echo("dashboard stopped")
+    echo("dashboard stopped")
 
 
 def _grafana(ctx: typer.Context, out: Path, datasource_uid: str) -> None:

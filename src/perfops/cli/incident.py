@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -280,7 +281,6 @@ def serve(
         echo(f"perfops incident serve: Alertmanager webhook at {url} (Ctrl-C stops it)",
              err=True)  # fmt: skip
 
-    try:
+    with suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
         asyncio.run(serve_receiver(rt, host, port, token, ready))
-    except KeyboardInterrupt:
-        echo("receiver stopped", err=True)
+    echo("receiver stopped", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -160,7 +161,6 @@ def serve(
     def ready(url: str) -> None:
         echo(f"runbooks of {rt.config.runbooks.dir} at {url}runbooks/ (Ctrl-C stops it)")
 
-    try:
+    with suppress(KeyboardInterrupt):  # a second Ctrl-C while stopping
         asyncio.run(serve_web(rt, host, port, token, ready))
-    except KeyboardInterrupt:
-        echo("stopped")
+    echo("stopped")

@@ -6,9 +6,10 @@ Loopback by default; any other address needs a token. The server only reads the 
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 
 from aiohttp import web
@@ -84,9 +85,11 @@ async def serve(
 async def serve_app(
     app: web.Application, host: str, port: int, path: str, ready: Callable[[str], None]
 ) -> None:
-    """Serve ``app`` on ``host:port`` until cancelled; ``ready`` gets the URL of ``path`` once
-    the port is bound. A page's live-update stream stays open: on Ctrl-C open connections get
-    1 s, not aiohttp's default 60 s."""
+    """Serve ``app`` on ``host:port`` until cancelled, or (in the main thread) until SIGINT or
+    SIGTERM: Ctrl-C, or a supervisor stopping it; ``ready`` gets the URL of ``path`` once the
+    port is bound. The signals are the loop's own handlers, whatever handler a library left
+    installed. A page's live-update stream stays open: on stopping, open connections get 1 s,
+    not aiohttp's default 60 s."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -102,9 +105,25 @@ async def serve_app(
         bound = int(server.sockets[0].getsockname()[1]) if server else port  # type: ignore[attr-defined]
         shown = f"[{host}]" if ":" in host else host
         ready(f"http://{shown}:{bound}{path}")
-        await asyncio.Event().wait()
+        await _until_stopped()
     finally:
         await runner.cleanup()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    caught: list[signal.Signals] = []
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+                caught.append(sig)
+    try:
+        await stop.wait()
+    finally:
+        for sig in caught:
+            loop.remove_signal_handler(sig)
 
 
 class DashboardThread:
