@@ -21,7 +21,8 @@ from perfops.store import EventRecord, Store
 
 INCIDENT = "inc-7k2m9q4x"
 HOSTILE = "<script>alert(1)</script> *boom* [x](javascript:alert(1)) | ![i](http://evil.test/i.png)"
-THRESHOLD_NS = 450_000_000  # the SLO's TTFT limit; the fault adds 600 ms to every first token
+THRESHOLD_NS = 550_000_000  # the SLO's TTFT limit: a starved sim's baseline holds it, and
+# the fault adds 600 ms to every first token, so every request under it misses
 RUNBOOK = """# chat-ttft: page
 
 ## Meaning
@@ -52,7 +53,7 @@ services:
 slos:
   - name: chat-ttft
     service: chat
-    sli: {{kind: latency, metric: ttft, threshold: 450ms, source: requests}}
+    sli: {{kind: latency, metric: ttft, threshold: 550ms, source: requests}}
     objective: 95
 """
 
@@ -156,6 +157,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory, fleet: FleetThread) -> dict[s
     assert run.returncode in (0, 1), run.stdout + run.stderr
     store = Store(ws / ".perfops" / "lake")
     events = store.journal.events()
+    assert any(e.kind == "fault_injected" for e in events), run.stdout  # the baseline held
     (injected,) = [e.ts_ns for e in events if e.kind == "fault_injected"]
     (reverted,) = [e.ts_ns for e in events if e.kind == "fault_reverted"]
     rows = _incident_rows(injected, reverted)

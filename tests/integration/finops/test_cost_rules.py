@@ -132,6 +132,6 @@ def test_a_workspace_without_prices_gets_its_slo_rules_and_a_note(tmp_path: Path
     files = rule_files(open_runtime(tmp_path / "perfops.yaml"))
     groups = [g["name"] for g in yaml.safe_load(files.rules)["groups"]]
     assert groups == ["perfops-slo-chat-ok-sli", "perfops-slo-chat-ok-meta",
-                      "perfops-slo-chat-ok-alerts"]  # fmt: skip
+                      "perfops-slo-chat-ok-alerts", "perfops-gpu-health"]  # fmt: skip
     (note,) = files.notes
     assert note.startswith("no cost rules: the workspace currency is EUR")
