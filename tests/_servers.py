@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -520,3 +520,98 @@ def sim_service_yaml(fleet: Any, *, metrics: bool = True, extra: str = "") -> st
     if metrics:
         lines.append(f"    metrics: [{fleet.url('replica-0-metrics')}]")
     return "\n".join(lines) + "\n" + extra
+
+
+T = TypeVar("T")
+
+
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 90) -> T:
+    """``probe()``'s first truthy answer, polled every 0.5 s; an AssertionError naming
+    ``what`` after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")} | extra
+
+
+@contextmanager
+def incident_receiver(workspace: Path, token: str | None = None) -> Iterator[str]:
+    """`perfops incident serve` on a free loopback port (with ``token`` as its bearer token);
+    yields the webhook URL once it answers at all (a 401 without the token is an answer)."""
+    import sys
+    import urllib.error
+
+    port = free_port()
+    args = [sys.executable, "-m", "perfops", "incident", "serve", "--port", str(port)]
+    env = _clean_env(AM_TOKEN=token) if token else _clean_env()
+    if token:
+        args += ["--token-env", "AM_TOKEN"]
+    proc = subprocess.Popen(args, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert proc.poll() is None, "the receiver exited"
+        try:
+            urllib.request.urlopen(f"{base}/-/healthy", timeout=1)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    try:
+        wait_until("the receiver answers", answers, 60)
+        yield f"{base}/alertmanager"
+    finally:
+        stop_process(proc)
+
+
+class Served:
+    """A `perfops` serving command run by :func:`served_until_ctrl_c`: its URL, and once
+    stopped its exit status and output."""
+
+    url: str = ""
+    returncode: int | None = None
+    output: str = ""
+
+
+@contextmanager
+def served_until_ctrl_c(workspace: Path, *args: str, url: str) -> Iterator[Served]:
+    """``perfops ARGS`` in ``workspace`` until the block ends, then Ctrl-C (SIGINT); the
+    first line it prints must hold a URL matching the regular expression ``url``. A command
+    still running 120 s after Ctrl-C is killed (never left running into the next test) and
+    fails the test."""
+    import re
+    import signal
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "perfops", *args], cwd=workspace,
+                            env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    served = Served()
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(url, line)
+        assert found, line
+        served.url = found[0]
+        yield served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            served.output = proc.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"perfops {' '.join(args)} did not stop on Ctrl-C") from None
+        served.returncode = proc.returncode

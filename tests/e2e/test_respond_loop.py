@@ -16,26 +16,20 @@ the load still runs, and the load's 600 requests leave the ratio near half the t
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pytest
 from deltalake import DeltaTable
 from tests._servers import (
     alertmanager,
-    free_port,
+    incident_receiver,
     prometheus,
     sim_fleet,
     sim_service_yaml,
-    stop_process,
+    wait_until,
 )
 from tests.conftest import run_cli
 
@@ -44,7 +38,6 @@ from perfops.config import parse_config
 from perfops.slo.rules import alert_name
 from perfops.store import EventRecord
 
-T = TypeVar("T")
 THRESHOLD_NS = 500_000_000
 SLOS = """slos:
   - name: chat-ttft
@@ -81,44 +74,6 @@ receivers:
     webhook_configs:
       - {{url: "{url}", send_resolved: true}}
 """
-
-
-@contextmanager
-def _receiver(workspace: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perfops", "incident", "serve", "--port", str(port)],
-        cwd=workspace, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        _until("the receiver answers", lambda: _answers(f"http://127.0.0.1:{port}/-/healthy"), 60)
-        yield f"http://127.0.0.1:{port}/alertmanager"
-    finally:
-        stop_process(proc)
-
-
-def _answers(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(url, timeout=1)
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout: float) -> T:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def _events(ws: Path, kind: str) -> list[EventRecord]:
@@ -168,7 +123,7 @@ def test_a_fault_pages_through_alertmanager_opens_an_incident_and_drafts_the_pos
         (tmp_path / "am").mkdir()
         (tmp_path / "prom").mkdir()
         with (
-            _receiver(ws) as hook,
+            incident_receiver(ws) as hook,
             alertmanager(tmp_path / "am", _am_config(hook)) as am,
             prometheus(tmp_path / "prom", {"chat-0": fleet.url("replica-0-metrics")},
                        rule_files=(ws / "rules" / "rules.yml",), alertmanager_url=am.url),
@@ -177,10 +132,10 @@ def test_a_fault_pages_through_alertmanager_opens_an_incident_and_drafts_the_pos
             assert run.returncode in (0, 1), run.stdout + run.stderr
             (injected,) = [e.ts_ns for e in _events(ws, "fault_injected")]
             (reverted,) = [e.ts_ns for e in _events(ws, "fault_reverted")]
-            opened = _until("the page alert opened an incident", lambda: _incidents(ws), 120)
+            opened = wait_until("the page alert opened an incident", lambda: _incidents(ws), 120)
             # the fault is reverted and the short window clears: Alertmanager sends the
             # resolution and the incident waits in monitoring for a human to resolve it
-            _until(
+            wait_until(
                 "the alert resolved",
                 lambda: [i for i in _incidents(ws) if i["status"] == "monitoring"],
                 150,

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from tests._servers import alertmanager, free_port, stop_process
+from tests._servers import alertmanager, incident_receiver, wait_until
 from tests.conftest import run_cli
 
 from perfops.app import open_runtime
@@ -26,7 +20,6 @@ from perfops.app.incident import incidents
 from perfops.store.records import EventRecord
 
 TOKEN = "s3cret-receiver-token"
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -35,55 +28,11 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@contextmanager
-def receiver(workspace: Path, token: str | None) -> Iterator[str]:
-    """`perfops incident serve` on a free loopback port; yields the webhook URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
-    args = [sys.executable, "-m", "perfops", "incident", "serve", "--port", str(port)]
-    if token:
-        env["AM_TOKEN"] = token
-        args += ["--token-env", "AM_TOKEN"]
-    proc = subprocess.Popen(args, cwd=workspace, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_answer(base, proc)
-        yield f"{base}/alertmanager"
-    finally:
-        stop_process(proc)
-
-
-def _wait_answer(base: str, proc: subprocess.Popen[str]) -> None:
-    """Ready once it answers at all (a 401 without the token is an answer)."""
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/-/healthy", timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            assert proc.poll() is None, "receiver exited"
-            assert time.time() < deadline, "receiver did not start"
-            time.sleep(0.2)
-
-
 def _events(workspace: Path, kind: str) -> list[EventRecord]:
     rt = open_runtime(workspace / "perfops.yaml")
     if not rt.store.root.exists():
         return []
     return rt.store.journal.events(kind=kind)
-
-
-def _until(what: str, probe: Callable[[], T | None], timeout: float = 90) -> T:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 def _iso(seconds_from_now: float) -> str:
@@ -124,11 +73,11 @@ receivers:
 def test_a_page_opens_one_incident_through_repeats_and_its_resolution_moves_it_to_monitoring(
     workspace: Path, tmp_path: Path
 ) -> None:
-    with receiver(workspace, TOKEN) as url, alertmanager(tmp_path, _config(url)) as am:
+    with incident_receiver(workspace, TOKEN) as url, alertmanager(tmp_path, _config(url)) as am:
         am.push([_alert("ChatTtftBurnFast", "page", 600),
                  _alert("ChatTtftBurnSlow", "ticket", 600)])  # fmt: skip
         # the two groups' first notifications, then at least two repeats of each
-        _until("repeated notifications", lambda: am.notifications() >= 6)
+        wait_until("repeated notifications", lambda: am.notifications() >= 6)
         assert am.failed() == 0, "Alertmanager's webhook posts failed (token, payload)"
         alerts = _events(workspace, "alert")
         assert sorted((a.title, a.severity, a.data["status"]) for a in alerts) == [
@@ -146,7 +95,7 @@ def test_a_page_opens_one_incident_through_repeats_and_its_resolution_moves_it_t
         assert list(inc.alerts) == [page.data["fingerprint"]]
 
         am.push([_alert("ChatTtftBurnFast", "page", -1)])  # Prometheus' resolution
-        after = _until(
+        after = wait_until(
             "the incident moving to monitoring",
             lambda: next(
                 (
@@ -158,7 +107,7 @@ def test_a_page_opens_one_incident_through_repeats_and_its_resolution_moves_it_t
             ),  # fmt: skip
         )
         seen = am.notifications()
-        _until("more repeats of the ticket group", lambda: am.notifications() >= seen + 2)
+        wait_until("more repeats of the ticket group", lambda: am.notifications() >= seen + 2)
         assert am.failed() == 0
     assert [(d["action"], d["status"]) for _, d in after.timeline] == [
         ("open", "triage"), ("update", "triage"), ("status", "monitoring"),
@@ -207,7 +156,7 @@ def _payload(**alert: Any) -> dict[str, Any]:
 def test_bad_payloads_and_missing_tokens_are_refused_and_nothing_is_recorded(
     workspace: Path,
 ) -> None:
-    with receiver(workspace, TOKEN) as url:
+    with incident_receiver(workspace, TOKEN) as url:
         second_alert_bad = _payload()
         second_alert_bad["alerts"].append({**second_alert_bad["alerts"][0], "labels": "x"})
         cases = [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._servers import served_until_ctrl_c
 from tests.conftest import run_cli
 
 from perfops.app.cost import cost_report
@@ -176,35 +177,13 @@ def test_slo_drill_down_lists_the_requests_that_missed(dash: DashboardThread, la
 
 
 def test_the_command_serves_until_ctrl_c(lake: Lake) -> None:
-    import os
-    import re
-    import signal
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perfops", "dashboard", "--port", "0"],
-        cwd=lake.workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert url, line
-        status, _, body = _get(url[0] + "api/meta")
+    with served_until_ctrl_c(lake.workspace, "dashboard", "--port", "0",
+                             url=r"http://127\.0\.0\.1:\d+/") as served:  # fmt: skip
+        status, _, body = _get(served.url + "api/meta")
         assert status == 200
         assert body["workspace"] == "dash-test"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out = proc.communicate(timeout=120)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()  # never leave it running into the next test
-            proc.communicate()
-            raise
-    assert proc.returncode == 0, out
-    assert "stopped" in out
+    assert served.returncode == 0, served.output
+    assert "stopped" in served.output
 
 
 def test_many_gpus_ship_an_envelope_and_a_heatmap(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests._servers import served_until_ctrl_c
 
 from perfops.app import open_runtime
 from perfops.app.runbook import generate_runbooks
@@ -67,28 +68,11 @@ def test_a_runbook_page_is_served_with_hostile_text_escaped(workspace: Path) -> 
 
 
 def test_runbook_serve_serves_them_until_ctrl_c(workspace: Path) -> None:
-    import os
-    import re
-    import signal
-    import subprocess
-    import sys
-
     generate_runbooks(open_runtime(workspace / "perfops.yaml"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERFOPS")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perfops", "runbook", "serve", "--port", "0"],
-        cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+/runbooks/", line)
-        assert url, line
-        status, _, body = _get(url[0] + "GpuEccErrors")
+    with served_until_ctrl_c(workspace, "runbook", "serve", "--port", "0",
+                             url=r"http://127\.0\.0\.1:\d+/runbooks/") as served:  # fmt: skip
+        status, _, body = _get(served.url + "GpuEccErrors")
         assert status == 200
         assert "<h2>Diagnosis</h2>" in body
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 0, out
-    assert "stopped" in out
+    assert served.returncode == 0, served.output
+    assert "stopped" in served.output
