@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-DEBS := prometheus prometheus-alertmanager chromium
+DEBS := prometheus prometheus-alertmanager chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perfops._internal.error_budget import burn_rate
+from perfops._internal.provenance import Figure, Source
 
 __all__ = [
     "HUMAN",
@@ -41,31 +42,6 @@ __all__ = [
 
 HUMAN = "*[to be written by the responders: human judgement]*"
 """What a section only people can write shows until they do."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a figure comes from: ``call`` (a function and its arguments), the SQL it ran
-    (values written in) where there is one, and the version of each lake table it read."""
-
-    call: str
-    query: str | None = None
-    tables: tuple[tuple[str, int], ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"call": self.call, "query": self.query, "tables": dict(self.tables)}
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A number as shown (``text``), its raw ``value`` and its :class:`Source`."""
-
-    text: str
-    source: Source
-    value: float | int | str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "value": self.value, "source": self.source.as_dict()}
 
 
 @dataclass(frozen=True)
