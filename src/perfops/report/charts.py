@@ -63,7 +63,9 @@ def chart_svg(chart: Chart, *, width_in: float = 7.2, height_in: float = 2.6) ->
         finally:
             plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    svg = svg[svg.index("<svg") :]
+    start, end = svg.find(" <metadata>"), svg.find("</metadata>\n")
+    return svg[:start] + svg[end + len("</metadata>\n") :] if start >= 0 <= end else svg
 
 
 def _draw(ax: Any, chart: Chart) -> None:

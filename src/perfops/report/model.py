@@ -163,19 +163,21 @@ class Report:
                     yield rec.impact
                     yield from (p for p in rec.evidence if isinstance(p, Figure))
 
-    def footnotes(self) -> tuple[dict[int, int], list[Figure]]:
-        """Footnote numbers: ``id(figure)`` → n (from 1), and the figures in that order; the
-        same source cited twice shares its number."""
+    def footnotes(self) -> tuple[dict[int, int], list[list[Figure]]]:
+        """Footnote numbers: ``id(figure)`` → n (from 1), and per number the figures citing
+        it in document order: figures read by the same query share one footnote."""
         by_source: dict[Source, int] = {}
         numbers: dict[int, int] = {}
-        order: list[Figure] = []
+        groups: list[list[Figure]] = []
         for fig in self.figures():
             n = by_source.get(fig.source)
             if n is None:
-                order.append(fig)
-                n = by_source[fig.source] = len(order)
+                groups.append([])
+                n = by_source[fig.source] = len(groups)
+            if all(f.key != fig.key or f.text != fig.text for f in groups[n - 1]):
+                groups[n - 1].append(fig)
             numbers[id(fig)] = n
-        return numbers, order
+        return numbers, groups
 
     def as_dict(self) -> dict[str, Any]:
         return {
