@@ -25,6 +25,7 @@ from perfops.cli import (
     init,
     load,
     metrics,
+    review,
     runbook,
     sim,
     slo,
@@ -69,6 +70,7 @@ app.add_typer(chaos.app, name="chaos")
 app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(incident.app, name="incident")
+app.add_typer(review.app, name="review")
 
 
 def _version(value: bool) -> None:
