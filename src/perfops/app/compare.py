@@ -36,9 +36,12 @@ from perfops.loadgen.slo import Threshold, parse_slo
 from perfops.store import RunRecord
 
 __all__ = [
+    "RECORD_COLUMNS",
     "RunComparison",
     "compare_capacity_runs",
     "compare_runs",
+    "records_between",
+    "records_from_table",
     "records_of",
     "spec_differences",
 ]
@@ -243,6 +246,19 @@ def records_of(rt: Runtime, run_id: str) -> list[RequestRecord]:
             hint="compare load runs (`perfops load run`), or two capacity runs",
         )
     return records_from_table(table)
+
+
+RECORD_COLUMNS = ("scheduled_ns", "sent_ns", "first_token_ns", "end_ns", "prompt_tokens",
+                  "output_tokens", "tokens_source", "status", "error", "chunk_gaps_us")  # fmt: skip
+"""The ``requests`` columns a :class:`RequestRecord` is read back from."""
+
+
+def records_between(rt: Runtime, endpoint: str, start_ns: int, end_ns: int) -> list[RequestRecord]:
+    """The load-test request records sent to ``endpoint`` scheduled in ``[start_ns, end_ns)``
+    (every run's), as the dashboard and the report read them."""
+    return records_from_table(
+        rt.store.journal.target_requests(endpoint, start_ns, end_ns, RECORD_COLUMNS)
+    )
 
 
 def records_from_table(table: pa.Table) -> list[RequestRecord]:

@@ -42,8 +42,16 @@ from perfops.finops import (
     write_focus,
 )
 from perfops.finops.catalog import load_catalog
+from perfops.store import EventRecord
 
-__all__ = ["CostReport", "GroupRow", "cost_report", "workspace_prices"]
+__all__ = [
+    "CostReport",
+    "GroupRow",
+    "cost_report",
+    "regroup",
+    "total_work",
+    "workspace_prices",
+]
 
 GroupBy = Literal["service", "model", "team", "tenant"]
 
@@ -77,6 +85,7 @@ class CostReport:
     attribution: Attribution
     work: Mapping[tuple[int, str], ServedWork]  # per (line start in the window, service)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    energy_per_kwh: float | None = None
 
     @property
     def total(self) -> Decimal:
@@ -147,6 +156,7 @@ def cost_report(
         attribution,
         work,
         tuple(notes),
+        pricing.energy_per_kwh,
     )
 
 
@@ -200,6 +210,20 @@ def _group_rows(
             )
         )
     return rows
+
+
+def regroup(report: CostReport, by: GroupBy, *, daily: bool = False) -> tuple[GroupRow, ...]:
+    """The same bill's rows grouped another way (by team, by model; per day when the report
+    was bucketed by day): the lines and the work are the report's, only the sums differ."""
+    return tuple(_group_rows(report.attribution, report.work, by, daily, report.energy_per_kwh))
+
+
+def total_work(rows: Sequence[GroupRow]) -> ServedWork:
+    """The work of ``rows`` together (tokens, requests, SLO tokens, time, energy)."""
+    out = ServedWork()
+    for row in rows:
+        out = _add(out, row.work)
+    return out
 
 
 def _add(a: ServedWork, b: ServedWork) -> ServedWork:
@@ -378,4 +402,28 @@ def reconcile_bill(
     result = reconcile(
         bill, focus_charges(rt, report), by=tuple(by), period=(_utc(start), _utc(end))
     )
+    rt.store.journal.append_events([_reconciled(rt, bill_path, result, start, end)])
     return result, report
+
+
+def _reconciled(
+    rt: Runtime, bill_path: Path, result: Reconciliation, start_ms: int, end_ms: int
+) -> EventRecord:
+    """The ``reconciliation`` event a report reads: which bill, its period, both totals and
+    whether they agree (amounts as exact decimal strings)."""
+    verdict = "agrees" if result.ok else "disagrees"
+    return EventRecord(
+        rt.clock.now_ns(),
+        "reconciliation",
+        f"bill {bill_path.name} {verdict} with perfops' attribution",
+        data={
+            "bill": str(bill_path),
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "bill_total": str(result.bill_total),
+            "perfops_total": str(result.perfops_total),
+            "difference": str(result.difference),
+            "ok": result.ok,
+            "currency": result.currency,
+        },
+    )

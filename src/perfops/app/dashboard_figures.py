@@ -11,7 +11,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from perfops.app.compare import records_from_table
+from perfops.app.compare import RECORD_COLUMNS, records_between
 from perfops.app.cost import _clip, cost_report
 from perfops.app.dashboard import Scope
 from perfops.app.metrics import kpis
@@ -28,8 +28,6 @@ from perfops.store import SeriesInfo
 
 __all__ = ["cost_panel", "latency_panel", "overview", "slo_misses", "slo_panel"]
 
-_COLUMNS = ("scheduled_ns", "sent_ns", "first_token_ns", "end_ns", "prompt_tokens",
-            "output_tokens", "tokens_source", "status", "error", "chunk_gaps_us")  # fmt: skip
 _LATENCIES = ("ttft", "itl", "e2e", "tpot")
 
 
@@ -50,7 +48,7 @@ def _records(rt: Runtime, scope: Scope) -> list[RequestRecord]:
             continue
         if (scope.team and svc.team != scope.team) or (scope.model and svc.model != scope.model):
             continue
-        out += records_from_table(rt.store.journal.target_requests(svc.endpoint, lo, hi, _COLUMNS))
+        out += records_between(rt, svc.endpoint, lo, hi)
     return sorted(out, key=lambda r: r.scheduled_ns)
 
 
@@ -243,7 +241,7 @@ def _cost_row(r: Any) -> dict[str, Any]:
     }
 
 
-_MISS_COLUMNS = ("run_id", "request_id", *_COLUMNS)
+_MISS_COLUMNS = ("run_id", "request_id", *RECORD_COLUMNS)
 
 
 def slo_misses(rt: Runtime, scope: Scope, slo_name: str, limit: int = 200) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from perfops.cli import (
     init,
     load,
     metrics,
+    report,
     review,
     runbook,
     sim,
@@ -70,6 +71,7 @@ app.add_typer(chaos.app, name="chaos")
 app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(incident.app, name="incident")
+app.command("report")(report.report)
 app.add_typer(review.app, name="review")
 
 
