@@ -90,3 +90,39 @@ def test_a_bad_reviews_section_is_exit_2_at_its_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "perfops.yaml:3:21 reviews.weekly.weekday: 'someday' is not a day" in done.stderr
     assert not (tmp_path / "reviews.ics").exists()
+
+
+def test_review_pack_assembles_the_report_and_the_open_action_items(workspace: Path) -> None:
+    folder = workspace / "postmortems"
+    folder.mkdir(exist_ok=True)
+    (folder / "inc-1.md").write_text(
+        "# Postmortem: chat answers slowly\n\n## Action items\n\n"
+        "- [ ] Alert on KV-cache usage (alice, 2020-01-31) · prevent\n"
+        "- [x] Roll back the tokenizer (bob) · mitigate\n"
+    )
+    done = run_cli("review", "pack", "monthly", "--out", "packs/m", cwd=workspace, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 open action item(s)" in done.stdout
+    out = workspace / "packs/m"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pack.html", "pack.md", "report.html", "report.pdf",
+    ]  # fmt: skip
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
+    assert "<script" not in (out / "report.html").read_text()
+    text = (out / "pack.md").read_text()
+    first = dt.datetime.now(dt.UTC).date().replace(day=1)
+    last = first - dt.timedelta(days=1)
+    assert f"{last:%B %Y}, {last:%Y-%m}-01 to {last:%Y-%m-%d} (UTC)" in text  # the month before
+    assert "Reconciliation against the imported bill" in text  # the FinOps agenda
+    assert "- [ ] **overdue** Alert on KV-cache usage (alice, 2020-01-31) · prevent: " in text
+    assert "`postmortems/inc-1.md:5`" in text
+    assert "Roll back the tokenizer" not in text
+    assert "## SLOs at risk" in text
+    assert "## Decisions needed" in text
+    assert "<title>Monthly FinOps review pack: demo</title>" in (out / "pack.html").read_text()
+
+
+def test_review_pack_of_an_unknown_review_is_exit_2(workspace: Path) -> None:
+    done = run_cli("review", "pack", "daily", cwd=workspace)
+    assert done.returncode == 2
+    assert "'daily' is not one of 'weekly', 'monthly'" in done.stderr

@@ -1,6 +1,7 @@
 """`perfops review`: the review cadence of perfops.yaml as a calendar (weekly performance
 review, monthly FinOps review, a post-incident review per SEV-1/2 incident in the lake), and
-the action items of the postmortems that the review packs list."""
+a review's pack: the leadership report of its period (HTML and PDF), and ``pack.md`` listing
+the open action items of the postmortems, the SLOs at risk and the decisions needed."""
 
 from __future__ import annotations
 
@@ -11,20 +12,25 @@ from pathlib import Path
 
 from perfops.app.incident import incidents
 from perfops.app.runtime import Runtime
+from perfops.errors import UsageError
 from perfops.respond import action_items as pm_items
 from perfops.respond import review_calendar
 
 __all__ = [
+    "PACK_KINDS",
     "ActionItems",
+    "Pack",
     "action_items",
     "pack_period",
     "plan",
     "plan_ical",
     "shown_folder",
     "today",
+    "write_pack",
 ]
 
 _MAX_POSTMORTEM_BYTES = 4 * 1024 * 1024
+PACK_KINDS = ("weekly", "monthly")
 
 
 def _now(rt: Runtime) -> dt.datetime:
@@ -113,3 +119,62 @@ def action_items(rt: Runtime) -> ActionItems:
             continue
         found.items += pm_items.parse_action_items(text, name)
     return found
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A pack written to ``folder``: its ``files``, the report's period, and the counts the
+    CLI shows (open action items, SLOs at risk, decisions needed)."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    period: str
+    open_items: int
+    at_risk: int
+    decisions: int
+
+
+def _replace(path: Path, data: str | bytes) -> None:
+    """Write ``path`` whole or not at all (a failure leaves any previous file as it was)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_pack(rt: Runtime, kind: str, folder: Path) -> Pack:
+    """Assemble the ``kind`` review's pack in ``folder``: ``report.html`` and ``report.pdf``
+    (the leadership report of :func:`pack_period`), ``pack.md`` and ``pack.html``."""
+    from perfops.app.report import build_report
+    from perfops.report import html, pdf, review_pack
+    from perfops.respond import postmortem_render
+
+    if kind not in PACK_KINDS:
+        raise UsageError(f"no {kind!r} review", hint="a pack is weekly or monthly")
+    day = today(rt)
+    report = build_report(rt, pack_period(kind, day))
+    found = action_items(rt)
+    page = html.render_html(report)
+    text = review_pack.render_pack(
+        "weekly" if kind == "weekly" else "monthly", report, found.items, today=day,
+        folder=shown_folder(found.folder), notes=found.notes,
+    )  # fmt: skip
+    title = text.splitlines()[0].removeprefix("# ")
+    files = [folder / n for n in ("report.html", "report.pdf", "pack.md", "pack.html")]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _replace(files[0], page)
+        _replace(files[1], pdf.pdf_bytes(page))
+        _replace(files[2], text)
+        _replace(files[3], postmortem_render.render_html(text, title))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the pack in {folder}: {exc.strerror or exc}",
+            hint="give --out a folder that can be written",
+        ) from None
+    return Pack(
+        folder, tuple(files), report.period, sum(not i.done for i in found.items),
+        len(review_pack.slos_at_risk(report)), len(report.recommendations),
+    )  # fmt: skip

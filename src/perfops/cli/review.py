@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -73,3 +73,32 @@ def plan(
         echo(f"  {meeting.summary}: {review_calendar.when(meeting)}")
     if not meetings:
         echo("  no review is enabled (reviews: in perfops.yaml)")
+
+
+@app.command("pack")
+def pack(
+    ctx: typer.Context,
+    kind: Annotated[
+        Literal["weekly", "monthly"], typer.Argument(help="the review: weekly or monthly")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="the folder to write (default: reviews/<kind>-<YYYY-MM-DD>)"
+        ),
+    ] = None,
+) -> None:
+    """Assemble a review's pack in a folder: the report of the period (weekly: the last 7
+    days; monthly: the previous calendar month) as report.html and report.pdf, and pack.md
+    (and pack.html) with the agenda, the open action items of the postmortems with their
+    file and line, the SLOs at risk and the decisions needed."""
+    from perfops.app import review
+
+    rt = runtime(ctx)
+    folder = out or Path("reviews") / f"{kind}-{review.today(rt).isoformat()}"
+    done = review.write_pack(rt, kind, folder)
+    echo(f"{kind} review pack for {done.period}: wrote {', '.join(str(f) for f in done.files)}")
+    echo(
+        f"{done.open_items} open action item(s), {done.at_risk} SLO(s) at risk, "
+        f"{done.decisions} decision(s) needed"
+    )

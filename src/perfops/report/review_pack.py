@@ -22,7 +22,7 @@ PackKind = Literal["weekly", "monthly"]
 AT_RISK = ("breached", "at risk")
 """Scorecard states the pack lists, worst first."""
 _TITLES = {"weekly": "Weekly performance review", "monthly": "Monthly FinOps review"}
-_PLAIN = re.compile(r"[A-Za-z0-9 .,:;%/+='()-]*")
+_PLAIN = re.compile(r"(?:[^\W_]|[ .,:;%/+='()?\"·-])*")  # one way to match each character
 
 
 def _md(value: object) -> str:
@@ -88,14 +88,9 @@ def _risks(report: Report) -> list[str]:
 
 
 def _item(item: action_items.ActionItem, today: dt.date) -> str:
-    about = []
-    if item.owner:
-        about.append(f"owner {_md(item.owner)}")
-    if item.due is not None:
-        late = " (**overdue**)" if item.due < today else ""
-        about.append(f"due {item.due.isoformat()}{late}")
+    late = "**overdue** " if item.due is not None and item.due < today else ""
     where = f"`{item.where}`" if "`" not in item.where else _md(item.where)
-    return f"- [ ] {_md(item.text)}" + (f" ({', '.join(about)})" if about else "") + f": {where}"
+    return f"- [ ] {late}{_md(item.text)}: {where}"
 
 
 def _items(items: Sequence[action_items.ActionItem], today: dt.date, folder: str) -> list[str]:
@@ -163,7 +158,7 @@ def render_pack(
     lines = [
         f"# {_TITLES[kind]} pack: {_md(report.workspace)}",
         "",
-        f"Period {_md(report.period)}: {_day(report.start_ms)} to {_day(report.end_ms - 1)} "
+        f"Period: {_md(report.period)}, {_day(report.start_ms)} to {_day(report.end_ms - 1)} "
         f"(UTC). Prepared {today.isoformat()} by perfops. The report: {links}; each figure "
         "there has a footnote with its query and the lake table versions it read.",
         "",

@@ -87,10 +87,8 @@ def test_the_open_action_items_with_their_file_and_line_and_the_overdue_first() 
     assert "3 open of 4 action item(s) in 2 postmortem(s) under postmortems." in text
     items = [line for line in text.splitlines() if line.startswith("- [ ]")]
     assert items == [
-        "- [ ] Alert on KV-cache (alice, 2026-12-01) (owner alice, due 2026-12-01 (**overdue**)):"
-        " `postmortems/inc-a.md:40`",
-        "- [ ] Drill KV pressure (carol, 2026-12-20) (owner carol, due 2026-12-20):"
-        " `postmortems/inc-b.md:52`",
+        "- [ ] **overdue** Alert on KV-cache (alice, 2026-12-01): `postmortems/inc-a.md:40`",
+        "- [ ] Drill KV pressure (carol, 2026-12-20): `postmortems/inc-b.md:52`",
         "- [ ] Write the runbook: `postmortems/inc-b.md:53`",
     ]
     assert "Roll back faster" not in text  # done
@@ -115,7 +113,7 @@ def test_each_meeting_has_its_agenda_and_the_report_beside_it() -> None:
     assert "SLO scorecard and error budgets" in _section(weekly, "Agenda")
     assert "Reconciliation against the imported bill" in _section(monthly, "Agenda")
     assert "[report.html](report.html) and [report.pdf](report.pdf)" in weekly
-    assert "Period 7d: 2026-12-01 to 2026-12-07 (UTC)" in weekly
+    assert "Period: 7d, 2026-12-01 to 2026-12-07 (UTC)" in weekly
     assert "Chat served 1.2M requests at 3.10 USD per 1M tokens." in _section(weekly, "Summary")
     assert "- Cost: No bill imported" in _section(weekly, "What the report could not show")
 
