@@ -240,7 +240,10 @@ def _description(meeting: Meeting) -> str:
 
 
 def _attendee(text: str) -> icalendar.vCalAddress | None:
-    name, email = parse_attendee(text)
+    try:
+        name, email = parse_attendee(text)
+    except ValueError:  # an incident's role holder, as the lake has it: listed only
+        return None
     if email is None:
         return None  # a name or a role: listed in the description only
     address = icalendar.vCalAddress(f"mailto:{email}")

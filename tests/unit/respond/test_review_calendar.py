@@ -200,11 +200,14 @@ def test_disabled_reviews_are_left_out() -> None:
 def test_a_hostile_title_cannot_break_the_calendar() -> None:
     title = "x\x1b[31m\r\nEND:VEVENT\r\nBEGIN:VEVENT; a, b"
     friday = dt.datetime(2026, 3, 20, 18, 0, tzinfo=dt.UTC)
-    events = _events(REVIEWS, [_incident("inc-aaaa2222", "SEV-1", friday, title)])
+    inc = _incident("inc-aaaa2222", "SEV-1", friday, title)
+    inc.roles["scribe"] = "not an e-mail@"
+    events = _events(REVIEWS, [inc])
     assert len(events) == 3
     summary = str(events["review-inc-aaaa2222@perfops"]["SUMMARY"])
     assert "\x1b" not in summary
     assert "\\x1b" in summary
+    assert "not an e-mail@" in str(events["review-inc-aaaa2222@perfops"]["DESCRIPTION"])
 
 
 def test_when_says_it_in_words() -> None:
