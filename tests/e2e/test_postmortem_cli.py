@@ -259,7 +259,7 @@ def test_the_markdown_shows_the_figures_with_their_queries(lake: dict) -> None:
     ):
         assert section in text
     assert "human judgement" in text.split("## Root cause")[1].split("##")[0]
-    assert "| sev2_" in text  # PagerDuty's action item tag
+    assert "· sev2_" in text.split("## Action items")[1]  # PagerDuty's action item tag
 
 
 def test_the_timeline_has_the_fault_and_the_alert_at_their_times(lake: dict) -> None:

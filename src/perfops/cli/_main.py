@@ -26,6 +26,7 @@ from perfops.cli import (
     load,
     metrics,
     report,
+    review,
     runbook,
     sim,
     slo,
@@ -71,6 +72,7 @@ app.add_typer(runbook.app, name="runbook")
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(incident.app, name="incident")
 app.command("report")(report.report)
+app.add_typer(review.app, name="review")
 
 
 def _version(value: bool) -> None:

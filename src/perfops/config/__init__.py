@@ -93,6 +93,14 @@ from perfops.config.models import (
     Telemetry,
     Workspace,
 )
+from perfops.config.reviews import (
+    WEEKDAYS,
+    MonthlyReview,
+    PostIncidentReview,
+    Reviews,
+    WeeklyReview,
+    parse_attendee,
+)
 from perfops.config.selector import Matcher, Selector, parse_selector
 
 __all__ = [
@@ -159,6 +167,7 @@ __all__ = [
     "Receiver",
     "RollbackAction",
     "Route",
+    "Reviews",
     "Runbooks",
     "Service",
     "SharedCost",
@@ -168,12 +177,17 @@ __all__ = [
     "Throttle",
     "TokenLatency",
     "TtftLatency",
+    "WEEKDAYS",
+    "MonthlyReview",
+    "PostIncidentReview",
+    "WeeklyReview",
     "Workspace",
     "Xid",
     "find_config",
     "load_config",
     "load_located",
     "parse_config",
+    "parse_attendee",
     "parse_fault",
     "parse_spec",
 ]

@@ -106,6 +106,11 @@ def load_config(
         update["runbooks"] = config.runbooks.model_copy(
             update={"dir": (file.parent / folder).resolve()}
         )
+    postmortems = config.reviews.postmortems
+    if not postmortems.is_absolute():  # next to perfops.yaml, as the runbooks
+        update["reviews"] = config.reviews.model_copy(
+            update={"postmortems": (file.parent / postmortems).resolve()}
+        )
     return config.model_copy(update=update)
 
 

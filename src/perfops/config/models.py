@@ -46,6 +46,7 @@ from perfops.config.escalation import (
     Step,
     default_matrix,
 )
+from perfops.config.reviews import Reviews
 from perfops.config.selector import Matcher, Selector, parse_selector
 from perfops.errors import UsageError
 
@@ -526,6 +527,7 @@ class Config(Spec):
     pricing: Pricing = Pricing()
     escalation: Escalation = Escalation()
     runbooks: Runbooks = Runbooks()
+    reviews: Reviews = Reviews()
     _where: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
 
     def where(self, *path: str | int) -> str:

@@ -22,6 +22,7 @@ from perfops.config import Config, Drill, Experiment, GameDay, parse_config, par
 from perfops.errors import ConfigError, UsageError
 from perfops.finops import declared_from_services
 from perfops.respond.policy import render_policy
+from perfops.respond.review_calendar import plan_meetings, to_ical
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -97,6 +98,18 @@ VALID: dict[str, Any] = {
         "roles": {"incident_commander": "primary"},
         "repeat": 1,
     },
+    "reviews": {
+        "weekly": {
+            "weekday": "wed",
+            "time": "09:30",
+            "timezone": "Europe/Berlin",
+            "duration": "45m",
+            "attendees": ["Ana <ana@example.com>", "sre-lead"],
+        },
+        "monthly": {"weekday": "tuesday", "week": "last", "timezone": "America/New_York"},
+        "post_incident": {"severities": ["SEV-1", "SEV-2"], "within": "3d"},
+        "postmortems": "pm",
+    },  # fmt: skip
 }
 
 SCALARS = st.one_of(
@@ -163,6 +176,8 @@ def checked(text: str, *, model: Any = None) -> Config | None:
         targets_from_config(config)
     declared_from_services(config.services)
     render_policy(config.escalation, dt.datetime.now(dt.UTC))
+    meetings = plan_meetings(config.reviews, config.workspace.name, [], dt.date(2026, 3, 1))
+    to_ical(meetings, name="reviews", stamp=dt.datetime.now(dt.UTC))
     assert math.isfinite(config.telemetry.interval)
     return config
 
