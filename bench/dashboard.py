@@ -70,7 +70,12 @@ def build(work: Path, gpus: int, days: int, interval_s: int) -> tuple[Runtime, i
     rows = 0
     with store.timeseries.sample_writer(max_rows=4_000_000) as writer:
         for g in range(gpus):
-            labels = {"service": "chat", "gpu": str(g % 8), "hostname": f"node-{g // 8}", "modelName": "NVIDIA H100 80GB HBM3"}
+            labels = {
+                "service": "chat",
+                "gpu": str(g % 8),
+                "hostname": f"node-{g // 8}",
+                "modelName": "NVIDIA H100 80GB HBM3",
+            }
             for metric, mean, spread in GPU_METRICS.values():
                 values = np.clip(mean + spread * rng.standard_normal(n), 0, None)
                 _write(store, writer, SeriesInfo(metric, labels), ts, values)

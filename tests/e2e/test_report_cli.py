@@ -90,7 +90,8 @@ def test_request_count_and_cost_figures_match_the_lake(
     assert figures["performance.chat.requests"]["value"] == _lake_requests(workspace)
     rows = [r for r in written["json"]["sections"] if r["id"] == "cost"][0]
     service_total = figures["cost.service.chat.total"]["value"]
-    assert service_total is not None and float(service_total) > 0
+    assert service_total is not None
+    assert float(service_total) > 0
     assert figures["cost.total"]["source"]["tables"]["samples"] >= 0
     assert rows["tiles"][0]["key"] == "cost.total"
 
@@ -102,7 +103,8 @@ def test_every_figure_is_shown_in_the_html_with_its_footnote(written: dict[str, 
         assert f"<code>{key}</code>" in html, key
     assert "<script" not in html
     assert re.findall(r'(?:src|href)="(?!#)[^"]*"', html) == []
-    assert "@import" not in html and re.findall(r"url\((?!#)", html) == []
+    assert "@import" not in html
+    assert re.findall(r"url\((?!#)", html) == []
 
 
 def test_pdf_has_every_section_page_numbers_and_bookmarks(written: dict[str, Any]) -> None:
@@ -114,7 +116,8 @@ def test_pdf_has_every_section_page_numbers_and_bookmarks(written: dict[str, Any
     text = "\n".join(p.extract_text() for p in pdf.pages)
     for title in SECTIONS:
         assert title in text, title
-    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert f"Page 1 of {pages}" in text
+    assert f"Page {pages} of {pages}" in text
 
     def titles(outline: list[Any]) -> list[str]:
         out: list[str] = []
@@ -176,7 +179,10 @@ def test_the_html_renders_in_chromium_offline(written: dict[str, Any], tmp_path:
     assert errors == []
     assert requests == []
     assert [h for h in headings if h in SECTIONS] == list(SECTIONS)
-    assert charts >= 1 and box is not None and box["width"] > 300 and box["height"] > 80
+    assert charts >= 1
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 80
 
 
 def test_a_fresh_lake_gives_a_report_that_says_what_is_missing(tmp_path: Path) -> None:
@@ -200,7 +206,9 @@ def test_a_fresh_lake_gives_a_report_that_says_what_is_missing(tmp_path: Path) -
         (("--service", "chta"), "chat"),
     ],
 )
-def test_bad_arguments_are_usage_errors(workspace: Path, args: tuple[str, ...], message: str) -> None:
+def test_bad_arguments_are_usage_errors(
+    workspace: Path, args: tuple[str, ...], message: str
+) -> None:
     result = run_cli("report", *args, "--out", "x.html", cwd=workspace)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr

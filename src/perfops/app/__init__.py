@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     )
     from perfops.app.metrics import MetricSummary, as_json, kpis, list_metrics, show_metric
     from perfops.app.postmortem import draft_postmortem
+    from perfops.app.report import build_report, parse_period
     from perfops.app.rule_files import RuleFiles, rule_files
     from perfops.app.runbook import (
         Written,
@@ -112,6 +113,8 @@ __all__ = [
     "cost_report",
     "describe_schedule",
     "draft_postmortem",
+    "build_report",
+    "parse_period",
     "events_in",
     "example_experiment",
     "export_focus",
@@ -214,11 +217,14 @@ __getattr__ = lazy_exports(
             "WorkloadSource",
             "describe_schedule",
             "draft_postmortem",
+            "build_report",
+            "parse_period",
             "run_load",
             "run_sweep",
         ),
         "metrics": ("MetricSummary", "as_json", "kpis", "list_metrics", "show_metric"),
         "postmortem": ("draft_postmortem",),
+        "report": ("build_report", "parse_period"),
         "runbook": (
             "Written",
             "check_runbooks",

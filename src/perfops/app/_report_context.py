@@ -55,6 +55,7 @@ class Ctx:
     services: list[Service]
     slos: list[SLO]
     versions: dict[str, int]
+    scoped: bool = False  # some services chosen: the fleet's idle and shared costs are apart
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -38,7 +38,10 @@ def _call(ctx: Ctx, start: int, end: int, extra: str = "") -> str:
 
 
 def _mine(ctx: Ctx, rows: tuple[GroupRow, ...]) -> list[GroupRow]:
-    return [r for r in rows if r.group in ctx.names or r.group in (IDLE, SHARED)]
+    """The rows in scope: the services', and the fleet's idle and shared rows when the report
+    covers the whole fleet (a report of some services shows those apart)."""
+    fleet = () if ctx.scoped else (IDLE, SHARED)
+    return [r for r in rows if r.group in ctx.names or r.group in fleet]
 
 
 def _label(group: str) -> str:
@@ -67,7 +70,8 @@ def _service_rows(ctx: Ctx, report: CostReport) -> tuple[tuple[Part, ...], ...]:
 
 
 def _group_table(ctx: Ctx, report: CostReport, by: str) -> Table:
-    rows = regroup(report, "team" if by == "team" else "model")
+    rows = regroup(report, "team" if by == "team" else "model",
+                   services=ctx.names if ctx.scoped else None)  # fmt: skip
     src = ctx.source(f"regroup({_call(ctx, report.start_ms, report.end_ms)}, by={by!r})",
                      *_TABLES)  # fmt: skip
     return Table(
@@ -123,20 +127,33 @@ def cost_section(ctx: Ctx) -> tuple[Section, CostFigures]:
     total_amount = sum((r.total for r in mine), Decimal(0))
     served = [r for r in mine if r.group not in (IDLE, SHARED)]
     fleet = unit_costs(total_amount, total_work(served), energy_per_kwh=report.energy_per_kwh)
-    idle_amount = sum((r.total for r in mine if r.group == IDLE), Decimal(0))
-    shared_amount = sum((r.total for r in mine if r.group == SHARED), Decimal(0))
+    measured = [r for r in served if r.work.slo_tokens is not None]
+    per_slo = unit_costs(sum((r.total for r in measured), Decimal(0)), total_work(measured))
+    wastes = [r.unit.slo_waste for r in served if r.unit.slo_waste is not None]
+    waste_amount = sum(wastes, Decimal(0)) if wastes else None
+    fleet_rows = report.rows if ctx.scoped else mine
+    idle_amount = sum((r.total for r in fleet_rows if r.group == IDLE), Decimal(0))
+    shared_amount = sum((r.total for r in fleet_rows if r.group == SHARED), Decimal(0))
     prev_total = sum((r.total for r in _mine(ctx, previous.rows)), Decimal(0)) if previous else None
     total = ctx.money_fig("cost.total", total_amount, src)
     idle = ctx.money_fig("cost.idle", idle_amount, src)
     fleet_per_1m = ctx.money_fig("cost.per_1m_tokens", fleet.per_1m_tokens, src)
-    waste = ctx.money_fig("cost.slo_waste", fleet.slo_waste, src)
+    wsrc = ctx.source(_call(ctx, ctx.start_ms, ctx.end_ms) + " rows in scope: the sum of "
+                      "each service's unit.slo_waste where measured", *_TABLES)  # fmt: skip
+    waste = ctx.money_fig("cost.slo_waste", waste_amount, wsrc)
+    measured_call = (
+        _call(ctx, ctx.start_ms, ctx.end_ms)
+        + " rows of the services with load-test SLO shares: their cost / their SLO tokens"
+    )
+    ssrc = ctx.source(measured_call, *_TABLES)
     tiles: list[tuple[str, Figure]] = [
         ("Bill for the period", total),
-        ("Idle GPUs", idle),
-        ("Shared costs", ctx.money_fig("cost.shared", shared_amount, src)),
+        ("Idle GPUs (fleet)" if ctx.scoped else "Idle GPUs", idle),
+        ("Shared costs (fleet)" if ctx.scoped else "Shared costs",
+         ctx.money_fig("cost.shared", shared_amount, src)),
         ("$/1M tokens", fleet_per_1m),
         ("$/1M SLO-compliant tokens",
-         ctx.money_fig("cost.per_1m_slo_tokens", fleet.per_1m_slo_tokens, src)),
+         ctx.money_fig("cost.per_1m_slo_tokens", per_slo.per_1m_slo_tokens, ssrc)),
         ("SLO waste", waste),
         ("Energy cost", ctx.money_fig("cost.energy", fleet.energy_cost, src)),
         ("Tokens per joule", ctx.fig("cost.tokens_per_joule", rate(fleet.tokens_per_joule,
@@ -152,6 +169,13 @@ def cost_section(ctx: Ctx) -> tuple[Section, CostFigures]:
     )]  # fmt: skip
     if recon:
         paragraphs.append(tuple(recon))
+    if ctx.scoped:
+        paragraphs.append(
+            (
+                "The bill shown is the chosen services' own; the fleet's idle GPUs and unshared "
+                "costs are shown apart and not included in it.",
+            )
+        )
     paragraphs += [(note,) for note in report.notes]
     section = Section(
         "cost", "Cost",

@@ -17,8 +17,8 @@ from perfops.app.slo import SloStatus, counts_over, slo_history, slo_statuses
 from perfops.config import SLO
 from perfops.errors import PerfopsError
 from perfops.report.model import Chart, Part, Section, Table
-from perfops.respond.incident import Incident
-from perfops.slo.health import SloHealth, slo_health
+from perfops.respond import incident as lifecycle
+from perfops.slo import SloHealth, slo_health
 
 __all__ = ["ScoreRow", "scorecard"]
 
@@ -34,7 +34,7 @@ class ScoreRow:
     previous: float | None
     budget_left: Figure
     health: SloHealth | None
-    incidents: list[Incident]
+    incidents: list[lifecycle.Incident]
     incident_budget_pct: float | None
     incident_cost: Decimal | None
 
@@ -45,7 +45,7 @@ def _tables(ctx: Ctx, slo: SLO) -> tuple[str, ...]:
     return ("requests",) if sli_source(slo).kind == "requests" else ("samples", "series")
 
 
-def period_incidents(ctx: Ctx) -> list[Incident]:
+def period_incidents(ctx: Ctx) -> list[lifecycle.Incident]:
     """Incidents open at some time in the period, of the services in scope."""
     if "incidents" not in ctx.cache:
         lo, hi = ctx.start_ms * 1_000_000, ctx.end_ms * 1_000_000
@@ -56,11 +56,11 @@ def period_incidents(ctx: Ctx) -> list[Incident]:
             and (inc.resolved_ns is None or inc.resolved_ns >= lo)
             and (not inc.services or ctx.names & set(inc.services))
         ]
-    found: list[Incident] = ctx.cache["incidents"]
+    found: list[lifecycle.Incident] = ctx.cache["incidents"]
     return found
 
 
-def _clip(ctx: Ctx, inc: Incident) -> tuple[int, int]:
+def _clip(ctx: Ctx, inc: lifecycle.Incident) -> tuple[int, int]:
     end = inc.resolved_ns if inc.resolved_ns is not None else ctx.end_ms * 1_000_000
     lo = max(inc.opened_ns // 1_000_000, ctx.start_ms)
     return lo, max(lo + 1, min(end // 1_000_000, ctx.end_ms))
@@ -107,19 +107,22 @@ def _row(ctx: Ctx, slo: SLO, status: SloStatus, per_1m: dict[str, Decimal]) -> S
 
 
 def _incident_cost(
-    ctx: Ctx, slo: SLO, mine: list[Incident], per_1m: dict[str, Decimal]
+    ctx: Ctx, slo: SLO, mine: list[lifecycle.Incident], per_1m: dict[str, Decimal]
 ) -> Decimal | None:
     """What the tokens that missed the SLOs during the incidents cost, at the service's
     $/1M tokens of the period."""
     price = per_1m.get(slo.service)
     if price is None:
         return None
-    bad_tokens = 0
+    known = []
     for inc in mine:
         lo, hi = _clip(ctx, inc)
         impact = incident_impact(ctx.rt, [slo.service], [slo], lo * 1_000_000, hi * 1_000_000)
-        bad_tokens += impact.tokens_bad or 0
-    return (price * bad_tokens / 1_000_000).quantize(Decimal("0.01"))
+        if impact.tokens_bad is not None:
+            known.append(impact.tokens_bad)
+    if not known:  # no load-test records: which tokens missed the SLOs is not measured
+        return None
+    return (price * sum(known) / 1_000_000).quantize(Decimal("0.01"))
 
 
 def _trend(row: ScoreRow) -> str:
@@ -169,7 +172,9 @@ def scorecard(ctx: Ctx, per_1m: dict[str, Decimal]) -> tuple[Section, list[Score
              _incident_cell(ctx, r))
             for r, st in zip(rows, statuses, strict=True)
         ),
-        note="States: healthy (budget left, burning under 1x); recovering (a bad spell in the "
+        note="Incident cost is what the service's tokens that missed its SLOs during the "
+        "incidents cost, shown on each of its SLOs. States: healthy (budget left, burning "
+        "under 1x); recovering (a bad spell in the "
         "period, under 1x now); at risk (an alert firing, the longest window over 1x, or "
         "under 25% of the budget left); breached (the period's budget is spent).",
     )  # fmt: skip

@@ -9,8 +9,8 @@ FOCUS export into the lake's ``costs`` table as well as the file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 GroupBy = Literal["service", "model", "team", "tenant"]
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -212,10 +213,21 @@ def _group_rows(
     return rows
 
 
-def regroup(report: CostReport, by: GroupBy, *, daily: bool = False) -> tuple[GroupRow, ...]:
+def regroup(
+    report: CostReport,
+    by: GroupBy,
+    *,
+    daily: bool = False,
+    services: Collection[str] | None = None,
+) -> tuple[GroupRow, ...]:
     """The same bill's rows grouped another way (by team, by model; per day when the report
-    was bucketed by day): the lines and the work are the report's, only the sums differ."""
-    return tuple(_group_rows(report.attribution, report.work, by, daily, report.energy_per_kwh))
+    was bucketed by day): the lines and the work are the report's, only the sums differ.
+    With ``services``, only their lines (no idle or shared lines: those are the fleet's)."""
+    attribution = report.attribution
+    if services is not None:
+        lines = tuple(x for x in attribution.lines if x.service in services)
+        attribution = replace(attribution, lines=lines)
+    return tuple(_group_rows(attribution, report.work, by, daily, report.energy_per_kwh))
 
 
 def total_work(rows: Sequence[GroupRow]) -> ServedWork:
@@ -420,9 +432,9 @@ def _reconciled(
             "bill": str(bill_path),
             "start_ms": start_ms,
             "end_ms": end_ms,
-            "bill_total": str(result.bill_total),
-            "perfops_total": str(result.perfops_total),
-            "difference": str(result.difference),
+            "bill_total": str(result.bill_total.quantize(_CENT)),
+            "perfops_total": str(result.perfops_total.quantize(_CENT)),
+            "difference": str(result.difference.quantize(_CENT)),
             "ok": result.ok,
             "currency": result.currency,
         },

@@ -87,7 +87,8 @@ def build_report(
         rt.config.service(None)  # the located "declares no services" error
     names = {s.name for s in chosen}
     ctx = Ctx(rt, label, start, end, prev, chosen,
-              [s for s in rt.config.slos if s.service in names], rt.store.versions())  # fmt: skip
+              [s for s in rt.config.slos if s.service in names], rt.store.versions(),
+              scoped=bool(services))  # fmt: skip
     timings: dict[str, float] = {}
     cost_sec, cost = _timed(timings, "cost", lambda: cost_section(ctx))
     score_sec, scores = _timed(timings, "scorecard", lambda: scorecard(ctx, cost.per_1m))
@@ -119,6 +120,8 @@ def _change(now: Decimal, before: Decimal | None) -> str:
     if before is None or before == 0:
         return "no earlier period to compare with"
     diff = float((now - before) / before * 100)
+    if round(diff, 1) == 0:
+        return "unchanged on the previous period"
     return f"{'up' if diff > 0 else 'down'} {abs(diff):.1f}% on the previous period"
 
 
@@ -155,7 +158,9 @@ def _summary(
         paras.append((*line, "."))
     else:
         paras.append(("No incidents were open in the period.",))
-    if total > 0:
+    if ctx.scoped:
+        paras.append(("The fleet's idle GPUs cost ", cost.idle, " (not in this bill)."))
+    elif total > 0:
         idle_share = float(Decimal(str(cost.idle.value or 0)) / total * 100)
         paras.append(("Idle GPUs cost ", cost.idle, f" ({pct(idle_share, 1)} of the bill)."))
     if recs:

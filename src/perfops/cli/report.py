@@ -51,23 +51,23 @@ def report(
     performance and capacity, cost, reliability evidence, changes and ROI, recommendations
     ranked by money, and an appendix giving each figure's query and table versions."""
     from perfops._internal import strict_json
-    from perfops.app.report import build_report
-    from perfops.report.html import render_html
+    from perfops.app import build_report
+    from perfops.report import html as report_html
 
     rt = runtime(ctx)
     rep = build_report(rt, period, services=service or ())
-    html = render_html(rep)
+    html = report_html.render_html(rep)
     _write(out, html)
     written = [str(out)]
     if pdf is not None:
-        from perfops.report.pdf import pdf_bytes
+        from perfops.report import pdf as report_pdf
 
-        _write(pdf, pdf_bytes(html))
+        _write(pdf, report_pdf.pdf_bytes(html))
         written.append(str(pdf))
     if deck is not None:
-        from perfops.report.deck import write_deck
+        from perfops.report import deck as report_deck
 
-        write_deck(rep, deck)
+        report_deck.write_deck(rep, deck)
         written.append(str(deck))
     if json_out == "-":
         echo_json(rep.as_dict())

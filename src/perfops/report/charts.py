@@ -52,8 +52,9 @@ def chart_svg(chart: Chart, *, width_in: float = 7.2, height_in: float = 2.6) ->
             ax.set_ylabel(chart.unit)
             n = len(chart.x)
             step = max(1, math.ceil(n / _MAX_TICKS))
-            ax.set_xticks(range(0, n, step), [chart.x[i] for i in range(0, n, step)],
-                          rotation=0 if n <= 8 else 30, ha="center" if n <= 8 else "right")  # fmt: skip
+            ticks = range(0, n, step)
+            tilt = {"rotation": 0, "ha": "center"} if n <= 8 else {"rotation": 30, "ha": "right"}
+            ax.set_xticks(ticks, [chart.x[i] for i in ticks], **tilt)
             if len(chart.series) > 1:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
                           fontsize=7)  # fmt: skip
@@ -72,8 +73,10 @@ def _draw(ax: Any, chart: Chart) -> None:
     xs = list(range(len(chart.x)))
     if chart.kind == "line":
         for i, (name, values) in enumerate(chart.series):
-            ax.plot(xs, _vals(values), label=name, color=PALETTE[i % len(PALETTE)],
-                    linewidth=1.4, marker="o" if len(xs) <= 31 else None, markersize=2.5)  # fmt: skip
+            marker = "o" if len(xs) <= 31 else None
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot(xs, _vals(values), label=name, color=color, linewidth=1.4, marker=marker,
+                    markersize=2.5)  # fmt: skip
         ax.set_xlim(-0.5, max(0.5, len(xs) - 0.5))
     elif chart.kind == "stacked":
         bottom = [0.0] * len(xs)

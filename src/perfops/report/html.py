@@ -52,9 +52,7 @@ class _Cite:
 
     def cell(self, part: Part) -> Markup:
         if isinstance(part, str) and part in _STATES:
-            return Markup('<span class="state {}">{}</span>').format(
-                part.replace(" ", "-"), part
-            )
+            return Markup('<span class="state {}">{}</span>').format(part.replace(" ", "-"), part)
         return self.part(part)
 
 

@@ -25,6 +25,7 @@ from perfops.slo.engine import (
     span_of,
     window_counts,
 )
+from perfops.slo.health import HealthState, SloHealth, slo_health
 from perfops.slo.sources import HISTOGRAMS, SliSource, sli_source
 from perfops.slo.windows import WINDOW_SET_NAMES, AlertWindow, WindowSet, load_window_set
 
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RUNBOOK",
+    "HealthState",
+    "SloHealth",
+    "slo_health",
     "GPU_HEALTH_GROUP",
     "HISTOGRAMS",
     "WINDOW_SET_NAMES",

@@ -411,13 +411,6 @@ def test_a_report_of_one_service_shows_only_its_figures(
 # -- what the report gets wrong (found by these tests; see the reasons) ----------------------
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="fleet SLO waste is cost.total x (1 - SLO tokens / all tokens): a service without "
-    "load tests (no SLO share) counts all its tokens as waste, and idle and shared costs are "
-    "counted as SLO waste too",
-)
 def test_fleet_slo_waste_is_the_services_waste(
     figures: dict[str, dict[str, Any]], bill: Bill
 ) -> None:
@@ -425,12 +418,6 @@ def test_fleet_slo_waste_is_the_services_waste(
     _money(figures, "cost.slo_waste", sum((w for w in wastes if w is not None), Decimal(0)))
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="fleet $/1M SLO-compliant tokens divides the whole bill (a service without load "
-    "tests, idle, shared) by the SLO tokens of the load-tested services only",
-)
 def test_fleet_cost_per_slo_token_covers_the_measured_services(
     figures: dict[str, dict[str, Any]], bill: Bill
 ) -> None:
@@ -440,23 +427,12 @@ def test_fleet_cost_per_slo_token_covers_the_measured_services(
     _money(figures, "cost.per_1m_slo_tokens", per_million(cost, slo_tokens))
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="a report scoped to one service adds the whole fleet's idle GPUs and unshared "
-    "costs to its bill (and to its $/1M tokens)",
-)
 def test_a_report_of_one_service_bills_that_service(scoped: Report, bill: Bill) -> None:
     name = scoped.services[0]
     mine = scoped.as_dict()["figures"]
     _money(mine, "cost.total", bill.money[name])
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="the by-team and by-model tables of a scoped report list every service",
-)
 def test_a_report_of_one_service_groups_only_that_service(
     scoped: Report, oracle: LakeOracle
 ) -> None:
@@ -465,12 +441,6 @@ def test_a_report_of_one_service_groups_only_that_service(
     assert teams <= {svc["team"], "idle", "shared"}
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="an incident of a service without load tests (its bad tokens unknown) is said to "
-    "have cost 0.00 USD instead of n/a",
-)
 def test_an_incident_cost_that_is_unknown_is_not_zero(
     report: Report, bill: Bill, lake: ReportLake
 ) -> None:
