@@ -77,6 +77,7 @@ _SHOWN = (
 
 def _sim_step(rt: Runtime, directory: Path, say: Say, receiver: Receiver) -> dict[str, object]:
     """Start `perfops sim`, talk to it with the official openai client, show its metrics."""
+    from perfops.app.demo_report import report_step
     from perfops.app.demo_respond import respond_step
     from perfops.sim.background import SimProcess
 
@@ -107,6 +108,7 @@ def _sim_step(rt: Runtime, directory: Path, say: Say, receiver: Receiver) -> dic
             rt, directory, say, receiver, _sim_targets(fleet, svc.name)
         )
     summary["cost"] = _cost_step(rt, started_ms, load, say)
+    summary["report"] = report_step(rt, directory, say, started_ms * 1_000_000)
     rt.store.journal.append_events(
         [EventRecord(rt.clock.now_ns(), "annotation", "demo talked to perfops sim", data=summary)]
     )
