@@ -13,7 +13,7 @@ from perfops._internal.provenance import Figure
 from perfops.app._report_context import Ctx, pct
 from perfops.app.incident import incidents
 from perfops.app.incident_figures import incident_impact
-from perfops.app.slo import SloStatus, counts_over, slo_history, slo_statuses
+from perfops.app.slo import SloStatus, _Lake, counts_for, slo_histories, slo_statuses
 from perfops.config import SLO
 from perfops.errors import PerfopsError
 from perfops.report.model import Chart, Part, Section, Table
@@ -66,13 +66,23 @@ def _clip(ctx: Ctx, inc: lifecycle.Incident) -> tuple[int, int]:
     return lo, max(lo + 1, min(end // 1_000_000, ctx.end_ms))
 
 
-def _row(ctx: Ctx, slo: SLO, status: SloStatus, per_1m: dict[str, Decimal]) -> ScoreRow:
-    mine = [i for i in period_incidents(ctx) if slo.name in i.slos or slo.service in i.services]
-    windows = [(ctx.start_ms, ctx.end_ms), ctx.prev, *(_clip(ctx, i) for i in mine)]
+def _incidents_of(ctx: Ctx, slo: SLO) -> list[lifecycle.Incident]:
+    return [i for i in period_incidents(ctx) if slo.name in i.slos or slo.service in i.services]
+
+
+def _windows(ctx: Ctx, slo: SLO) -> list[tuple[int, int]]:
+    """What the SLO's row reads: the period, the one before, each incident's span in it."""
+    return [(ctx.start_ms, ctx.end_ms), ctx.prev, *(_clip(ctx, i) for i in _incidents_of(ctx, slo))]
+
+
+def _row(
+    ctx: Ctx, slo: SLO, status: SloStatus, per_1m: dict[str, Decimal], lake: _Lake
+) -> ScoreRow:
+    mine = _incidents_of(ctx, slo)
     call = f"counts_over(rt, slo={slo.name!r}, windows=[({ctx.start_ms}, {ctx.end_ms})])"
     source = ctx.source(call, *_tables(ctx, slo))
     try:
-        counts = counts_over(ctx.rt, slo, windows)
+        counts = counts_for(ctx.rt, slo, lake)
     except PerfopsError:
         counts = None
     good, total = counts(ctx.start_ms, ctx.end_ms) if counts else (0.0, 0.0)
@@ -160,7 +170,8 @@ def scorecard(ctx: Ctx, per_1m: dict[str, Decimal]) -> tuple[Section, list[Score
             "(see docs/promise.md).",
         )), []  # fmt: skip
     statuses = slo_statuses(ctx.rt, ctx.slos, at_ms=ctx.end_ms)
-    rows = [_row(ctx, slo, st, per_1m) for slo, st in zip(ctx.slos, statuses, strict=True)]
+    lake = _Lake(ctx.rt, [w for slo in ctx.slos for w in _windows(ctx, slo)])
+    rows = [_row(ctx, slo, st, per_1m, lake) for slo, st in zip(ctx.slos, statuses, strict=True)]
     table = Table(
         "Attainment over the period, budget at its end",
         ("Service", "SLO", "Objective", "Attainment", "Trend", "Budget left", "State", "Why",
@@ -193,14 +204,15 @@ def _budget_chart(ctx: Ctx, rows: list[ScoreRow]) -> tuple[Chart, ...]:
     shown = [r for r in rows if r.health is not None][:_MAX_CHART_SLOS]
     if not shown:
         return ()
-    histories = {r.slo.name: slo_history(ctx.rt, r.slo, at_ms=ctx.end_ms - 1) for r in shown}
+    found = slo_histories(ctx.rt, [r.slo for r in shown], at_ms=ctx.end_ms - 1)
+    histories = {r.slo.name: h for r, h in zip(shown, found, strict=True)}
     days = sorted({d for h in histories.values() for d, *_ in h})
     series = tuple(
         (name, tuple({d: left for d, _, _, left in h}.get(x) for x in days))
         for name, h in histories.items()
     )
     source = ctx.source(
-        f"slo_history(rt, slo, at_ms={ctx.end_ms - 1}) per SLO", "requests", "samples", "series"
+        f"slo_histories(rt, slos, at_ms={ctx.end_ms - 1})", "requests", "samples", "series"
     )
     return (Chart("Error budget left at the end of each day", "line", tuple(days), series, "%",
                   source, "scorecard.budget_by_day"),)  # fmt: skip

@@ -52,6 +52,7 @@ __all__ = [
     "sli_reading",
     "slo_history",
     "slo_status",
+    "slo_histories",
     "slo_statuses",
 ]
 
@@ -415,23 +416,41 @@ def slo_history(
 ) -> list[tuple[str, float, float, float | None]]:
     """Per day of the period ending now (or at ``at_ms``): (day, good, total, budget
     remaining % at the end of the day)."""
+    return slo_histories(rt, [slo], at_ms=at_ms)[0]
+
+
+def slo_histories(
+    rt: Runtime, slos: Sequence[SLO], *, at_ms: int | None = None
+) -> list[list[tuple[str, float, float, float | None]]]:
+    """:func:`slo_history` of many SLOs, their days read from the lake together."""
     now_ms = rt.clock.now_ns() // 1_000_000 if at_ms is None else at_ms
-    start_ms, _ = period_of(slo, now_ms)
     day_ms = 86_400_000
-    days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
-    spans = [(max(day, start_ms), min(day + day_ms, now_ms)) for day in days]
-    try:
-        counts = counts_for(rt, slo, _Lake(rt, spans))
-    except _SliError as exc:
-        where = rt.config.slo_where(slo, *exc.path)
-        raise PerfopsError(f"{where}: {exc.message}", hint=exc.hint) from None
-    if counts is None:
-        return []
-    out, good_sum, total_sum = [], 0.0, 0.0
-    for day, (lo, hi) in zip(days, spans, strict=True):
-        good, total = counts(lo, hi)
-        good_sum, total_sum = good_sum + good, total_sum + total
-        left = error_budget(slo.objective, good_sum, total_sum).remaining_pct if total_sum else None
-        stamp = dt.datetime.fromtimestamp(day / 1000, dt.UTC).date().isoformat()
-        out.append((stamp, good, total, left))
+    plans = []
+    for slo in slos:
+        start_ms, _ = period_of(slo, now_ms)
+        days = range(start_ms - start_ms % day_ms, now_ms + 1, day_ms)
+        spans = [(max(day, start_ms), min(day + day_ms, now_ms)) for day in days]
+        plans.append((days, spans))
+    lake = _Lake(rt, [span for _, spans in plans for span in spans])
+    out = []
+    for slo, (days, spans) in zip(slos, plans, strict=True):
+        try:
+            counts = counts_for(rt, slo, lake)
+        except _SliError as exc:
+            where = rt.config.slo_where(slo, *exc.path)
+            raise PerfopsError(f"{where}: {exc.message}", hint=exc.hint) from None
+        rows: list[tuple[str, float, float, float | None]] = []
+        if counts is not None:
+            good_sum, total_sum = 0.0, 0.0
+            for day, (lo, hi) in zip(days, spans, strict=True):
+                good, total = counts(lo, hi)
+                good_sum, total_sum = good_sum + good, total_sum + total
+                left = (
+                    error_budget(slo.objective, good_sum, total_sum).remaining_pct
+                    if total_sum
+                    else None
+                )
+                stamp = dt.datetime.fromtimestamp(day / 1000, dt.UTC).date().isoformat()
+                rows.append((stamp, good, total, left))
+        out.append(rows)
     return out

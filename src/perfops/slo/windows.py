@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -87,9 +88,15 @@ def load_window_set(name: str, *, period_s: float | None = None) -> WindowSet:
             f"unknown burn-rate window set {name!r}",
             hint=f"use one of: {', '.join(WINDOW_SET_NAMES)}",
         )
-    text = resources.files("perfops.slo").joinpath(f"windows/{name}.yaml").read_text("utf-8")
-    window_set = _parse(yaml.safe_load(text))
+    window_set = _bundled(name)
     return window_set if period_s is None else window_set.for_period(period_s)
+
+
+@cache
+def _bundled(name: str) -> WindowSet:
+    """The bundled file, parsed once a process (a WindowSet is frozen)."""
+    text = resources.files("perfops.slo").joinpath(f"windows/{name}.yaml").read_text("utf-8")
+    return _parse(yaml.safe_load(text))
 
 
 def _parse(data: dict[str, Any]) -> WindowSet:
