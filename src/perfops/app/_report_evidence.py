@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from perfops.app._report_context import Ctx, stamp
 from perfops.app._report_slo import period_incidents
+from perfops.app.cost import CostReport
 from perfops.app.cost_plan import roi_of_runs
 from perfops.app.runbook import plan_runbooks
 from perfops.errors import PerfopsError
@@ -120,22 +121,31 @@ def reliability(ctx: Ctx) -> Section:
                    tiles=tuple(tiles), tables=tuple(tables), missing=tuple(missing))  # fmt: skip
 
 
-def changes(ctx: Ctx) -> tuple[Section, list[tuple[str, Decimal]]]:
+def _traffic(ctx: Ctx, report: CostReport, service: str) -> float:
+    """The service's mean requests/s over the period (the bill's served work), else 1."""
+    row = next((r for r in report.rows if r.group == service), None)
+    seconds = (ctx.end_ms - ctx.start_ms) / 1000
+    return row.work.requests / seconds if row is not None and row.work.requests else 1.0
+
+
+def changes(ctx: Ctx, report: CostReport) -> tuple[Section, list[tuple[str, Decimal]]]:
     """Consecutive valid capacity searches of each service in the period, before against
-    after, at the service's measured peak traffic (or 1 req/s); savings per month."""
+    after, at the service's mean traffic in the period; savings per month."""
     rows: list[tuple[Part, ...]] = []
     savings: list[tuple[str, Decimal]] = []
     runs = [r for r in _runs(ctx, "capacity") if r.summary.get("valid") is not False]
     for svc in ctx.services:
         mine = [r for r in runs if r.spec.get("service") == svc.name]
+        rps = _traffic(ctx, report, svc.name)
         for before, after in zip(mine, mine[1:], strict=False):
             try:
-                roi = roi_of_runs(ctx.rt, before.run_id, after.run_id, traffic_rps=1.0,
+                roi = roi_of_runs(ctx.rt, before.run_id, after.run_id, traffic_rps=rps,
                                   one_off=Decimal(0), utilisation=0.7)  # fmt: skip
             except PerfopsError:
                 continue
             src = ctx.source(f"roi_of_runs(rt, {before.run_id!r}, {after.run_id!r}, "
-                             "traffic_rps=1.0, one_off=0, utilisation=0.7)", "runs")  # fmt: skip
+                             f"traffic_rps={rps:.4f}, one_off=0, utilisation=0.7)", "runs",
+                             "samples", "series")  # fmt: skip
             key = f"changes.{svc.name}.{after.run_id}"
             change = 100.0 * roi.roi.capacity_change
             rows.append((
@@ -143,6 +153,7 @@ def changes(ctx: Ctx) -> tuple[Section, list[tuple[str, Decimal]]]:
                 ctx.fig(f"{key}.capacity_change_pct", f"{change:+.1f}%", change, src),
                 "significant" if roi.significant else "not significant",
                 ctx.money_fig(f"{key}.per_1m_change", roi.roi.cost_per_1m_change, src),
+                ctx.money_fig(f"{key}.monthly_savings", roi.roi.monthly_savings, src),
                 "n/a" if roi.roi.payback_months is None else f"{roi.roi.payback_months} months",
             ))  # fmt: skip
             if roi.significant:
@@ -152,7 +163,7 @@ def changes(ctx: Ctx) -> tuple[Section, list[tuple[str, Decimal]]]:
         "change, then `perfops cost roi --runs A B`.",
     )  # fmt: skip
     table = Table("Capacity searches compared", ("Service", "Runs", "Capacity/GPU change",
-                  "Significance", f"$/1M tokens change ({ctx.currency})", "Payback"),
+                  "Significance", "$/1M tokens change", "Savings a month", "Payback"),
                   tuple(rows))  # fmt: skip
     return Section("changes", "Changes and ROI", tables=(table,) if rows else (),
                    missing=missing), savings  # fmt: skip

@@ -25,7 +25,8 @@ _CENT = Decimal("0.01")
 
 
 def _monthly(ctx: Ctx, amount: Decimal) -> Decimal:
-    return (amount * Decimal(repr(ctx.month_factor))).quantize(_CENT)
+    """A figure of the period per 30-day month, exactly (then to the cent)."""
+    return (amount * 30 * 86_400_000 / (ctx.end_ms - ctx.start_ms)).quantize(_CENT)
 
 
 def _idle(ctx: Ctx, cost: CostFigures) -> list[Recommendation]:
@@ -51,15 +52,15 @@ def _idle(ctx: Ctx, cost: CostFigures) -> list[Recommendation]:
 
 
 def _waste(ctx: Ctx, cost: CostFigures, scores: list[ScoreRow]) -> list[Recommendation]:
-    waste = cost.fleet.slo_waste
+    waste = None if cost.waste.value is None else Decimal(str(cost.waste.value))
     if waste is None or waste <= 0:
         return []
     worst = min((s for s in scores if isinstance(s.attainment.value, float)),
                 key=lambda s: float(s.attainment.value or 100.0), default=None)  # fmt: skip
     target = f" starting with {worst.slo.name} ({worst.slo.service})" if worst else ""
     call = (
-        f"cost_report(rt, {ctx.start_ms}, {ctx.end_ms}) fleet unit_costs.slo_waste x "
-        f"{ctx.month_factor:.4f}"
+        f"cost_report(rt, {ctx.start_ms}, {ctx.end_ms}): the services' unit.slo_waste, summed, "
+        f"x {ctx.month_factor:.4f} (30 days / period)"
     )
     src = ctx.source(call, "samples", "series", "requests")
     evidence: list[Part] = ["SLO waste in the period: ", cost.waste]

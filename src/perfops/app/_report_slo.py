@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from perfops._internal.provenance import Figure
-from perfops.app._report_context import Ctx, pct
+from perfops.app._report_context import Ctx, day, pct
 from perfops.app.incident import incidents
 from perfops.app.incident_figures import incident_impact
 from perfops.app.slo import SloStatus, _Lake, counts_for, slo_histories, slo_statuses
@@ -206,7 +206,8 @@ def _budget_chart(ctx: Ctx, rows: list[ScoreRow]) -> tuple[Chart, ...]:
         return ()
     found = slo_histories(ctx.rt, [r.slo for r in shown], at_ms=ctx.end_ms - 1)
     histories = {r.slo.name: h for r, h in zip(shown, found, strict=True)}
-    days = sorted({d for h in histories.values() for d, *_ in h})
+    first = day(ctx.start_ms)  # the SLO periods may start earlier: show the report's days
+    days = sorted({d for h in histories.values() for d, *_ in h if d >= first})
     series = tuple(
         (name, tuple({d: left for d, _, _, left in h}.get(x) for x in days))
         for name, h in histories.items()

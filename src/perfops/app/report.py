@@ -94,7 +94,7 @@ def build_report(
     score_sec, scores = _timed(timings, "scorecard", lambda: scorecard(ctx, cost.per_1m))
     perf_sec, heads = _timed(timings, "performance", lambda: performance(ctx, cost.report))
     rel_sec = _timed(timings, "reliability", lambda: reliability(ctx))
-    change_sec, _ = _timed(timings, "changes", lambda: changes(ctx))
+    change_sec, _ = _timed(timings, "changes", lambda: changes(ctx, cost.report))
     recs = _timed(timings, "recommendations", lambda: recommendations(ctx, cost, scores, heads))
     summary = _summary(ctx, cost, scores, recs)
     rec_sec = Section("recommendations", "Recommendations", missing=() if recs else (
@@ -165,6 +165,7 @@ def _summary(
         paras.append(("Idle GPUs cost ", cost.idle, f" ({pct(idle_share, 1)} of the bill)."))
     if recs:
         top_rec = recs[0]
-        paras.append(("The top recommendation: ", f"{top_rec.title.lower()}, worth ",
+        title = top_rec.title[:1].lower() + top_rec.title[1:]
+        paras.append(("The top recommendation: ", f"{title}, worth ",
                       top_rec.impact, " a month."))  # fmt: skip
     return Section("summary", "Executive summary", paragraphs=tuple(paras[:5]))

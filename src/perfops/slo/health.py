@@ -29,8 +29,13 @@ class SloHealth:
     reason: str
 
 
-def _burns(burn_rates: Mapping[str, float]) -> str:
+def _burns(burn_rates: Mapping[str, float], most: int = 4) -> str:
+    """The burn rates as ``1h 0.44x, 6h 0.40x, ...``: at most ``most`` windows, the shortest
+    and the longest always among them."""
     shown = [f"{w} {b:.2f}x" for w, b in burn_rates.items() if math.isfinite(b)]
+    if len(shown) > most:
+        step = (len(shown) - 1) / (most - 1)
+        shown = [shown[round(i * step)] for i in range(most)]
     return ", ".join(shown) if shown else "no burn windows with events"
 
 

@@ -471,3 +471,20 @@ def test_a_fresh_lake_gives_a_report_that_says_what_is_missing(
     for svc in lake.services:  # charged what it declares, and said so
         assert f"{svc.name}: no GPU telemetry in the window" in notes
     assert _paragraphs(report)[2] == "No incidents were open in the period."
+
+
+def test_recommendations_are_the_period_figures_per_month(report: Report) -> None:
+    """Each priced recommendation scales its period figure to a 30-day month, exactly, and
+    they are ranked by that money."""
+    doc = report.as_dict()
+    figures = doc["figures"]
+    month = Decimal(30 * 86_400_000) / Decimal(report.end_ms - report.start_ms)
+    pairs = {"recommendations.idle.monthly": "cost.idle",
+             "recommendations.slo_waste.monthly": "cost.slo_waste"}  # fmt: skip
+    found = [key for key in pairs if key in figures]
+    assert found, "the lake has idle GPUs and SLO misses: both should be recommended"
+    for key in found:
+        expected = (Decimal(figures[pairs[key]]["value"]) * month).quantize(Decimal("0.01"))
+        assert Decimal(figures[key]["value"]) == expected, key
+    ranked = [Decimal(r["impact"]["value"]) for r in doc["recommendations"]]
+    assert ranked == sorted(ranked, reverse=True)
