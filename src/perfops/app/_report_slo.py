@@ -135,6 +135,15 @@ def _incident_cost(
     return (price * sum(known) / 1_000_000).quantize(Decimal("0.01"))
 
 
+def _state_cell(ctx: Ctx, row: ScoreRow) -> Part:
+    """The state as a figure (key ``scorecard.<slo>.state``), read from the same status as
+    the budget left; "no data" when there is no verdict."""
+    if row.health is None:
+        return "no data"
+    key = f"scorecard.{row.slo.name}.state"
+    return ctx.fig(key, row.health.state, row.health.state, row.budget_left.source)
+
+
 def _trend(row: ScoreRow) -> str:
     now = row.attainment.value
     if not isinstance(now, float) or row.previous is None:
@@ -178,7 +187,7 @@ def scorecard(ctx: Ctx, per_1m: dict[str, Decimal]) -> tuple[Section, list[Score
          "Incidents"),
         tuple(
             (r.slo.service, r.slo.name, f"{r.slo.objective:g}%", r.attainment, _trend(r),
-             r.budget_left, r.health.state if r.health else "no data",
+             r.budget_left, _state_cell(ctx, r),
              r.health.reason if r.health else (st.no_data or st.error or "no events"),
              _incident_cell(ctx, r))
             for r, st in zip(rows, statuses, strict=True)

@@ -51,8 +51,10 @@ class _Cite:
         return escape(part)
 
     def cell(self, part: Part) -> Markup:
-        if isinstance(part, str) and part in _STATES:
-            return Markup('<span class="state {}">{}</span>').format(part.replace(" ", "-"), part)
+        text = part.text if isinstance(part, Figure) else part
+        if text in _STATES:
+            css = text.replace(" ", "-")
+            return Markup('<span class="state {}">{}</span>').format(css, self.part(part))
         return self.part(part)
 
 
