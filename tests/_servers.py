@@ -615,3 +615,24 @@ def served_until_ctrl_c(workspace: Path, *args: str, url: str) -> Iterator[Serve
             proc.communicate()
             raise AssertionError(f"perfops {' '.join(args)} did not stop on Ctrl-C") from None
         served.returncode = proc.returncode
+
+
+def load_tested_workspace(root: Path, extra: str) -> Path:
+    """``root`` as a workspace whose lake holds a 3 s load test (12 req/s) on a two-replica
+    `perfops sim`, the replicas' engine metrics and the DCGM exporter scraped while it ran;
+    ``extra`` is appended to its perfops.yaml (SLOs, pricing). The sim is gone on return."""
+    from tests.conftest import run_cli
+
+    with sim_fleet(replicas=2, dcgm_interval=0.2) as fleet:
+        telemetry = f"""telemetry:
+  interval: 1s
+  targets:
+    - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
+{extra}"""
+        (root / "perfops.yaml").write_text(sim_service_yaml(fleet, extra=telemetry))
+        run = run_cli(
+            "load", "run", "--service", "chat", "--rate", "12", "--duration", "3s",
+            "--max-tokens", "32", cwd=root, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    return root

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-from tests._servers import sim_fleet, sim_service_yaml
+from tests._servers import load_tested_workspace
 from tests.conftest import run_cli
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,20 +36,7 @@ pricing:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two replicas, their DCGM and engine metrics scraped during a 3 s load test."""
-    root = tmp_path_factory.mktemp("report")
-    with sim_fleet(replicas=2, dcgm_interval=0.2) as fleet:
-        extra = f"""telemetry:
-  interval: 1s
-  targets:
-    - {{name: dcgm, kind: dcgm, url: "{fleet.url("dcgm-metrics")}", service: chat}}
-{EXTRA}"""
-        (root / "perfops.yaml").write_text(sim_service_yaml(fleet, extra=extra))
-        run = run_cli(
-            "load", "run", "--service", "chat", "--rate", "12", "--duration", "3s",
-            "--max-tokens", "32", cwd=root, timeout=120,
-        )  # fmt: skip
-        assert run.returncode == 0, run.stderr
-    return root
+    return load_tested_workspace(tmp_path_factory.mktemp("report"), EXTRA)
 
 
 @pytest.fixture(scope="module")

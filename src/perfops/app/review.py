@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfops._internal.atomic_file import replace_file
 from perfops.app.incident import incidents
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
@@ -134,16 +135,6 @@ class Pack:
     decisions: int
 
 
-def _replace(path: Path, data: str | bytes) -> None:
-    """Write ``path`` whole or not at all (a failure leaves any previous file as it was)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def write_pack(rt: Runtime, kind: str, folder: Path) -> Pack:
     """Assemble the ``kind`` review's pack in ``folder``: ``report.html`` and ``report.pdf``
     (the leadership report of :func:`pack_period`), ``pack.md`` and ``pack.html``."""
@@ -165,10 +156,10 @@ def write_pack(rt: Runtime, kind: str, folder: Path) -> Pack:
     files = [folder / n for n in ("report.html", "report.pdf", "pack.md", "pack.html")]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _replace(files[0], page)
-        _replace(files[1], pdf.pdf_bytes(page))
-        _replace(files[2], text)
-        _replace(files[3], postmortem_render.render_html(text, title))
+        replace_file(files[0], page)
+        replace_file(files[1], pdf.pdf_bytes(page))
+        replace_file(files[2], text)
+        replace_file(files[3], postmortem_render.render_html(text, title))
     except OSError as exc:
         raise UsageError(
             f"cannot write the pack in {folder}: {exc.strerror or exc}",

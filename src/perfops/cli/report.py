@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from perfops._internal.atomic_file import replace_file
 from perfops.cli._context import echo_json, runtime
 from perfops.cli._terminal import echo
 from perfops.errors import UsageError
@@ -16,12 +17,7 @@ from perfops.errors import UsageError
 def _write(path: Path, data: str | bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
-        tmp.replace(path)
+        replace_file(path, data)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}",
                          hint="pick a writable path") from None  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from perfops._internal.atomic_file import replace_file
 from perfops.errors import PerfopsError
 
 __all__ = ["pdf_bytes", "write_pdf"]
@@ -33,7 +34,4 @@ def pdf_bytes(html: str) -> bytes:
 def write_pdf(html: str, path: Path) -> None:
     """Write the PDF of ``html`` to ``path`` (replaced atomically: a failure leaves any
     previous file whole)."""
-    data = pdf_bytes(html)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    replace_file(path, pdf_bytes(html))
