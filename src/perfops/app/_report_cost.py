@@ -86,13 +86,15 @@ def _group_table(ctx: Ctx, report: CostReport, by: str) -> Table:
     )  # fmt: skip
 
 
-def _trend(ctx: Ctx) -> Chart:
-    daily = cost_report(ctx.rt, ctx.start_ms, ctx.end_ms, daily=True)
+def _trend(ctx: Ctx, report: CostReport) -> Chart:
+    daily = cost_report(
+        ctx.rt, ctx.start_ms, ctx.end_ms, daily=True, work=False, usage=report.usage
+    )
     days = sorted({r.day for r in daily.rows if r.day})
     groups = list(dict.fromkeys(r.group for r in _mine(ctx, daily.rows)))
     cells = {(r.day, r.group): float(r.total) for r in daily.rows}
     series = tuple((_label(g), tuple(cells.get((d, g), 0.0) for d in days)) for g in groups)
-    src = ctx.source(_call(ctx, ctx.start_ms, ctx.end_ms, ", daily=True"), *_TABLES)
+    src = ctx.source(_call(ctx, ctx.start_ms, ctx.end_ms, ", daily=True, work=False"), *_TABLES)
     return Chart("Cost per day", "stacked", tuple(days), series, ctx.currency, src, "cost.daily")
 
 
@@ -121,7 +123,7 @@ def _reconciliation(ctx: Ctx) -> tuple[list[Part], list[str]]:
 
 def cost_section(ctx: Ctx) -> tuple[Section, CostFigures]:
     report = cost_report(ctx.rt, ctx.start_ms, ctx.end_ms)
-    previous = cost_report(ctx.rt, *ctx.prev) if ctx.prev[1] > ctx.prev[0] else None
+    previous = cost_report(ctx.rt, *ctx.prev, work=False) if ctx.prev[1] > ctx.prev[0] else None
     mine = _mine(ctx, report.rows)
     src = ctx.source(_call(ctx, ctx.start_ms, ctx.end_ms) + " rows in scope, summed", *_TABLES)
     total_amount = sum((r.total for r in mine), Decimal(0))
@@ -185,7 +187,7 @@ def cost_section(ctx: Ctx) -> tuple[Section, CostFigures]:
                                      "$/1M SLO tokens", "SLO waste", "Tokens/J"),
                       _service_rows(ctx, report)),
                 _group_table(ctx, report, "team"), _group_table(ctx, report, "model")),
-        charts=(_trend(ctx),) if mine else (),
+        charts=(_trend(ctx, report),) if mine else (),
         missing=tuple(missing) + (() if mine else (
             "No GPU usage in the period: scrape dcgm-exporter with `perfops collect` or "
             "import history with `perfops collect import`.",)),

@@ -41,6 +41,8 @@ class GpuUsage:
     rows: list[UsageRow]
     metric: str | None
     declared: list[str] = field(default_factory=list)  # services charged their declared GPUs
+    start_ms: int = 0  # the window read
+    end_ms: int = 0
 
 
 def _gpu_type(labels: Mapping[str, str], svc: Service | None) -> str:
@@ -113,7 +115,7 @@ def gpu_usage(rt: Runtime, start_ms: int, end_ms: int) -> GpuUsage:
                 seen.add(svc.name)
     silent = [s for s in services if s.name not in seen]
     rows += declared_usage(declared_from_services(silent), start_ms, end_ms)
-    return GpuUsage(rows, metric, [s.name for s in silent])
+    return GpuUsage(rows, metric, [s.name for s in silent], start_ms, end_ms)
 
 
 def _counter_by_service(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pyarrow.compute as pc
 
-from perfops.app._usage import gpu_usage, served_work
+from perfops.app._usage import GpuUsage, gpu_usage, served_work
 from perfops.app.runtime import Runtime
 from perfops.errors import UsageError
 from perfops.finops import (
@@ -87,6 +87,7 @@ class CostReport:
     work: Mapping[tuple[int, str], ServedWork]  # per (line start in the window, service)
     notes: tuple[str, ...] = field(default_factory=tuple)
     energy_per_kwh: float | None = None
+    usage: GpuUsage | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> Decimal:
@@ -109,13 +110,18 @@ def cost_report(
     idle: Literal["separate", "weighted", "even"] | None = None,
     bucket_ms: int | None = None,
     daily: bool = False,
+    work: bool = True,
+    usage: GpuUsage | None = None,
 ) -> CostReport:
-    """The bill of ``[start_ms, end_ms)`` split by ``by``, with each group's unit costs."""
+    """The bill of ``[start_ms, end_ms)`` split by ``by``, with each group's unit costs
+    (``work=False``: the money alone, no served work read, so no unit costs). ``usage``: the
+    GPU usage of the same window, when another report of it has read it already."""
     if end_ms <= start_ms:
         raise UsageError("the report window is empty", hint="use --since 1d or a longer one")
     pricing = rt.config.pricing
     book = workspace_prices(rt)
-    usage = gpu_usage(rt, start_ms, end_ms)
+    if usage is None or (usage.start_ms, usage.end_ms) != (start_ms, end_ms):
+        usage = gpu_usage(rt, start_ms, end_ms)
     basis = basis or pricing.basis
     idle = idle or pricing.idle
     attribution = attribute(
@@ -128,13 +134,21 @@ def cost_report(
         window=(start_ms, end_ms),
         currency=book.currency,
     )
-    work = served_work(
-        rt,
-        sorted(
-            {_clip(x, attribution) for x in attribution.lines if x.service not in (IDLE, SHARED)}
-        ),
+    served = (
+        served_work(
+            rt,
+            sorted(
+                {
+                    _clip(x, attribution)
+                    for x in attribution.lines
+                    if x.service not in (IDLE, SHARED)
+                }
+            ),
+        )
+        if work
+        else {}
     )
-    rows = _group_rows(attribution, work, by, daily, pricing.energy_per_kwh)
+    rows = _group_rows(attribution, served, by, daily, pricing.energy_per_kwh)
     notes = [
         f"{name}: no GPU telemetry in the window; charged its declared "
         f"{rt.config.service(name).gpu.count}x {rt.config.service(name).gpu.type} for all of it"
@@ -155,9 +169,10 @@ def cost_report(
         tuple(rows),
         attribution.paid,
         attribution,
-        work,
+        served,
         tuple(notes),
         pricing.energy_per_kwh,
+        usage,
     )
 
 

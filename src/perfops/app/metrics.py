@@ -136,12 +136,40 @@ def owners(config: Config) -> Callable[[Mapping[str, str]], Service | None]:
                 return svc
         return None
 
-    return owner
+    return _remembered(owner)
+
+
+_OWNER_OF: dict[int, tuple[Config, Callable[[Mapping[str, str]], Service | None]]] = {}
+_MEMO_MAX = 100_000
+
+
+def _remembered(
+    owner: Callable[[Mapping[str, str]], Service | None],
+) -> Callable[[Mapping[str, str]], Service | None]:
+    """``owner`` answering each label set once (a page or report asks about the same series
+    for every panel)."""
+    memo: dict[tuple[tuple[str, str], ...], Service | None] = {}
+
+    def remembered(labels: Mapping[str, str]) -> Service | None:
+        key = tuple(sorted(labels.items()))
+        if key not in memo:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[key] = owner(labels)
+        return memo[key]
+
+    return remembered
 
 
 def owner_of(labels: Mapping[str, str], config: Config) -> Service | None:
-    """:func:`owners` for one series."""
-    return owners(config)(labels)
+    """:func:`owners` for one series; the selectors are built once per config, and each label
+    set is matched once."""
+    entry = _OWNER_OF.get(id(config))
+    if entry is None or entry[0] is not config:
+        if len(_OWNER_OF) >= 8:
+            _OWNER_OF.clear()
+        entry = _OWNER_OF[id(config)] = (config, owners(config))
+    return entry[1](labels)
 
 
 _COUNTERS = {
