@@ -66,6 +66,7 @@ bench: setup
 	$(BIN)/python bench/cost_attribution.py
 	$(BIN)/python bench/proxy_overhead.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .venv-focus .venv-ctk demo-workspace .mypy_cache .ruff_cache .pytest_cache
