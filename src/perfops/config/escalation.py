@@ -56,6 +56,17 @@ def _clock(value: object) -> object:
     return value
 
 
+def zone_name(value: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError saying what one is."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder
+        raise ValueError(
+            f"{value!r} is not an IANA time zone, e.g. UTC, Europe/Berlin, America/New_York"
+        ) from None
+    return value
+
+
 ClockTime = Annotated[str, BeforeValidator(_clock)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Fraction = Annotated[
@@ -130,13 +141,7 @@ class Schedule(_Part):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder
-            raise ValueError(
-                f"{value!r} is not an IANA time zone, e.g. UTC, Europe/Berlin, America/New_York"
-            ) from None
-        return value
+        return zone_name(value)
 
     @field_validator("start")
     @classmethod

@@ -9,14 +9,11 @@ Times are wall-clock times in an IANA time zone, so a meeting at 10:00 Europe/Be
 from __future__ import annotations
 
 import re
-import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -24,7 +21,7 @@ from pydantic import (
 
 from perfops._internal.durations import parse_duration
 from perfops.config._bounds import within
-from perfops.config.escalation import ClockTime, Sev
+from perfops.config.escalation import ClockTime, Sev, _Part, zone_name
 
 __all__ = [
     "WEEKDAYS",
@@ -43,12 +40,6 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 _EMAIL = re.compile(r"[^\s@<>,;:\"]+@[^\s@<>,;:\"]+\.[A-Za-z]{2,63}")
 _NAMED = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>")
 _DAY_S = 86400.0
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
-    )
 
 
 def _weekday(value: object) -> object:
@@ -76,15 +67,7 @@ def _ordinal(value: object) -> object:
 
 
 def _zone(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder
-        raise ValueError(
-            f"{value!r} is not an IANA time zone, e.g. UTC, Europe/Berlin, America/New_York"
-        ) from None
-    return value
+    return zone_name(value) if isinstance(value, str) else value
 
 
 def _severity(value: object) -> object:
